@@ -1,0 +1,61 @@
+# vardpuls: `make run` runs the pipeline locally, `make test` runs every test.
+# Both install what they need first (`make tools`). Set CARGO_TARGET_DIR to reuse a build.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+PYTHON ?= python3
+TANSU_VERSION := 0.6.0
+CONFIG ?= deploy/local/vardpuls.toml
+
+.PHONY: all build run test test-rust test-contracts tools tool-broker tool-python schemas lint fmt clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace
+
+## run: start a local broker and every vardpuls service, and print where to look.
+run: tools
+	$(CARGO) run -p vardpuls -- --config $(CONFIG) run
+
+## test: unit, contract and end-to-end tests (the end-to-end tests start their own brokers).
+test: tools test-contracts test-rust
+
+test-rust:
+	$(CARGO) test --workspace
+
+test-contracts:
+	@tmp=$$(mktemp -d) && mkdir -p $$tmp/examples \
+	  && $(PYTHON) tools/gen_schemas.py $$tmp >/dev/null \
+	  && $(PYTHON) tools/gen_schema_examples.py $$tmp/examples >/dev/null \
+	  && (diff -r $$tmp schemas >/dev/null || { echo "schemas/ differs from tools/gen_*.py: run 'make schemas' and commit"; diff -r $$tmp schemas | head -20; rm -rf $$tmp; exit 1; }) \
+	  && rm -rf $$tmp
+	$(PYTHON) tests/contracts/check_schemas.py
+
+## schemas: regenerate schemas/ from tools/gen_schemas.py and tools/gen_schema_examples.py.
+schemas:
+	$(PYTHON) tools/gen_schemas.py
+	$(PYTHON) tools/gen_schema_examples.py
+
+## tools: the Kafka-protocol broker (tansu) and the Python packages the contract checks use.
+tools: tool-broker tool-python
+
+tool-broker:
+	@if ! command -v tansu >/dev/null 2>&1 || ! tansu --version 2>/dev/null | grep -q "$(TANSU_VERSION)"; then \
+	  echo "installing tansu $(TANSU_VERSION) (a Kafka-compatible broker; takes ~15 minutes once)"; \
+	  $(CARGO) install tansu --locked --version $(TANSU_VERSION) --features dynostore; \
+	fi
+
+tool-python:
+	@$(PYTHON) -c "import jsonschema, rfc3339_validator" 2>/dev/null || \
+	  $(PYTHON) -m pip install --quiet --disable-pip-version-check jsonschema rfc3339-validator
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

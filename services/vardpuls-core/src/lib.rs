@@ -1,0 +1,16 @@
+//! The vocabulary of vardpuls, shared by every service.
+//!
+//! Values of the types in [`domain`] are valid by construction (they only come out of `parse`),
+//! and an event that [`events::decode`] returns has passed every rule of its contract. The rest
+//! of the code therefore never re-checks an HSA-id or a timestamp.
+
+pub mod calendar;
+pub mod dlq;
+pub mod domain;
+pub mod events;
+pub mod outputs;
+pub mod rejection;
+pub mod topics;
+
+pub use rejection::Rejection;
+pub use topics::Topic;

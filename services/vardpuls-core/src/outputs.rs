@@ -1,0 +1,185 @@
+//! Records vardpuls publishes: KPI upserts (`vardpuls.kpi.v1`), alert state changes
+//! (`vardpuls.alerts.v1`) and events that arrived after their day was final
+//! (`vardpuls.late.v1`).
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Unit,
+    Kommun,
+    Region,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grain {
+    Day,
+    Month,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Met,
+    Missed,
+    /// Not final yet, and the best possible end-of-period value is still at or above target
+    /// while the current value is below it.
+    AtRisk,
+    /// Not final yet, and nothing decided.
+    Pending,
+    NoTarget,
+}
+
+/// The live state of a same-day KPI before its day ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveOutcome {
+    pub met: u64,
+    pub missed: u64,
+    pub pending: u64,
+    /// The value if every pending case is met before midnight.
+    pub best_value: Option<f64>,
+    /// The value if no pending case is met.
+    pub worst_value: Option<f64>,
+}
+
+/// One KPI value for one scope, period and breakdown. An upsert: the latest record with the same
+/// [`KpiRecord::key`] replaces earlier ones, so a replay overwrites and never adds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KpiRecord {
+    pub schema_version: u32,
+    pub kpi: String,
+    pub scope: Scope,
+    pub scope_id: String,
+    pub grain: Grain,
+    /// `2026-03-29` for a day, `2026-03` for a month (Europe/Stockholm).
+    pub period: String,
+    /// Breakdown such as `profession` or `contact_form`; empty for the total.
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, String>,
+    /// Exact decimal as a string (`"1234.50"` for money, `"87"` for counts).
+    pub numerator: Decimal,
+    pub denominator: Option<Decimal>,
+    /// numerator / denominator as a ratio from 0 to 1, or the numerator where there is no
+    /// denominator.
+    pub value: Option<f64>,
+    pub target: Option<f64>,
+    pub status: Status,
+    /// True once the period is closed (past the allowed lateness).
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveOutcome>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl KpiRecord {
+    /// The Kafka key and upsert identity: kpi, scope, scope id, period and breakdown.
+    pub fn key(&self) -> String {
+        let mut key = format!("{}/{}/{}/{}", self.kpi, scope_str(self.scope), self.scope_id, self.period);
+        for (k, v) in &self.dimensions {
+            key.push_str(&format!("/{k}={v}"));
+        }
+        key
+    }
+}
+
+pub fn scope_str(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Unit => "unit",
+        Scope::Kommun => "kommun",
+        Scope::Region => "region",
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Firing,
+    Resolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Page,
+    Ticket,
+    Info,
+}
+
+/// An alert starting or ending for one scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertChange {
+    pub schema_version: u32,
+    pub alert: String,
+    pub state: AlertState,
+    pub severity: Severity,
+    pub scope: Scope,
+    pub scope_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kpi: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<f64>,
+    pub summary: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// A valid event that arrived after its day was final. It is not counted in KPI state; it is
+/// kept here, whole, with the reason, for the monthly reconciliation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LateEvent {
+    pub schema_version: u32,
+    pub routed_at: DateTime<Utc>,
+    pub source_topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// The local day the event belongs to.
+    pub day: String,
+    pub reason: String,
+    pub event: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_includes_breakdown_in_stable_order() {
+        let mut dims = BTreeMap::new();
+        dims.insert("profession".to_string(), "doctor".to_string());
+        dims.insert("contact_form".to_string(), "video".to_string());
+        let r = KpiRecord {
+            schema_version: 1,
+            kpi: "visits".into(),
+            scope: Scope::Unit,
+            scope_id: "SE2321000180-E001".into(),
+            grain: Grain::Day,
+            period: "2026-03-29".into(),
+            dimensions: dims,
+            numerator: Decimal::new(12, 0),
+            denominator: None,
+            value: Some(12.0),
+            target: None,
+            status: Status::NoTarget,
+            is_final: false,
+            live: None,
+            updated_at: Utc::now(),
+        };
+        assert_eq!(r.key(), "visits/unit/SE2321000180-E001/2026-03-29/contact_form=video/profession=doctor");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["numerator"], "12");
+        assert_eq!(json["final"], false);
+    }
+}

@@ -1,0 +1,99 @@
+//! Kafka connection settings, from the config file's `[kafka]` section and the environment.
+
+use rdkafka::ClientConfig;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// `[kafka]` in `vardpuls.toml`. Any librdkafka property can be set under `[kafka.options]`
+/// (`"security.protocol" = "SASL_SSL"`, `"sasl.mechanisms" = "SCRAM-SHA-512"`, ...), or as an
+/// environment variable `VARDPULS_KAFKA_OPT_<PROPERTY>` with dots written as underscores
+/// (`VARDPULS_KAFKA_OPT_SASL_PASSWORD` sets `sasl.password`), which keeps secrets out of files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// `host:port,host:port`. Empty means "start a local broker" for `vardpuls run`.
+    pub bootstrap_servers: String,
+    /// Partitions for topics vardpuls creates. Bounds how many instances of a service share work.
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// Create missing topics at start-up. Off where topics are managed by the platform team.
+    pub create_topics: bool,
+    /// Extra librdkafka properties, applied to every client.
+    pub options: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            bootstrap_servers: String::new(),
+            partitions: 6,
+            replication_factor: 1,
+            create_topics: true,
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+pub const OPTION_ENV_PREFIX: &str = "VARDPULS_KAFKA_OPT_";
+
+impl KafkaConfig {
+    pub fn with_bootstrap(bootstrap_servers: impl Into<String>) -> KafkaConfig {
+        KafkaConfig { bootstrap_servers: bootstrap_servers.into(), ..KafkaConfig::default() }
+    }
+
+    /// Applies `VARDPULS_KAFKA_BOOTSTRAP_SERVERS`, `VARDPULS_KAFKA_PARTITIONS` and
+    /// `VARDPULS_KAFKA_OPT_*` from the given environment over the file's values.
+    pub fn apply_env(&mut self, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<()> {
+        for (key, value) in env {
+            if key == "VARDPULS_KAFKA_BOOTSTRAP_SERVERS" {
+                self.bootstrap_servers = value;
+            } else if key == "VARDPULS_KAFKA_PARTITIONS" {
+                self.partitions =
+                    value.parse().map_err(|e| anyhow::anyhow!("VARDPULS_KAFKA_PARTITIONS={value}: {e}"))?;
+            } else if let Some(name) = key.strip_prefix(OPTION_ENV_PREFIX) {
+                self.options.insert(name.to_ascii_lowercase().replace('_', "."), value);
+            }
+        }
+        Ok(())
+    }
+
+    /// The base librdkafka configuration every vardpuls client starts from.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.bootstrap_servers);
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_and_maps_option_names() {
+        let mut c = KafkaConfig::default();
+        c.apply_env([
+            ("VARDPULS_KAFKA_BOOTSTRAP_SERVERS".to_string(), "kafka-1:9093".to_string()),
+            ("VARDPULS_KAFKA_OPT_SASL_MECHANISMS".to_string(), "SCRAM-SHA-512".to_string()),
+            ("VARDPULS_KAFKA_OPT_SSL_CA_LOCATION".to_string(), "/etc/ca.pem".to_string()),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ])
+        .unwrap();
+        assert_eq!(c.bootstrap_servers, "kafka-1:9093");
+        assert_eq!(c.options["sasl.mechanisms"], "SCRAM-SHA-512");
+        assert_eq!(c.options["ssl.ca.location"], "/etc/ca.pem");
+        let cc = c.client_config();
+        assert_eq!(cc.get("bootstrap.servers"), Some("kafka-1:9093"));
+    }
+
+    #[test]
+    fn bad_partition_count_is_an_error_naming_the_variable() {
+        let err = KafkaConfig::default()
+            .apply_env([("VARDPULS_KAFKA_PARTITIONS".to_string(), "many".to_string())])
+            .unwrap_err();
+        assert!(err.to_string().contains("VARDPULS_KAFKA_PARTITIONS"));
+    }
+}

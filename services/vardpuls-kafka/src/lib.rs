@@ -1,0 +1,12 @@
+//! Everything vardpuls says to Kafka goes through here: one place for client settings (TLS,
+//! SASL, idempotence), topic layout, keys and dead-lettering.
+
+pub mod admin;
+pub mod config;
+pub mod local_broker;
+pub mod producer;
+pub mod reader;
+
+pub use config::KafkaConfig;
+pub use local_broker::LocalBroker;
+pub use producer::EventProducer;

@@ -1,0 +1,17 @@
+//! One module per subcommand.
+
+pub mod import;
+pub mod run;
+pub mod tail;
+pub mod topics;
+
+use vardpuls_kafka::KafkaConfig;
+
+/// Commands other than `run` need a broker that outlives them.
+pub(crate) fn require_kafka(config: &KafkaConfig) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !config.bootstrap_servers.is_empty(),
+        "no Kafka configured: set VARDPULS_KAFKA_BOOTSTRAP_SERVERS (for `make run`'s local broker: 127.0.0.1:9092) or [kafka] bootstrap_servers"
+    );
+    Ok(())
+}

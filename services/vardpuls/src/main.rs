@@ -1,0 +1,57 @@
+//! `vardpuls`: one binary, every service a target (like Grafana Loki's `-target`), plus the
+//! operator commands. `vardpuls run` runs everything on a laptop; `vardpuls run --target ingest`
+//! runs one service against a shared Kafka.
+
+mod commands;
+mod configuration;
+mod server;
+mod telemetry;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "vardpuls", version, about = "Live primary-care accessibility KPIs from Kafka")]
+struct Cli {
+    /// Configuration file (TOML). Environment variables VARDPULS_* override it.
+    #[arg(long, global = true, env = "VARDPULS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run services. Without a configured Kafka, starts a local broker first.
+    Run(commands::run::Args),
+    /// Validate files (NDJSON or CSV) and produce them to an input topic; invalid records go
+    /// to the dead-letter topic. Safe to re-run.
+    Import(commands::import::Args),
+    /// Create the vardpuls topics that do not exist yet.
+    Topics,
+    /// Print the records of a topic, from the beginning to its current end.
+    Tail(commands::tail::Args),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    telemetry::init();
+    let cli = Cli::parse();
+    let result = async {
+        let config = configuration::Config::load(cli.config.as_deref())?;
+        match cli.command {
+            Command::Run(args) => commands::run::run(config, args).await,
+            Command::Import(args) => commands::import::run(config, args).await,
+            Command::Topics => commands::topics::run(config).await,
+            Command::Tail(args) => commands::tail::run(config, args),
+        }
+    }
+    .await;
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! HTTP ingest through a real broker: unauthenticated requests are refused and store nothing;
+//! an authenticated batch is answered line by line and lands on the topic and the DLQ.
+
+use crate::support::TestKafka;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use vardpuls_core::Topic;
+use vardpuls_core::dlq::Source;
+use vardpuls_ingest::Ingestor;
+use vardpuls_ingest::http::{HttpIngestConfig, IngestResponse, LineStatus, router};
+use vardpuls_kafka::EventProducer;
+
+const TOKEN: &str = "e2e-token-7c1f";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_unauthenticated_and_answers_each_line() {
+    let kafka = TestKafka::start().await;
+    let ingestor = Ingestor::new(EventProducer::new(&kafka.config).unwrap(), None);
+    let config = HttpIngestConfig { tokens: vec![TOKEN.to_string()], ..HttpIngestConfig::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(ingestor, &config)).await });
+
+    let body = [
+        r#"{"schema_version":1,"event_id":"4a0e7c52-1d1b-4b7e-9d55-000000000001","event_type":"call_received","occurred_at":"2026-10-25T02:30:00+02:00","unit_id":"SE2321000115-V1380A","call_id":"c-1","line":"primary_care","in_phone_hours":true}"#,
+        r#"{"schema_version":1,"event_id":"4a0e7c52-1d1b-4b7e-9d55-000000000002","event_type":"call_received","occurred_at":"2026-10-25T02:30:00+01:00","unit_id":"SE2321000115-V1380A","call_id":"c-2","line":"primary_care"}"#,
+        "",
+        r#"{"schema_version":1,"event_id":"4a0e7c52-1d1b-4b7e-9d55-000000000003","event_type":"call_answered","occurred_at":"2026-10-25T02:31:00+01:00","unit_id":"SE2321000115-V1380A","call_id":"c-1","line":"primary_care","queue_wait_seconds":42}"#,
+    ]
+    .join("\n");
+
+    // No token, and a wrong token: 401, and nothing reaches Kafka.
+    let (status, _) = post(address, "/v1/events/phone", None, &body).await;
+    assert_eq!(status, 401);
+    let (status, _) = post(address, "/v1/events/phone", Some("wrong-token"), &body).await;
+    assert_eq!(status, 401);
+    assert!(kafka.read(Topic::Phone).is_empty());
+    assert!(kafka.read(Topic::DeadLetter).is_empty());
+
+    // Unknown topic.
+    let (status, _) = post(address, "/v1/events/kpi", Some(TOKEN), &body).await;
+    assert_eq!(status, 404);
+
+    // Authenticated: each line answered.
+    let (status, answer) = post(address, "/v1/events/phone", Some(TOKEN), &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let answer: IngestResponse = serde_json::from_str(&answer).unwrap();
+    assert_eq!((answer.accepted, answer.rejected, answer.not_stored), (2, 1, 0));
+    let statuses: Vec<(u64, LineStatus)> = answer.results.iter().map(|r| (r.line, r.status)).collect();
+    assert_eq!(statuses, [(1, LineStatus::Accepted), (2, LineStatus::Rejected), (4, LineStatus::Accepted)]);
+    let reason = answer.results[1].reason.as_ref().unwrap();
+    assert_eq!((reason.field.as_str(), reason.rule.as_str()), ("in_phone_hours", "missing_field"));
+
+    let mut stored: Vec<String> = kafka
+        .read(Topic::Phone)
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.payload).unwrap()["event_id"].as_str().unwrap().to_string())
+        .collect();
+    stored.sort();
+    assert_eq!(stored, ["4a0e7c52-1d1b-4b7e-9d55-000000000001", "4a0e7c52-1d1b-4b7e-9d55-000000000003"]);
+    let dead = kafka.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].source, Source::Http { line: 2 });
+    assert_eq!(dead[0].reason.rule.as_str(), "missing_field");
+}
+
+/// A minimal HTTP/1.1 client: enough for these tests without another dependency.
+async fn post(address: std::net::SocketAddr, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-ndjson\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests. Each test starts its own broker (tansu, in memory, on a free port), so
+//! tests run in parallel without sharing topics.
+
+mod http_ingest;
+mod import;
+mod support;
