@@ -21,8 +21,13 @@ run: tools
 ## test: unit, contract and end-to-end tests (the end-to-end tests start their own brokers).
 test: tools test-contracts test-rust
 
+# nextest when installed (one summary line, per-test timing); plain cargo test otherwise.
 test-rust:
-	$(CARGO) test --workspace
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+	  $(CARGO) test --workspace --all-targets --no-fail-fast; \
+	fi
 
 test-contracts:
 	@tmp=$$(mktemp -d) && mkdir -p $$tmp/examples \
