@@ -53,7 +53,8 @@ impl<'de> Deserialize<'de> for SchemaVersion {
 }
 
 /// A decoded, valid input event from one of the four input topics.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum InputEvent {
     Phone(PhoneEvent),
     Visit(VisitEvent),

@@ -1,0 +1,95 @@
+//! The KPI catalogue: every KPI is a SQL definition in this folder, run by DataFusion.
+//!
+//! Daily KPIs read the open (not yet final) events of one input topic as a table (`phone`,
+//! `visits`, `listings`, `chats`; columns in [`crate::tables`]) and return daily partial
+//! aggregates, one row per unit, local day and breakdown:
+//! `unit_id, day, dimensions, numerator, denominator, pending`.
+//! Monthly KPIs read those partials as the table `daily`.
+//!
+//! Adding a KPI is adding a `.sql` file and an entry below; the consumer loop does not change.
+
+use vardpuls_core::Topic;
+
+/// How a KPI's value is read from its numerator and denominator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// numerator / denominator, from 0 to 1.
+    Ratio,
+    /// numerator; no denominator.
+    Count,
+    /// numerator / denominator, in the KPI's unit (seconds).
+    Mean,
+    /// numerator in SEK, exact.
+    Money,
+    /// numerator / denominator - 1.
+    Growth,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Computed per local day from one input topic's events; summed per month.
+    Daily { source: Topic },
+    /// Computed per month from the daily partials.
+    Monthly,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct KpiDefinition {
+    pub id: &'static str,
+    pub stage: Stage,
+    pub measure: Measure,
+    pub sql: &'static str,
+}
+
+macro_rules! kpi {
+    ($id:literal, $stage:expr, $measure:expr) => {
+        KpiDefinition { id: $id, stage: $stage, measure: $measure, sql: include_str!(concat!($id, ".sql")) }
+    };
+}
+
+use Measure::*;
+const fn daily(source: Topic) -> Stage {
+    Stage::Daily { source }
+}
+
+pub const CATALOGUE: &[KpiDefinition] = &[
+    kpi!("same_day_contact", daily(Topic::Phone), Ratio),
+    kpi!("phone_1177_mean_wait_seconds", daily(Topic::Phone), Mean),
+    kpi!("phone_1177_answered_share", daily(Topic::Phone), Ratio),
+    kpi!("assessment_within_3_days", daily(Topic::Visits), Ratio),
+    kpi!("visits", daily(Topic::Visits), Count),
+    kpi!("digital_visit_share", daily(Topic::Visits), Ratio),
+    kpi!("visits_other_unit_share", daily(Topic::Visits), Ratio),
+    kpi!("out_of_county_digital_cost_sek", daily(Topic::Visits), Money),
+    kpi!("chats_started", daily(Topic::Chats), Count),
+    kpi!("listings_via_1177", daily(Topic::Listings), Count),
+    kpi!("listing_net_change", daily(Topic::Listings), Count),
+    kpi!("chat_growth", Stage::Monthly, Growth),
+];
+
+/// Sums daily partials into months for every daily KPI.
+pub const MONTHLY_SUM_SQL: &str = include_str!("monthly_sum.sql");
+
+pub fn find(id: &str) -> Option<&'static KpiDefinition> {
+    CATALOGUE.iter().find(|k| k.id == id)
+}
+
+pub fn daily_kpis_of(topic: Topic) -> impl Iterator<Item = &'static KpiDefinition> {
+    CATALOGUE.iter().filter(move |k| k.stage == Stage::Daily { source: topic })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_sql_is_present() {
+        let mut ids: Vec<_> = CATALOGUE.iter().map(|k| k.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), CATALOGUE.len());
+        for k in CATALOGUE {
+            assert!(k.sql.contains("SELECT"), "{}", k.id);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+-- Monthly values of additive KPIs: sum the daily numerators and denominators, then divide
+-- (never average daily ratios).
+SELECT kpi, unit_id, month, dimensions,
+       sum(numerator) AS numerator,
+       sum(denominator) AS denominator,
+       sum(pending) AS pending
+FROM daily
+WHERE kpi IN ({additive_kpis}) AND month IN ({months})
+GROUP BY kpi, unit_id, month, dimensions

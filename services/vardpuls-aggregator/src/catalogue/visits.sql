@@ -1,0 +1,18 @@
+-- Visits incl. distance (physical + phone, video, chat), per unit and local day: in total, by
+-- profession and by contact form. A count: no denominator.
+SELECT unit_id, day, '' AS dimensions,
+       CAST(count(*) AS DECIMAL(20, 2)) AS numerator,
+       CAST(NULL AS DECIMAL(20, 2)) AS denominator,
+       CAST(NULL AS BIGINT) AS pending
+FROM visits
+GROUP BY unit_id, day
+UNION ALL
+SELECT unit_id, day, concat('profession=', profession),
+       CAST(count(*) AS DECIMAL(20, 2)), CAST(NULL AS DECIMAL(20, 2)), CAST(NULL AS BIGINT)
+FROM visits
+GROUP BY unit_id, day, profession
+UNION ALL
+SELECT unit_id, day, concat('contact_form=', contact_form),
+       CAST(count(*) AS DECIMAL(20, 2)), CAST(NULL AS DECIMAL(20, 2)), CAST(NULL AS BIGINT)
+FROM visits
+GROUP BY unit_id, day, contact_form

@@ -1,0 +1,358 @@
+//! The KPI engine: applies messages to shards and turns shard state into KPI records with the
+//! catalogue's SQL.
+//!
+//! It does no I/O. The Kafka loop ([`crate::consumer`]) feeds it messages, asks it to
+//! [`Engine::compute`] after each batch, publishes what it returns, and checkpoints the shards.
+
+use crate::catalogue::{self, CATALOGUE, MONTHLY_SUM_SQL, Stage};
+use crate::config::AggregatorConfig;
+use crate::partial::{self, Partial, Period};
+use crate::records::to_record;
+use crate::shard::{Applied, Shard};
+use crate::tables;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use datafusion::arrow::array::{ArrayRef, Date32Builder, Int64Builder, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use vardpuls_core::Topic;
+use vardpuls_core::calendar::{LocalDay, LocalMonth};
+use vardpuls_core::dlq::{DeadLetter, Source};
+use vardpuls_core::events::decode;
+use vardpuls_core::outputs::{KpiRecord, LateEvent};
+
+type ShardId = (Topic, i32);
+
+/// What happened to one consumed message.
+#[derive(Debug)]
+pub enum Routed {
+    Counted,
+    /// Same event id already counted: skipped.
+    Duplicate,
+    /// Offset already in the shard's state (a re-delivery after a restart): skipped.
+    AlreadyApplied,
+    /// Valid, but its day is final: publish to `vardpuls.late.v1`.
+    Late(Box<LateEvent>),
+    /// Invalid: publish to `vardpuls.dlq.v1`.
+    Invalid(Box<DeadLetter>),
+}
+
+pub struct Engine {
+    config: AggregatorConfig,
+    shards: BTreeMap<ShardId, Shard>,
+    /// Which partition holds a unit's events, per topic: routes computed partials to shards.
+    units: HashMap<(Topic, String), i32>,
+    ctx: SessionContext,
+}
+
+impl Engine {
+    pub fn new(config: AggregatorConfig) -> Engine {
+        // Two target partitions: this is a 2-core service, and batches are small.
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
+        Engine { config, shards: BTreeMap::new(), units: HashMap::new(), ctx }
+    }
+
+    pub fn config(&self) -> &AggregatorConfig {
+        &self.config
+    }
+
+    pub fn shards(&self) -> impl Iterator<Item = &Shard> {
+        self.shards.values()
+    }
+
+    pub fn shard(&self, topic: Topic, partition: i32) -> Option<&Shard> {
+        self.shards.get(&(topic, partition))
+    }
+
+    /// Adds a shard (new, or loaded from a checkpoint).
+    pub fn insert_shard(&mut self, shard: Shard) {
+        for events in shard.open.values() {
+            for e in events {
+                self.units.insert((shard.topic, e.unit_id().as_str().to_string()), shard.partition);
+            }
+        }
+        for partials in shard.closed.values() {
+            for p in partials {
+                self.units.insert((shard.topic, p.unit_id.clone()), shard.partition);
+            }
+        }
+        self.shards.insert((shard.topic, shard.partition), shard);
+    }
+
+    /// Removes a shard whose partition moved to another instance.
+    pub fn remove_shard(&mut self, topic: Topic, partition: i32) -> Option<Shard> {
+        let shard = self.shards.remove(&(topic, partition))?;
+        self.units.retain(|(t, _), p| !(*t == topic && *p == partition));
+        Some(shard)
+    }
+
+    /// Applies one consumed message.
+    pub fn offer(&mut self, topic: Topic, partition: i32, offset: i64, payload: &[u8]) -> Routed {
+        let lateness = self.config.lateness();
+        let shard = self.shards.entry((topic, partition)).or_insert_with(|| Shard::new(topic, partition));
+        if offset < shard.next_offset {
+            return Routed::AlreadyApplied;
+        }
+        shard.next_offset = offset + 1;
+        let event = match decode(topic, payload) {
+            Ok(e) => e,
+            Err(reason) => {
+                let source = Source::Kafka { topic: topic.name().to_string(), partition, offset };
+                return Routed::Invalid(Box::new(DeadLetter::new(topic, source, reason, payload)));
+            }
+        };
+        let unit = event.unit_id().as_str().to_string();
+        let json = serde_json::from_slice(payload).unwrap_or(serde_json::Value::Null);
+        match shard.apply(event, lateness) {
+            Applied::Counted => {
+                self.units.insert((topic, unit), partition);
+                Routed::Counted
+            }
+            Applied::Duplicate => Routed::Duplicate,
+            Applied::Late { day, closed_at } => Routed::Late(Box::new(LateEvent {
+                schema_version: 1,
+                routed_at: Utc::now(),
+                source_topic: topic.name().to_string(),
+                partition,
+                offset,
+                day: day.to_string(),
+                reason: format!(
+                    "day {day} is final: allowed lateness of {} h ended {}",
+                    self.config.allowed_lateness_hours,
+                    closed_at.to_rfc3339()
+                ),
+                event: json,
+            })),
+        }
+    }
+
+    /// Closes the days whose lateness has passed, recomputes the open days and months of the
+    /// shards that changed, and returns the records that changed since they were last returned.
+    pub async fn compute(&mut self) -> anyhow::Result<Vec<KpiRecord>> {
+        let lateness = self.config.lateness();
+        let mut closing: HashMap<ShardId, BTreeSet<NaiveDate>> = HashMap::new();
+        let mut active: BTreeSet<ShardId> = BTreeSet::new();
+        for (id, shard) in &self.shards {
+            let close: BTreeSet<NaiveDate> = shard.days_to_close(lateness).into_iter().collect();
+            if !shard.dirty.is_empty() || !close.is_empty() {
+                active.insert(*id);
+            }
+            if !close.is_empty() {
+                closing.insert(*id, close);
+            }
+        }
+        if active.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        // Daily partials of every open day of the active shards.
+        let mut daily: HashMap<ShardId, Vec<Partial>> = HashMap::new();
+        for topic in Topic::INPUTS {
+            let events: Vec<_> = active
+                .iter()
+                .filter(|(t, _)| *t == topic)
+                .flat_map(|id| self.shards[id].open.values().flatten())
+                .collect();
+            if events.is_empty() {
+                continue;
+            }
+            self.register(tables::table_name(topic), tables::batch(topic, &events)?)?;
+            for kpi in catalogue::daily_kpis_of(topic) {
+                for p in self.run(kpi.id, &self.render(kpi.sql, &[])).await? {
+                    let shard = self.shard_of(topic, &p.unit_id)?;
+                    daily.entry(shard).or_default().push(p);
+                }
+            }
+        }
+
+        // Months touched, and the daily partials (closed and open) they need.
+        let mut months: BTreeSet<LocalMonth> = BTreeSet::new();
+        for id in &active {
+            let shard = &self.shards[id];
+            months.extend(
+                shard
+                    .dirty
+                    .iter()
+                    .chain(closing.get(id).into_iter().flatten())
+                    .map(|d| LocalDay::from_date(*d).month()),
+            );
+        }
+        let wanted: BTreeSet<LocalMonth> = months.iter().flat_map(|m| [*m, m.same_month_last_year()]).collect();
+        let mut rows: Vec<&Partial> = Vec::new();
+        for id in &active {
+            for (day, partials) in &self.shards[id].closed {
+                if wanted.contains(&LocalDay::from_date(*day).month()) {
+                    rows.extend(partials);
+                }
+            }
+            rows.extend(daily.get(id).into_iter().flatten());
+        }
+        let mut monthly: HashMap<ShardId, Vec<Partial>> = HashMap::new();
+        if !rows.is_empty() && !months.is_empty() {
+            self.register("daily", daily_table(&rows)?)?;
+            let month_list = months.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ");
+            let additive = CATALOGUE
+                .iter()
+                .filter(|k| matches!(k.stage, Stage::Daily { .. }))
+                .map(|k| format!("'{}'", k.id))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sum_sql = self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &additive)]);
+            let mut results = self.run("monthly", &sum_sql).await?;
+            for kpi in CATALOGUE.iter().filter(|k| k.stage == Stage::Monthly) {
+                results.extend(self.run(kpi.id, &self.render(kpi.sql, &[("{months}", &month_list)])).await?);
+            }
+            for p in results {
+                let topic = source_of(&p.kpi)?;
+                let shard = self.shard_of(topic, &p.unit_id)?;
+                monthly.entry(shard).or_default().push(p);
+            }
+        }
+
+        // Close days, then publish what changed.
+        let mut changed = Vec::new();
+        for id in active {
+            let shard = self.shards.get_mut(&id).expect("active shard exists");
+            let as_of = shard.watermark.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+            let close = closing.remove(&id).unwrap_or_default();
+            let mut finals: BTreeMap<NaiveDate, Vec<Partial>> = close.iter().map(|d| (*d, Vec::new())).collect();
+            let mut candidates = Vec::new();
+            for p in daily.remove(&id).unwrap_or_default() {
+                let Period::Day(day) = p.period else { continue };
+                let is_final = close.contains(&day);
+                if is_final {
+                    finals.entry(day).or_default().push(p.clone());
+                }
+                candidates.push((p, is_final));
+            }
+            for p in monthly.remove(&id).unwrap_or_default() {
+                let m = p.period.local_month();
+                let last_day = LocalDay::from_date(last_day_of(m));
+                let is_final = shard.is_final(last_day, lateness);
+                candidates.push((p, is_final));
+            }
+            for (p, is_final) in candidates {
+                let record = to_record(&p, is_final, as_of);
+                let key = record.key();
+                if is_final {
+                    shard.emitted.remove(&key);
+                    changed.push(record);
+                } else if shard.emitted.get(&key) != Some(&p) {
+                    shard.emitted.insert(key, p);
+                    changed.push(record);
+                }
+            }
+            for (day, partials) in finals {
+                shard.close(day, partials);
+            }
+            shard.dirty.clear();
+            shard.expire(self.config.retention_days);
+        }
+        Ok(changed)
+    }
+
+    fn shard_of(&self, topic: Topic, unit: &str) -> anyhow::Result<ShardId> {
+        let partition = self
+            .units
+            .get(&(topic, unit.to_string()))
+            .ok_or_else(|| anyhow::anyhow!("unit {unit} has no shard for {topic}"))?;
+        Ok((topic, *partition))
+    }
+
+    fn render(&self, sql: &str, extra: &[(&str, &str)]) -> String {
+        let mut sql =
+            sql.replace("{count_abandoned}", if self.config.count_abandoned_calls { "TRUE" } else { "FALSE" });
+        for (placeholder, value) in extra {
+            sql = sql.replace(placeholder, value);
+        }
+        sql
+    }
+
+    fn register(&self, name: &str, batch: RecordBatch) -> anyhow::Result<()> {
+        self.ctx.deregister_table(name)?;
+        self.ctx.register_batch(name, batch)?;
+        Ok(())
+    }
+
+    async fn run(&self, kpi: &str, sql: &str) -> anyhow::Result<Vec<Partial>> {
+        let batches = self
+            .ctx
+            .sql(sql)
+            .await
+            .map_err(|e| anyhow::anyhow!("planning {kpi}: {e}"))?
+            .collect()
+            .await
+            .map_err(|e| anyhow::anyhow!("running {kpi}: {e}"))?;
+        partial::from_batches(kpi, &batches)
+    }
+}
+
+fn source_of(kpi: &str) -> anyhow::Result<Topic> {
+    match catalogue::find(kpi).map(|k| k.stage) {
+        Some(Stage::Daily { source }) => Ok(source),
+        Some(Stage::Monthly) if kpi == "chat_growth" => Ok(Topic::Chats),
+        _ => anyhow::bail!("KPI {kpi} has no source topic"),
+    }
+}
+
+fn last_day_of(m: LocalMonth) -> NaiveDate {
+    let next = if m.month == 12 { (m.year + 1, 1) } else { (m.year, m.month + 1) };
+    NaiveDate::from_ymd_opt(next.0, next.1, 1).expect("valid month").pred_opt().expect("has a previous day")
+}
+
+/// The `daily` table monthly SQL reads: daily partials with their month and last year's month.
+fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
+    use DataType::*;
+    let money = Decimal128(tables::DECIMAL_PRECISION, tables::DECIMAL_SCALE);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("kpi", Utf8, false),
+        Field::new("unit_id", Utf8, false),
+        Field::new("day", Date32, false),
+        Field::new("month", Utf8, false),
+        Field::new("month_last_year", Utf8, false),
+        Field::new("day_of_month", Int64, false),
+        Field::new("dimensions", Utf8, false),
+        Field::new("numerator", money.clone(), false),
+        Field::new("denominator", money, true),
+        Field::new("pending", Int64, true),
+    ]));
+    let (mut kpi, mut unit, mut day, mut month, mut last_year, mut dom, mut dims) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        Date32Builder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        Int64Builder::new(),
+        StringBuilder::new(),
+    );
+    let (mut num, mut den, mut pending) = (tables::decimal_builder(), tables::decimal_builder(), Int64Builder::new());
+    for p in rows {
+        let Period::Day(d) = p.period else { continue };
+        let local = LocalDay::from_date(d);
+        kpi.append_value(&p.kpi);
+        unit.append_value(&p.unit_id);
+        day.append_value(tables::date32(local));
+        month.append_value(local.month().to_string());
+        last_year.append_value(local.month().same_month_last_year().to_string());
+        dom.append_value(d.day() as i64);
+        dims.append_value(&p.dimensions);
+        num.append_value(tables::scaled(p.numerator));
+        den.append_option(p.denominator.map(tables::scaled));
+        pending.append_option(p.pending);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(kpi.finish()),
+        Arc::new(unit.finish()),
+        Arc::new(day.finish()),
+        Arc::new(month.finish()),
+        Arc::new(last_year.finish()),
+        Arc::new(dom.finish()),
+        Arc::new(dims.finish()),
+        Arc::new(num.finish()),
+        Arc::new(den.finish()),
+        Arc::new(pending.finish()),
+    ];
+    Ok(RecordBatch::try_new(schema, columns)?)
+}

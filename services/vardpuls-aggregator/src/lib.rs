@@ -1,0 +1,14 @@
+//! The aggregator: consumes the input topics as a consumer group, computes the KPI catalogue
+//! with DataFusion per Europe/Stockholm day and month, and publishes upserts to
+//! `vardpuls.kpi.v1`. State is checkpointed per input partition together with its offset.
+
+pub mod catalogue;
+pub mod config;
+pub mod engine;
+pub mod partial;
+pub mod records;
+pub mod shard;
+pub mod tables;
+
+pub use config::AggregatorConfig;
+pub use engine::{Engine, Routed};

@@ -1,0 +1,119 @@
+//! Partial aggregates: what the catalogue's SQL returns and what closed days keep.
+//!
+//! A partial is one KPI's numerator, denominator and pending count for one unit, period and
+//! breakdown. Partials of days merge into months by summing, so a closed day keeps its
+//! partials and drops its events.
+
+use crate::tables::unscaled;
+use datafusion::arrow::array::{Array, Date32Array, Decimal128Array, Int64Array, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use vardpuls_core::calendar::{LocalDay, LocalMonth};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Period {
+    Day(chrono::NaiveDate),
+    Month { year: i32, month: u32 },
+}
+
+impl Period {
+    pub fn day(d: LocalDay) -> Period {
+        Period::Day(d.date())
+    }
+
+    pub fn month(m: LocalMonth) -> Period {
+        Period::Month { year: m.year, month: m.month }
+    }
+
+    pub fn local_month(&self) -> LocalMonth {
+        match *self {
+            Period::Day(d) => LocalDay::from_date(d).month(),
+            Period::Month { year, month } => LocalMonth { year, month },
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Period::Day(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Period::Month { year, month } => write!(f, "{year:04}-{month:02}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partial {
+    pub kpi: String,
+    pub unit_id: String,
+    pub period: Period,
+    /// Canonical breakdown `k=v;k=v` (keys sorted), empty for the total.
+    pub dimensions: String,
+    pub numerator: Decimal,
+    pub denominator: Option<Decimal>,
+    pub pending: Option<i64>,
+}
+
+impl Partial {
+    /// Identity of the value: the same key is the same KPI value, updated.
+    pub fn key(&self) -> (String, String, Period, String) {
+        (self.kpi.clone(), self.unit_id.clone(), self.period, self.dimensions.clone())
+    }
+}
+
+/// Reads catalogue results. Daily results have a `day` column, monthly ones a `month` column;
+/// a `kpi` column overrides `kpi` when present.
+pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Partial>> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let column = |name: &str, as_type: &DataType| -> anyhow::Result<std::sync::Arc<dyn Array>> {
+            let c =
+                batch.column_by_name(name).ok_or_else(|| anyhow::anyhow!("{kpi}: result has no column `{name}`"))?;
+            Ok(cast(c, as_type)?)
+        };
+        let text = |name: &str| -> anyhow::Result<StringArray> {
+            Ok(column(name, &DataType::Utf8)?.as_any().downcast_ref::<StringArray>().expect("cast to Utf8").clone())
+        };
+        let decimal = DataType::Decimal128(38, 2);
+        let units = text("unit_id")?;
+        let dims = text("dimensions")?;
+        let kpis = batch.column_by_name("kpi").map(|_| text("kpi")).transpose()?;
+        let num = column("numerator", &decimal)?;
+        let num = num.as_any().downcast_ref::<Decimal128Array>().expect("decimal");
+        let den = column("denominator", &decimal)?;
+        let den = den.as_any().downcast_ref::<Decimal128Array>().expect("decimal");
+        let pending = column("pending", &DataType::Int64)?;
+        let pending = pending.as_any().downcast_ref::<Int64Array>().expect("int64");
+        let days = batch.column_by_name("day").map(|_| column("day", &DataType::Date32)).transpose()?;
+        let months = batch.column_by_name("month").map(|_| text("month")).transpose()?;
+        for i in 0..batch.num_rows() {
+            let period = match (&days, &months) {
+                (Some(d), _) => {
+                    let d = d.as_any().downcast_ref::<Date32Array>().expect("date32");
+                    Period::day(crate::tables::from_date32(d.value(i)))
+                }
+                (None, Some(m)) => parse_month(m.value(i))?,
+                (None, None) => anyhow::bail!("{kpi}: result has neither `day` nor `month`"),
+            };
+            out.push(Partial {
+                kpi: kpis.as_ref().map(|k| k.value(i).to_string()).unwrap_or_else(|| kpi.to_string()),
+                unit_id: units.value(i).to_string(),
+                period,
+                dimensions: dims.value(i).to_string(),
+                numerator: if num.is_null(i) { Decimal::ZERO } else { unscaled(num.value(i), 2) },
+                denominator: (!den.is_null(i)).then(|| unscaled(den.value(i), 2)),
+                pending: (!pending.is_null(i)).then(|| pending.value(i)),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn parse_month(s: &str) -> anyhow::Result<Period> {
+    let (y, m) = s.split_once('-').ok_or_else(|| anyhow::anyhow!("bad month `{s}`"))?;
+    Ok(Period::Month { year: y.parse()?, month: m.parse()? })
+}

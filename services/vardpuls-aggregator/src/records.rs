@@ -1,0 +1,63 @@
+//! Partials to published KPI records (`vardpuls.kpi.v1`).
+
+use crate::catalogue::{self, Measure};
+use crate::partial::{Partial, Period};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use std::collections::BTreeMap;
+use vardpuls_core::outputs::{Grain, KpiRecord, LiveOutcome, Scope, Status};
+
+pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord {
+    let measure = catalogue::find(&p.kpi).map(|k| k.measure).unwrap_or(Measure::Count);
+    let ratio = |n: Decimal, d: Decimal| (!d.is_zero()).then(|| (n / d).to_f64().unwrap_or(f64::NAN));
+    let value = match (measure, p.denominator) {
+        (Measure::Growth, Some(d)) => ratio(p.numerator, d).map(|r| r - 1.0),
+        (Measure::Ratio | Measure::Mean, Some(d)) => ratio(p.numerator, d),
+        (Measure::Count | Measure::Money, _) => p.numerator.to_f64(),
+        (_, None) => None,
+    };
+    let live = match (is_final, p.pending, p.denominator) {
+        (false, Some(pending), Some(d)) if p.kpi == "same_day_contact" => {
+            let met = p.numerator.to_u64().unwrap_or(0);
+            let total = d.to_u64().unwrap_or(0);
+            let pending = pending.max(0) as u64;
+            Some(LiveOutcome {
+                met,
+                pending,
+                missed: total.saturating_sub(met + pending),
+                best_value: ratio(p.numerator + Decimal::from(pending), d),
+                worst_value: ratio(p.numerator, d),
+            })
+        }
+        _ => None,
+    };
+    KpiRecord {
+        schema_version: 1,
+        kpi: p.kpi.clone(),
+        scope: Scope::Unit,
+        scope_id: p.unit_id.clone(),
+        grain: match p.period {
+            Period::Day(_) => Grain::Day,
+            Period::Month { .. } => Grain::Month,
+        },
+        period: p.period.to_string(),
+        dimensions: parse_dimensions(&p.dimensions),
+        numerator: p.numerator.normalize(),
+        denominator: p.denominator.map(|d| d.normalize()),
+        value,
+        target: None,
+        status: Status::NoTarget,
+        is_final,
+        live,
+        updated_at: as_of,
+    }
+}
+
+pub fn parse_dimensions(s: &str) -> BTreeMap<String, String> {
+    s.split(';')
+        .filter(|kv| !kv.is_empty())
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

@@ -1,0 +1,145 @@
+//! The state of one input partition: the unit of checkpointing and of moving work between
+//! aggregator instances.
+//!
+//! Kafka keys every input event by unit, so one partition holds all events of its units for
+//! that topic, and the KPIs of those units depend on nothing else. A shard keeps:
+//! - the events of days that are still open (not yet past the allowed lateness), raw;
+//! - the ids of those events, to count each event id once;
+//! - the final daily partials of closed days (no events), for months and last-year comparisons;
+//! - the event-time watermark and the next offset to read.
+
+use crate::partial::Partial;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use vardpuls_core::Topic;
+use vardpuls_core::calendar::LocalDay;
+use vardpuls_core::events::InputEvent;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Shard {
+    pub topic: Topic,
+    pub partition: i32,
+    /// The offset of the next message to apply; earlier ones are already in this state.
+    pub next_offset: i64,
+    /// The latest `occurred_at` applied. Days end by event time, so a replay closes the same
+    /// days at the same point as the first run.
+    pub watermark: Option<DateTime<Utc>>,
+    pub open: BTreeMap<NaiveDate, Vec<InputEvent>>,
+    pub seen: HashMap<u128, NaiveDate>,
+    pub closed: BTreeMap<NaiveDate, Vec<Partial>>,
+    /// Records published for periods that are not final yet, to publish only changes.
+    pub emitted: HashMap<String, Partial>,
+    /// Open days that received events since the last computation.
+    #[serde(skip)]
+    pub dirty: BTreeSet<NaiveDate>,
+}
+
+/// What applying one event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    Counted,
+    /// The event id was already counted.
+    Duplicate,
+    /// The event's day is final; it is not counted.
+    Late {
+        day: LocalDay,
+        closed_at: DateTime<Utc>,
+    },
+}
+
+impl Shard {
+    pub fn new(topic: Topic, partition: i32) -> Shard {
+        Shard {
+            topic,
+            partition,
+            next_offset: 0,
+            watermark: None,
+            open: BTreeMap::new(),
+            seen: HashMap::new(),
+            closed: BTreeMap::new(),
+            emitted: HashMap::new(),
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// When `day` stops taking events: its local midnight plus the allowed lateness.
+    pub fn closes_at(day: LocalDay, lateness: Duration) -> DateTime<Utc> {
+        day.end() + lateness
+    }
+
+    pub fn is_final(&self, day: LocalDay, lateness: Duration) -> bool {
+        self.watermark.is_some_and(|w| w >= Self::closes_at(day, lateness))
+    }
+
+    pub fn apply(&mut self, event: InputEvent, lateness: Duration) -> Applied {
+        let at = event.occurred_at();
+        let day = at.local_day();
+        if self.is_final(day, lateness) {
+            return Applied::Late { day, closed_at: Self::closes_at(day, lateness) };
+        }
+        let id = event.event_id().as_u128();
+        if self.seen.contains_key(&id) {
+            return Applied::Duplicate;
+        }
+        self.seen.insert(id, day.date());
+        self.open.entry(day.date()).or_default().push(event);
+        self.dirty.insert(day.date());
+        self.watermark = Some(self.watermark.map_or(at.utc(), |w| w.max(at.utc())));
+        Applied::Counted
+    }
+
+    /// Open days whose lateness has passed: to be computed one last time and closed.
+    pub fn days_to_close(&self, lateness: Duration) -> Vec<NaiveDate> {
+        self.open.keys().copied().filter(|d| self.is_final(LocalDay::from_date(*d), lateness)).collect()
+    }
+
+    /// Replaces `day`'s events by its final partials.
+    pub fn close(&mut self, day: NaiveDate, partials: Vec<Partial>) {
+        self.open.remove(&day);
+        self.seen.retain(|_, d| *d != day);
+        self.dirty.remove(&day);
+        self.closed.insert(day, partials);
+    }
+
+    /// Forgets closed days older than `retention_days` before the watermark.
+    pub fn expire(&mut self, retention_days: i64) {
+        if let Some(w) = self.watermark {
+            let oldest = LocalDay::of(w).date() - Duration::days(retention_days);
+            self.closed.retain(|d, _| *d >= oldest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vardpuls_core::events::decode;
+
+    fn chat(id: u32, at: &str) -> InputEvent {
+        let json = format!(
+            r#"{{"schema_version":1,"event_id":"00000000-0000-4000-8000-{id:012}","event_type":"chat_started","occurred_at":"{at}","unit_id":"SE2321000180-E001","chat_id":"c{id}","channel":"other"}}"#
+        );
+        decode(Topic::Chats, json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn duplicates_count_once_and_late_events_are_refused_after_close() {
+        let lateness = Duration::hours(2);
+        let mut s = Shard::new(Topic::Chats, 0);
+        assert_eq!(s.apply(chat(1, "2026-03-29T10:00:00+02:00"), lateness), Applied::Counted);
+        assert_eq!(s.apply(chat(1, "2026-03-29T10:00:00+02:00"), lateness), Applied::Duplicate);
+        // 29 March (23 hours) ends at 22:00 UTC; closes at 00:00 UTC on the 30th.
+        assert_eq!(s.apply(chat(2, "2026-03-30T01:59:00+02:00"), lateness), Applied::Counted);
+        assert!(s.days_to_close(lateness).is_empty());
+        assert_eq!(s.apply(chat(3, "2026-03-30T02:00:00+02:00"), lateness), Applied::Counted);
+        assert_eq!(s.days_to_close(lateness), vec![NaiveDate::from_ymd_opt(2026, 3, 29).unwrap()]);
+        match s.apply(chat(4, "2026-03-29T23:59:00+02:00"), lateness) {
+            Applied::Late { day, closed_at } => {
+                assert_eq!(day.to_string(), "2026-03-29");
+                assert_eq!(closed_at.to_rfc3339(), "2026-03-30T00:00:00+00:00");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

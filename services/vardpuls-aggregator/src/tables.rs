@@ -1,0 +1,202 @@
+//! Open events as Arrow tables for the catalogue's SQL: one table per input topic.
+//!
+//! Calendar facts are computed here once, with the tested Stockholm calendar, and handed to SQL
+//! as plain columns: `day` (the local day of `occurred_at`) and, for visits,
+//! `assessment_wait_days` (local calendar days from first contact to assessment).
+
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use std::sync::Arc;
+use vardpuls_core::Topic;
+use vardpuls_core::calendar::LocalDay;
+use vardpuls_core::events::InputEvent;
+
+/// Exact decimals in the tables: 20 digits, 2 decimals (öre).
+pub const DECIMAL_PRECISION: u8 = 20;
+pub const DECIMAL_SCALE: i8 = 2;
+
+pub fn table_name(topic: Topic) -> &'static str {
+    match topic {
+        Topic::Phone => "phone",
+        Topic::Visits => "visits",
+        Topic::Listings => "listings",
+        Topic::Chats => "chats",
+        other => panic!("{other} has no event table"),
+    }
+}
+
+pub fn date32(day: LocalDay) -> i32 {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    (day.date() - epoch).num_days() as i32
+}
+
+pub fn from_date32(days: i32) -> LocalDay {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    LocalDay::from_date(epoch + chrono::Duration::days(days as i64))
+}
+
+fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
+    Field::new(name, data_type, nullable)
+}
+
+pub fn schema(topic: Topic) -> SchemaRef {
+    use DataType::*;
+    let money = Decimal128(DECIMAL_PRECISION, DECIMAL_SCALE);
+    let mut fields = vec![field("unit_id", Utf8, false), field("day", Date32, false), field("event_type", Utf8, false)];
+    fields.extend(match topic {
+        Topic::Phone => vec![
+            field("call_id", Utf8, false),
+            field("line", Utf8, false),
+            field("in_phone_hours", Boolean, true),
+            field("queue_wait_seconds", Int64, true),
+            field("reached", Boolean, true),
+        ],
+        Topic::Visits => vec![
+            field("profession", Utf8, false),
+            field("contact_form", Utf8, false),
+            field("listed_unit_id", Utf8, true),
+            field("is_first_assessment", Boolean, false),
+            field("assessment_wait_days", Int64, true),
+            field("patient_chosen_wait", Boolean, false),
+            field("ooc_provider", Utf8, true),
+            field("ooc_home_region", Utf8, true),
+            field("ooc_price_sek", money.clone(), true),
+            field("ooc_patient_fee_sek", money, true),
+        ],
+        Topic::Listings => {
+            vec![field("kommun_code", Utf8, true), field("channel", Utf8, true), field("listed_count", Int64, true)]
+        }
+        Topic::Chats => vec![field("channel", Utf8, false)],
+        other => panic!("{other} has no event table"),
+    });
+    Arc::new(Schema::new(fields))
+}
+
+/// Builds the table of `topic` from events of that topic. Events of other topics are a bug.
+pub fn batch(topic: Topic, events: &[&InputEvent]) -> anyhow::Result<RecordBatch> {
+    let n = events.len();
+    let mut unit = StringBuilder::with_capacity(n, n * 24);
+    let mut day = Date32Builder::with_capacity(n);
+    let mut event_type = StringBuilder::with_capacity(n, n * 16);
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for e in events {
+        unit.append_value(e.unit_id().as_str());
+        day.append_value(date32(e.occurred_at().local_day()));
+    }
+    match topic {
+        Topic::Phone => {
+            let (mut call, mut line, mut hours, mut wait, mut reached) = (
+                StringBuilder::new(),
+                StringBuilder::new(),
+                BooleanBuilder::new(),
+                Int64Builder::new(),
+                BooleanBuilder::new(),
+            );
+            for e in events {
+                let InputEvent::Phone(p) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
+                event_type.append_value(p.event_type.as_str());
+                call.append_value(p.call_id.as_str());
+                line.append_value(p.line.as_str());
+                hours.append_option(p.in_phone_hours);
+                wait.append_option(p.queue_wait_seconds.map(i64::from));
+                reached.append_option(p.reached);
+            }
+            columns.extend([
+                Arc::new(call.finish()) as ArrayRef,
+                Arc::new(line.finish()),
+                Arc::new(hours.finish()),
+                Arc::new(wait.finish()),
+                Arc::new(reached.finish()),
+            ]);
+        }
+        Topic::Visits => {
+            let mut profession = StringBuilder::new();
+            let mut form = StringBuilder::new();
+            let mut listed = StringBuilder::new();
+            let mut first = BooleanBuilder::new();
+            let mut wait_days = Int64Builder::new();
+            let mut chosen = BooleanBuilder::new();
+            let mut provider = StringBuilder::new();
+            let mut home = StringBuilder::new();
+            let mut price = decimal_builder();
+            let mut fee = decimal_builder();
+            for e in events {
+                let InputEvent::Visit(v) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
+                event_type.append_value("visit_completed");
+                profession.append_value(v.profession.as_str());
+                form.append_value(v.contact_form.as_str());
+                listed.append_option(v.listed_unit_id.as_ref().map(|u| u.as_str()));
+                first.append_value(v.assessment.is_some());
+                wait_days.append_option(
+                    v.assessment.as_ref().map(|a| a.first_contact_at.local_day().days_until(v.occurred_at.local_day())),
+                );
+                chosen.append_value(v.assessment.as_ref().is_some_and(|a| a.patient_chosen_wait));
+                let ooc = v.out_of_county.as_ref();
+                provider.append_option(ooc.map(|o| o.provider.as_str()));
+                home.append_option(ooc.map(|o| o.home_region.as_str()));
+                price.append_option(ooc.map(|o| scaled(o.price_sek.amount())));
+                fee.append_option(ooc.map(|o| scaled(o.patient_fee_sek.amount())));
+            }
+            columns.extend([
+                Arc::new(profession.finish()) as ArrayRef,
+                Arc::new(form.finish()),
+                Arc::new(listed.finish()),
+                Arc::new(first.finish()),
+                Arc::new(wait_days.finish()),
+                Arc::new(chosen.finish()),
+                Arc::new(provider.finish()),
+                Arc::new(home.finish()),
+                Arc::new(price.finish()),
+                Arc::new(fee.finish()),
+            ]);
+        }
+        Topic::Listings => {
+            let (mut kommun, mut channel, mut count) =
+                (StringBuilder::new(), StringBuilder::new(), Int64Builder::new());
+            for e in events {
+                let InputEvent::Listing(l) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
+                event_type.append_value(l.event_type.as_str());
+                kommun.append_option(l.kommun_code.as_ref().map(|k| k.as_str()));
+                channel.append_option(l.channel.map(|c| c.as_str()));
+                count.append_option(l.listed_count.map(i64::from));
+            }
+            columns.extend([
+                Arc::new(kommun.finish()) as ArrayRef,
+                Arc::new(channel.finish()),
+                Arc::new(count.finish()),
+            ]);
+        }
+        Topic::Chats => {
+            let mut channel = StringBuilder::new();
+            for e in events {
+                let InputEvent::Chat(c) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
+                event_type.append_value("chat_started");
+                channel.append_value(c.channel.as_str());
+            }
+            columns.push(Arc::new(channel.finish()));
+        }
+        other => anyhow::bail!("{other} has no event table"),
+    }
+    let mut all: Vec<ArrayRef> = vec![Arc::new(unit.finish()), Arc::new(day.finish()), Arc::new(event_type.finish())];
+    all.extend(columns);
+    Ok(RecordBatch::try_new(schema(topic), all)?)
+}
+
+pub fn decimal_builder() -> Decimal128Builder {
+    Decimal128Builder::new().with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE).expect("valid decimal type")
+}
+
+/// A decimal as an Arrow Decimal128 value at [`DECIMAL_SCALE`].
+pub fn scaled(d: rust_decimal::Decimal) -> i128 {
+    let mut d = d;
+    d.rescale(DECIMAL_SCALE as u32);
+    d.mantissa()
+}
+
+/// An Arrow Decimal128 value at `scale` as an exact decimal.
+pub fn unscaled(v: i128, scale: i8) -> rust_decimal::Decimal {
+    rust_decimal::Decimal::from_i128_with_scale(v, scale as u32)
+}

@@ -1,0 +1,229 @@
+//! The engine on in-memory messages, with hand-computed expectations: same-day contact on the
+//! 23-hour day, assessments on the 25-hour day, duplicates, out-of-order and late events, and
+//! chat growth against the same days last year.
+
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+use vardpuls_aggregator::{AggregatorConfig, Engine, Routed};
+use vardpuls_core::Topic;
+use vardpuls_core::outputs::KpiRecord;
+
+const UNIT: &str = "SE2321000180-E00101";
+
+struct Feed {
+    engine: Engine,
+    offsets: HashMap<Topic, i64>,
+    latest: HashMap<String, KpiRecord>,
+}
+
+impl Feed {
+    fn new() -> Feed {
+        let config = AggregatorConfig { allowed_lateness_hours: 12, ..AggregatorConfig::default() };
+        Feed { engine: Engine::new(config), offsets: HashMap::new(), latest: HashMap::new() }
+    }
+
+    fn offer(&mut self, topic: Topic, json: String) -> Routed {
+        let offset = self.offsets.entry(topic).or_default();
+        let routed = self.engine.offer(topic, 0, *offset, json.as_bytes());
+        *offset += 1;
+        routed
+    }
+
+    async fn compute(&mut self) -> Vec<KpiRecord> {
+        let records = self.engine.compute().await.unwrap();
+        for r in &records {
+            self.latest.insert(r.key(), r.clone());
+        }
+        records
+    }
+
+    fn get(&self, key: &str) -> &KpiRecord {
+        self.latest.get(key).unwrap_or_else(|| {
+            let mut keys: Vec<_> = self.latest.keys().collect();
+            keys.sort();
+            panic!("no record {key}; have {keys:#?}")
+        })
+    }
+}
+
+fn id(n: u32) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+fn call(n: u32, event_type: &str, at: &str, call_id: &str, extra: &str) -> String {
+    format!(
+        r#"{{"schema_version":1,"event_id":"{}","event_type":"{event_type}","occurred_at":"{at}","unit_id":"{UNIT}","call_id":"{call_id}","line":"primary_care"{extra}}}"#,
+        id(n)
+    )
+}
+
+fn dec(n: i64) -> Decimal {
+    Decimal::from(n)
+}
+
+#[tokio::test]
+async fn same_day_contact_on_the_23_hour_day() {
+    let mut f = Feed::new();
+    let in_hours = r#","in_phone_hours":true"#;
+    let events = [
+        // A: answered the same day: met.
+        call(1, "call_received", "2026-03-29T08:00:00+02:00", "A", in_hours),
+        call(2, "call_answered", "2026-03-29T08:05:00+02:00", "A", r#","queue_wait_seconds":300"#),
+        // B: called back and reached the same day: met. The completion arrives first.
+        call(3, "callback_completed", "2026-03-29T14:00:00+02:00", "B", r#","reached":true"#),
+        call(4, "call_received", "2026-03-29T09:00:00+02:00", "B", in_hours),
+        call(5, "callback_booked", "2026-03-29T09:01:00+02:00", "B", ""),
+        // C: callback made the next day: a miss for the 29th (pending until the day is final).
+        call(6, "call_received", "2026-03-29T10:00:00+02:00", "C", in_hours),
+        call(7, "callback_booked", "2026-03-29T10:01:00+02:00", "C", ""),
+        call(8, "callback_completed", "2026-03-30T08:00:00+02:00", "C", r#","reached":true"#),
+        // D: abandoned: no contact.
+        call(9, "call_received", "2026-03-29T11:00:00+02:00", "D", in_hours),
+        call(10, "call_abandoned", "2026-03-29T11:02:00+02:00", "D", ""),
+        // E: outside phone hours: not counted at all.
+        call(11, "call_received", "2026-03-29T19:00:00+02:00", "E", r#","in_phone_hours":false"#),
+        // F: received 23:30 on the 29th, answered after midnight: a miss.
+        call(12, "call_received", "2026-03-29T23:30:00+02:00", "F", in_hours),
+        call(13, "call_answered", "2026-03-30T00:10:00+02:00", "F", r#","queue_wait_seconds":2400"#),
+        // G: callback booked, never made.
+        call(14, "call_received", "2026-03-29T16:00:00+02:00", "G", in_hours),
+        call(15, "callback_booked", "2026-03-29T16:01:00+02:00", "G", ""),
+    ];
+    for e in events {
+        assert!(matches!(f.offer(Topic::Phone, e), Routed::Counted));
+    }
+    // The same event id again (a re-sent export) is not counted twice.
+    assert!(matches!(
+        f.offer(Topic::Phone, call(1, "call_received", "2026-03-29T08:00:00+02:00", "A", in_hours)),
+        Routed::Duplicate
+    ));
+    f.compute().await;
+
+    let day = f.get(&format!("same_day_contact/unit/{UNIT}/2026-03-29"));
+    assert!(!day.is_final);
+    assert_eq!((day.numerator, day.denominator), (dec(2), Some(dec(6))));
+    let live = day.live.as_ref().expect("live outcome while the day is open");
+    // Pending: C (callback not made today), F (not answered today), G (callback not made).
+    assert_eq!((live.met, live.pending, live.missed), (2, 3, 1));
+    assert!((live.best_value.unwrap() - 5.0 / 6.0).abs() < 1e-12);
+    assert!((live.worst_value.unwrap() - 2.0 / 6.0).abs() < 1e-12);
+
+    // The 29th has 23 hours: it ends 22:00 UTC; with 12 h lateness it is final at 10:00 UTC on
+    // the 30th. An event at 11:59 local (09:59 UTC) keeps it open ...
+    f.offer(Topic::Phone, call(20, "call_received", "2026-03-30T11:59:00+02:00", "H", in_hours));
+    f.compute().await;
+    assert!(!f.get(&format!("same_day_contact/unit/{UNIT}/2026-03-29")).is_final);
+    // ... a late event for the 29th is still counted ...
+    f.offer(Topic::Phone, call(21, "call_received", "2026-03-29T17:00:00+02:00", "I", in_hours));
+    f.offer(Topic::Phone, call(22, "call_answered", "2026-03-29T17:01:00+02:00", "I", r#","queue_wait_seconds":60"#));
+    // ... and one at 12:00 local closes it.
+    f.offer(Topic::Phone, call(23, "call_received", "2026-03-30T12:00:00+02:00", "J", in_hours));
+    f.compute().await;
+    let day = f.get(&format!("same_day_contact/unit/{UNIT}/2026-03-29"));
+    assert!(day.is_final);
+    assert_eq!((day.numerator, day.denominator), (dec(3), Some(dec(7))));
+    assert!(day.live.is_none());
+
+    // Now an event for the 29th is late: routed with its reason, not counted.
+    match f
+        .offer(Topic::Phone, call(24, "call_answered", "2026-03-29T16:30:00+02:00", "G", r#","queue_wait_seconds":5"#))
+    {
+        Routed::Late(late) => {
+            assert_eq!(late.day, "2026-03-29");
+            assert!(late.reason.contains("2026-03-30T10:00:00+00:00"), "{}", late.reason);
+        }
+        other => panic!("expected late, got {other:?}"),
+    }
+    let changed = f.compute().await;
+    assert!(changed.iter().all(|r| r.period != "2026-03-29"), "a final day never changes");
+
+    // The month sums days: 3 of 7 on the 29th, plus the 30th so far (H, J received, pending).
+    let month = f.get(&format!("same_day_contact/unit/{UNIT}/2026-03"));
+    assert_eq!((month.numerator, month.denominator), (dec(3), Some(dec(9))));
+    assert!(!month.is_final);
+}
+
+fn visit(n: u32, at: &str, profession: &str, form: &str, extra: &str) -> String {
+    format!(
+        r#"{{"schema_version":1,"event_id":"{}","event_type":"visit_completed","occurred_at":"{at}","unit_id":"{UNIT}","visit_id":"v{n}","patient_ref":"p{n}","profession":"{profession}","contact_form":"{form}"{extra}}}"#,
+        id(n)
+    )
+}
+
+fn assessed(first_contact: &str, chosen: bool) -> String {
+    format!(r#","assessment":{{"first_contact_at":"{first_contact}","patient_chosen_wait":{chosen}}}"#)
+}
+
+#[tokio::test]
+async fn visits_and_assessments_on_the_25_hour_day() {
+    let mut f = Feed::new();
+    let events = [
+        // 3 calendar days (22nd to 25th): within.
+        visit(1, "2026-10-25T23:30:00+01:00", "doctor", "physical", &assessed("2026-10-22T09:00:00+02:00", false)),
+        // 02:30 happens twice on the 25th; both are the 25th.
+        visit(2, "2026-10-25T02:30:00+02:00", "nurse", "phone", &assessed("2026-10-21T09:00:00+02:00", false)),
+        visit(3, "2026-10-25T02:30:00+01:00", "doctor", "video", &assessed("2026-10-21T09:00:00+02:00", true)),
+        // No assessment: a visit only. Listed elsewhere.
+        visit(4, "2026-10-25T10:00:00+01:00", "physiotherapist", "chat", r#","listed_unit_id":"SE2321000180-E00199""#),
+        // 00:30 on the 26th local is 23:30 UTC on the 25th: the 26th.
+        visit(5, "2026-10-25T23:30:00Z", "doctor", "physical", &format!(r#","listed_unit_id":"{UNIT}""#)),
+    ];
+    for e in events {
+        assert!(matches!(f.offer(Topic::Visits, e), Routed::Counted));
+    }
+    f.compute().await;
+    let key = |kpi: &str, rest: &str| format!("{kpi}/unit/{UNIT}/{rest}");
+
+    // Assessment: visit 3 chose its wait (excluded); 1 within, 2 not (4 days).
+    let a = f.get(&key("assessment_within_3_days", "2026-10-25"));
+    assert_eq!((a.numerator, a.denominator), (dec(1), Some(dec(2))));
+    let a = f.get(&key("assessment_within_3_days", "2026-10-25/profession=doctor"));
+    assert_eq!((a.numerator, a.denominator), (dec(1), Some(dec(1))));
+
+    // Visits: four on the 25th, one on the 26th.
+    assert_eq!(f.get(&key("visits", "2026-10-25")).numerator, dec(4));
+    assert_eq!(f.get(&key("visits", "2026-10-26")).numerator, dec(1));
+    assert_eq!(f.get(&key("visits", "2026-10-25/contact_form=phone")).numerator, dec(1));
+    assert_eq!(f.get(&key("visits", "2026-10-25/profession=doctor")).numerator, dec(2));
+    // Digital = video + chat: 2 of 4. Phone is distance, not digital.
+    let d = f.get(&key("digital_visit_share", "2026-10-25"));
+    assert_eq!((d.numerator, d.denominator, d.value), (dec(2), Some(dec(4)), Some(0.5)));
+    // Other unit: of the visits with a known listing, one listed elsewhere (25th).
+    let o = f.get(&key("visits_other_unit_share", "2026-10-25"));
+    assert_eq!((o.numerator, o.denominator), (dec(1), Some(dec(1))));
+    let month = f.get(&key("visits", "2026-10"));
+    assert_eq!(month.numerator, dec(5));
+}
+
+fn chat(n: u32, at: &str) -> String {
+    format!(
+        r#"{{"schema_version":1,"event_id":"{}","event_type":"chat_started","occurred_at":"{at}","unit_id":"{UNIT}","chat_id":"c{n}","channel":"e_service_1177"}}"#,
+        id(n)
+    )
+}
+
+#[tokio::test]
+async fn chat_growth_compares_the_same_days_last_year() {
+    let mut f = Feed::new();
+    let mut n = 0;
+    // Last year: 10 chats on 1-20 November, 5 more on the 28th (after this year's latest day).
+    for d in 1..=10 {
+        n += 1;
+        f.offer(Topic::Chats, chat(n, &format!("2025-11-{:02}T10:00:00+01:00", d * 2)));
+    }
+    for _ in 0..5 {
+        n += 1;
+        f.offer(Topic::Chats, chat(n, "2025-11-28T10:00:00+01:00"));
+    }
+    f.compute().await;
+    // This year: 11 chats up to the 23rd.
+    for d in 1..=11 {
+        n += 1;
+        f.offer(Topic::Chats, chat(n, &format!("2026-11-{:02}T10:00:00+01:00", d * 2 + 1)));
+    }
+    f.compute().await;
+    let g = f.get(&format!("chat_growth/unit/{UNIT}/2026-11"));
+    assert_eq!((g.numerator, g.denominator), (dec(11), Some(dec(10))));
+    assert!((g.value.unwrap() - 0.10).abs() < 1e-9, "{:?}", g.value);
+    assert_eq!(f.get(&format!("chats_started/unit/{UNIT}/2025-11")).numerator, dec(15));
+}
