@@ -1,7 +1,7 @@
 //! `import` through a real broker: valid records on their topic, each invalid one on the DLQ
 //! with its reason, and a summary that matches both.
 
-use crate::support::{TestKafka, example_lines};
+use crate::support::{TestKafka, example_lines, tempdir};
 use std::collections::BTreeMap;
 use vardpuls_core::Topic;
 use vardpuls_core::dlq::Source;
@@ -154,16 +154,4 @@ event_id,event_type,occurred_at,unit_id,visit_id,patient_ref,profession,contact_
             assert!(!String::from_utf8_lossy(&r.payload).contains("19811218-9876"), "{topic}");
         }
     }
-}
-
-pub fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("vardpuls-e2e-{}-{}", std::process::id(), unique()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }

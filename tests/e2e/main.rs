@@ -1,6 +1,8 @@
 //! End-to-end tests. Each test starts its own broker (tansu, in memory, on a free port), so
 //! tests run in parallel without sharing topics.
 
+mod aggregator;
 mod http_ingest;
 mod import;
+mod scenario;
 mod support;

@@ -70,3 +70,16 @@ pub fn example_lines(topic: Topic, kind: &str) -> Vec<ExampleLine> {
         })
         .collect()
 }
+
+/// A fresh directory under the system temp dir.
+pub fn tempdir() -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "vardpuls-e2e-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

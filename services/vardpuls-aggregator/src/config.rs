@@ -21,6 +21,10 @@ pub struct AggregatorConfig {
     /// Longest wait before a non-empty batch is processed, in milliseconds.
     pub max_batch_wait_ms: u64,
     pub consumer_group: String,
+    /// How long the group waits for a silent member before moving its partitions, in
+    /// milliseconds: the recovery time after a crash. Kafka's default (45 s) is long for a
+    /// wallboard.
+    pub session_timeout_ms: u64,
 }
 
 impl Default for AggregatorConfig {
@@ -33,6 +37,7 @@ impl Default for AggregatorConfig {
             max_batch_messages: 50_000,
             max_batch_wait_ms: 200,
             consumer_group: "vardpuls-aggregator".to_string(),
+            session_timeout_ms: 6_000,
         }
     }
 }

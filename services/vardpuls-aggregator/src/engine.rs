@@ -234,7 +234,10 @@ impl Engine {
                 candidates.push((p, is_final));
             }
             for (p, is_final) in candidates {
-                let record = to_record(&p, is_final, as_of);
+                // A final record is stamped with the instant its period closed, so a replay after
+                // a crash reproduces it exactly; an open one with the data's watermark.
+                let stamp = if is_final { closes_at(&p, lateness) } else { as_of };
+                let record = to_record(&p, is_final, stamp);
                 let key = record.key();
                 if is_final {
                     shard.emitted.remove(&key);
@@ -297,6 +300,14 @@ fn source_of(kpi: &str) -> anyhow::Result<Topic> {
     }
 }
 
+fn closes_at(p: &Partial, lateness: chrono::Duration) -> DateTime<Utc> {
+    let last_day = match p.period {
+        Period::Day(d) => d,
+        Period::Month { .. } => last_day_of(p.period.local_month()),
+    };
+    Shard::closes_at(LocalDay::from_date(last_day), lateness)
+}
+
 fn last_day_of(m: LocalMonth) -> NaiveDate {
     let next = if m.month == 12 { (m.year + 1, 1) } else { (m.year, m.month + 1) };
     NaiveDate::from_ymd_opt(next.0, next.1, 1).expect("valid month").pred_opt().expect("has a previous day")
@@ -317,6 +328,7 @@ fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
         Field::new("numerator", money.clone(), false),
         Field::new("denominator", money, true),
         Field::new("pending", Int64, true),
+        Field::new("last_event_at", Int64, true),
     ]));
     let (mut kpi, mut unit, mut day, mut month, mut last_year, mut dom, mut dims) = (
         StringBuilder::new(),
@@ -328,6 +340,7 @@ fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
         StringBuilder::new(),
     );
     let (mut num, mut den, mut pending) = (tables::decimal_builder(), tables::decimal_builder(), Int64Builder::new());
+    let mut last = Int64Builder::new();
     for p in rows {
         let Period::Day(d) = p.period else { continue };
         let local = LocalDay::from_date(d);
@@ -341,6 +354,7 @@ fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
         num.append_value(tables::scaled(p.numerator));
         den.append_option(p.denominator.map(tables::scaled));
         pending.append_option(p.pending);
+        last.append_option(p.last_event_at);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(kpi.finish()),
@@ -353,6 +367,7 @@ fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
         Arc::new(num.finish()),
         Arc::new(den.finish()),
         Arc::new(pending.finish()),
+        Arc::new(last.finish()),
     ];
     Ok(RecordBatch::try_new(schema, columns)?)
 }

@@ -3,8 +3,11 @@
 //! `vardpuls.kpi.v1`. State is checkpointed per input partition together with its offset.
 
 pub mod catalogue;
+pub mod checkpoint;
 pub mod config;
+pub mod consumer;
 pub mod engine;
+pub mod metrics;
 pub mod partial;
 pub mod records;
 pub mod shard;

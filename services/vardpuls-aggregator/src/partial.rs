@@ -56,6 +56,8 @@ pub struct Partial {
     pub numerator: Decimal,
     pub denominator: Option<Decimal>,
     pub pending: Option<i64>,
+    /// The latest `occurred_at` behind the value, in microseconds since the epoch.
+    pub last_event_at: Option<i64>,
 }
 
 impl Partial {
@@ -88,6 +90,8 @@ pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Pa
         let den = den.as_any().downcast_ref::<Decimal128Array>().expect("decimal");
         let pending = column("pending", &DataType::Int64)?;
         let pending = pending.as_any().downcast_ref::<Int64Array>().expect("int64");
+        let last = column("last_event_at", &DataType::Int64)?;
+        let last = last.as_any().downcast_ref::<Int64Array>().expect("int64");
         let days = batch.column_by_name("day").map(|_| column("day", &DataType::Date32)).transpose()?;
         let months = batch.column_by_name("month").map(|_| text("month")).transpose()?;
         for i in 0..batch.num_rows() {
@@ -107,6 +111,7 @@ pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Pa
                 numerator: if num.is_null(i) { Decimal::ZERO } else { unscaled(num.value(i), 2) },
                 denominator: (!den.is_null(i)).then(|| unscaled(den.value(i), 2)),
                 pending: (!pending.is_null(i)).then(|| pending.value(i)),
+                last_event_at: (!last.is_null(i)).then(|| last.value(i)),
             });
         }
     }

@@ -8,6 +8,7 @@ use rust_decimal::prelude::ToPrimitive;
 use std::collections::BTreeMap;
 use vardpuls_core::outputs::{Grain, KpiRecord, LiveOutcome, Scope, Status};
 
+/// `as_of` stamps final records (the instant the period closed) and open ones without events.
 pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord {
     let measure = catalogue::find(&p.kpi).map(|k| k.measure).unwrap_or(Measure::Count);
     let ratio = |n: Decimal, d: Decimal| (!d.is_zero()).then(|| (n / d).to_f64().unwrap_or(f64::NAN));
@@ -50,7 +51,10 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
         status: Status::NoTarget,
         is_final,
         live,
-        updated_at: as_of,
+        updated_at: match (is_final, p.last_event_at) {
+            (false, Some(micros)) => DateTime::from_timestamp_micros(micros).unwrap_or(as_of),
+            _ => as_of,
+        },
     }
 }
 

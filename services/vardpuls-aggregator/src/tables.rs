@@ -6,8 +6,9 @@
 
 use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 use vardpuls_core::Topic;
@@ -45,7 +46,12 @@ fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
 pub fn schema(topic: Topic) -> SchemaRef {
     use DataType::*;
     let money = Decimal128(DECIMAL_PRECISION, DECIMAL_SCALE);
-    let mut fields = vec![field("unit_id", Utf8, false), field("day", Date32, false), field("event_type", Utf8, false)];
+    let mut fields = vec![
+        field("unit_id", Utf8, false),
+        field("day", Date32, false),
+        field("occurred_at", Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        field("event_type", Utf8, false),
+    ];
     fields.extend(match topic {
         Topic::Phone => vec![
             field("call_id", Utf8, false),
@@ -80,11 +86,13 @@ pub fn batch(topic: Topic, events: &[&InputEvent]) -> anyhow::Result<RecordBatch
     let n = events.len();
     let mut unit = StringBuilder::with_capacity(n, n * 24);
     let mut day = Date32Builder::with_capacity(n);
+    let mut occurred = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut event_type = StringBuilder::with_capacity(n, n * 16);
     let mut columns: Vec<ArrayRef> = Vec::new();
     for e in events {
         unit.append_value(e.unit_id().as_str());
         day.append_value(date32(e.occurred_at().local_day()));
+        occurred.append_value(e.occurred_at().timestamp_micros());
     }
     match topic {
         Topic::Phone => {
@@ -180,7 +188,12 @@ pub fn batch(topic: Topic, events: &[&InputEvent]) -> anyhow::Result<RecordBatch
         }
         other => anyhow::bail!("{other} has no event table"),
     }
-    let mut all: Vec<ArrayRef> = vec![Arc::new(unit.finish()), Arc::new(day.finish()), Arc::new(event_type.finish())];
+    let mut all: Vec<ArrayRef> = vec![
+        Arc::new(unit.finish()),
+        Arc::new(day.finish()),
+        Arc::new(occurred.finish()),
+        Arc::new(event_type.finish()),
+    ];
     all.extend(columns);
     Ok(RecordBatch::try_new(schema(topic), all)?)
 }

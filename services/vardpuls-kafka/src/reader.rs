@@ -18,7 +18,11 @@ pub struct EndOfPartitionIsNormal;
 
 impl ClientContext for EndOfPartitionIsNormal {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
+        let end_of_partition = matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end_of_partition {
             tracing::error!(%error, reason, "Kafka client error");
         }
     }

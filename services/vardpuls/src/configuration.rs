@@ -6,6 +6,7 @@
 use anyhow::Context;
 use serde::Deserialize;
 use std::path::Path;
+use vardpuls_aggregator::AggregatorConfig;
 use vardpuls_ingest::http::HttpIngestConfig;
 use vardpuls_kafka::KafkaConfig;
 
@@ -14,6 +15,7 @@ use vardpuls_kafka::KafkaConfig;
 pub struct Config {
     pub kafka: KafkaConfig,
     pub ingest: HttpIngestConfig,
+    pub aggregator: AggregatorConfig,
     pub local: LocalConfig,
 }
 
@@ -53,6 +55,16 @@ impl Config {
                 "VARDPULS_INGEST_TOKENS" => {
                     self.ingest.tokens =
                         value.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect();
+                }
+                "VARDPULS_AGGREGATOR_STATE_DIR" => self.aggregator.state_dir = value.into(),
+                "VARDPULS_AGGREGATOR_GROUP" => self.aggregator.consumer_group = value,
+                "VARDPULS_AGGREGATOR_MAX_BATCH_MESSAGES" => {
+                    self.aggregator.max_batch_messages =
+                        value.parse().with_context(|| format!("VARDPULS_AGGREGATOR_MAX_BATCH_MESSAGES={value}"))?;
+                }
+                "VARDPULS_AGGREGATOR_ALLOWED_LATENESS_HOURS" => {
+                    self.aggregator.allowed_lateness_hours =
+                        value.parse().with_context(|| format!("VARDPULS_AGGREGATOR_ALLOWED_LATENESS_HOURS={value}"))?;
                 }
                 "VARDPULS_LOCAL_BROKER_PORT" => {
                     self.local.broker_port =

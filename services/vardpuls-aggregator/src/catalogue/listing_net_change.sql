@@ -3,14 +3,15 @@
 SELECT unit_id, day, '' AS dimensions,
        CAST(sum(CASE WHEN event_type = 'listed' THEN 1 ELSE -1 END) AS DECIMAL(20, 2)) AS numerator,
        CAST(NULL AS DECIMAL(20, 2)) AS denominator,
-       CAST(NULL AS BIGINT) AS pending
+       CAST(NULL AS BIGINT) AS pending,
+       max(occurred_at) AS last_event_at
 FROM listings
 WHERE event_type IN ('listed', 'unlisted')
 GROUP BY unit_id, day
 UNION ALL
 SELECT unit_id, day, concat('kommun_code=', kommun_code),
        CAST(sum(CASE WHEN event_type = 'listed' THEN 1 ELSE -1 END) AS DECIMAL(20, 2)),
-       CAST(NULL AS DECIMAL(20, 2)), CAST(NULL AS BIGINT)
+       CAST(NULL AS DECIMAL(20, 2)), CAST(NULL AS BIGINT), max(occurred_at)
 FROM listings
 WHERE event_type IN ('listed', 'unlisted')
 GROUP BY unit_id, day, kommun_code

@@ -3,7 +3,8 @@
 //! Daily KPIs read the open (not yet final) events of one input topic as a table (`phone`,
 //! `visits`, `listings`, `chats`; columns in [`crate::tables`]) and return daily partial
 //! aggregates, one row per unit, local day and breakdown:
-//! `unit_id, day, dimensions, numerator, denominator, pending`.
+//! `unit_id, day, dimensions, numerator, denominator, pending, last_event_at` (the latest
+//! `occurred_at` behind the value: its `updated_at`, the same in every run).
 //! Monthly KPIs read those partials as the table `daily`.
 //!
 //! Adding a KPI is adding a `.sql` file and an entry below; the consumer loop does not change.

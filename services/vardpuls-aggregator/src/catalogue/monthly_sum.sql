@@ -3,7 +3,8 @@
 SELECT kpi, unit_id, month, dimensions,
        sum(numerator) AS numerator,
        sum(denominator) AS denominator,
-       sum(pending) AS pending
+       sum(pending) AS pending,
+       max(last_event_at) AS last_event_at
 FROM daily
 WHERE kpi IN ({additive_kpis}) AND month IN ({months})
 GROUP BY kpi, unit_id, month, dimensions

@@ -5,14 +5,15 @@ SELECT unit_id, day,
        concat('home_region=', ooc_home_region) AS dimensions,
        CAST(sum(ooc_price_sek) AS DECIMAL(20, 2)) AS numerator,
        CAST(NULL AS DECIMAL(20, 2)) AS denominator,
-       CAST(NULL AS BIGINT) AS pending
+       CAST(NULL AS BIGINT) AS pending,
+       max(occurred_at) AS last_event_at
 FROM visits
 WHERE ooc_provider IS NOT NULL
 GROUP BY unit_id, day, ooc_home_region
 UNION ALL
 SELECT unit_id, day,
        concat('home_region=', ooc_home_region, ';profession=', profession, ';provider=', ooc_provider),
-       CAST(sum(ooc_price_sek) AS DECIMAL(20, 2)), CAST(NULL AS DECIMAL(20, 2)), CAST(NULL AS BIGINT)
+       CAST(sum(ooc_price_sek) AS DECIMAL(20, 2)), CAST(NULL AS DECIMAL(20, 2)), CAST(NULL AS BIGINT), max(occurred_at)
 FROM visits
 WHERE ooc_provider IS NOT NULL
 GROUP BY unit_id, day, ooc_home_region, profession, ooc_provider

@@ -9,6 +9,7 @@
 -- abandoned without a callback out of the denominator.
 WITH calls AS (
     SELECT unit_id, day, call_id,
+           max(occurred_at) AS last_event_at,
            bool_or(event_type = 'call_received' AND in_phone_hours) AS counted,
            bool_or(event_type = 'call_answered') AS answered,
            bool_or(event_type = 'callback_completed' AND reached) AS reached_back,
@@ -18,7 +19,7 @@ WITH calls AS (
     WHERE line = 'primary_care'
     GROUP BY unit_id, day, call_id
 ), outcomes AS (
-    SELECT unit_id, day,
+    SELECT unit_id, day, last_event_at,
            answered OR reached_back AS met,
            abandoned AND NOT callback_booked AND NOT (answered OR reached_back) AS gave_up
     FROM calls
@@ -27,7 +28,8 @@ WITH calls AS (
 SELECT unit_id, day, '' AS dimensions,
        CAST(sum(CASE WHEN met THEN 1 ELSE 0 END) AS DECIMAL(20, 2)) AS numerator,
        CAST(count(*) AS DECIMAL(20, 2)) AS denominator,
-       sum(CASE WHEN NOT met AND NOT gave_up THEN 1 ELSE 0 END) AS pending
+       sum(CASE WHEN NOT met AND NOT gave_up THEN 1 ELSE 0 END) AS pending,
+       max(last_event_at) AS last_event_at
 FROM outcomes
 WHERE {count_abandoned} OR NOT gave_up
 GROUP BY unit_id, day

@@ -3,16 +3,17 @@
 SELECT unit_id, day, '' AS dimensions,
        CAST(count(*) AS DECIMAL(20, 2)) AS numerator,
        CAST(NULL AS DECIMAL(20, 2)) AS denominator,
-       CAST(NULL AS BIGINT) AS pending
+       CAST(NULL AS BIGINT) AS pending,
+       max(occurred_at) AS last_event_at
 FROM visits
 GROUP BY unit_id, day
 UNION ALL
 SELECT unit_id, day, concat('profession=', profession),
-       CAST(count(*) AS DECIMAL(20, 2)), CAST(NULL AS DECIMAL(20, 2)), CAST(NULL AS BIGINT)
+       CAST(count(*) AS DECIMAL(20, 2)), CAST(NULL AS DECIMAL(20, 2)), CAST(NULL AS BIGINT), max(occurred_at)
 FROM visits
 GROUP BY unit_id, day, profession
 UNION ALL
 SELECT unit_id, day, concat('contact_form=', contact_form),
-       CAST(count(*) AS DECIMAL(20, 2)), CAST(NULL AS DECIMAL(20, 2)), CAST(NULL AS BIGINT)
+       CAST(count(*) AS DECIMAL(20, 2)), CAST(NULL AS DECIMAL(20, 2)), CAST(NULL AS BIGINT), max(occurred_at)
 FROM visits
 GROUP BY unit_id, day, contact_form

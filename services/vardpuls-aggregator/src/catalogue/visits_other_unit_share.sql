@@ -4,7 +4,8 @@
 SELECT unit_id, day, '' AS dimensions,
        CAST(sum(CASE WHEN listed_unit_id <> unit_id THEN 1 ELSE 0 END) AS DECIMAL(20, 2)) AS numerator,
        CAST(count(*) AS DECIMAL(20, 2)) AS denominator,
-       CAST(NULL AS BIGINT) AS pending
+       CAST(NULL AS BIGINT) AS pending,
+       max(occurred_at) AS last_event_at
 FROM visits
 WHERE listed_unit_id IS NOT NULL
 GROUP BY unit_id, day

@@ -6,7 +6,10 @@ use crate::server;
 use anyhow::Context;
 use prometheus::Registry;
 use std::process::ExitCode;
-use tokio::task::JoinSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::task::{JoinHandle, JoinSet};
+use vardpuls_aggregator::metrics::AggregatorMetrics;
 use vardpuls_ingest::Ingestor;
 use vardpuls_ingest::metrics::IngestMetrics;
 use vardpuls_kafka::{EventProducer, LocalBroker};
@@ -15,8 +18,10 @@ use vardpuls_kafka::{EventProducer, LocalBroker};
 pub enum Target {
     /// Every service in this process: for a laptop or a demo.
     All,
-    /// HTTP ingest (and the shared /metrics, /healthz).
+    /// HTTP ingest.
     Ingest,
+    /// The KPI engine: input topics to `vardpuls.kpi.v1`.
+    Aggregator,
 }
 
 #[derive(clap::Args)]
@@ -41,31 +46,63 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let registry = Registry::new();
-    let mut services = JoinSet::new();
     let mut where_to_look = Vec::new();
+    // Every target serves /metrics and /healthz; ingest adds its routes.
+    let mut app = axum::Router::new();
+    let listener = server::bind(&config.ingest.listen).await?;
+    let address = listener.local_addr()?;
     if matches!(args.target, Target::All | Target::Ingest) {
         let producer = EventProducer::new(&config.kafka)?;
         let ingestor = Ingestor::new(producer, Some(IngestMetrics::register(&registry)?));
-        let app = vardpuls_ingest::http::router(ingestor, &config.ingest);
-        let listener = server::bind(&config.ingest.listen).await?;
-        let address = listener.local_addr()?;
+        app = app.merge(vardpuls_ingest::http::router(ingestor, &config.ingest));
         where_to_look.push(format!(
             "ingest      POST http://{address}/v1/events/{{phone|visits|listings|chats}} (NDJSON, bearer token)"
         ));
-        where_to_look.push(format!("metrics     http://{address}/metrics"));
-        services.spawn(server::serve(listener, app, registry.clone()));
     }
 
-    print_banner(&config, local_broker.is_some(), &where_to_look);
-    tokio::select! {
-        _ = shutdown_signal() => tracing::info!("shutting down"),
-        Some(result) = services.join_next() => {
-            result.context("service panicked")?.context("service stopped")?;
-        }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut aggregator: Option<JoinHandle<anyhow::Result<()>>> = None;
+    if matches!(args.target, Target::All | Target::Aggregator) {
+        let metrics = AggregatorMetrics::register(&registry)?;
+        let (kafka, settings, stop) = (config.kafka.clone(), config.aggregator.clone(), stop.clone());
+        where_to_look.push(format!(
+            "aggregator  group {} -> vardpuls.kpi.v1 (state in {})",
+            settings.consumer_group,
+            settings.state_dir.display()
+        ));
+        aggregator = Some(tokio::task::spawn_blocking(move || {
+            vardpuls_aggregator::consumer::run(&kafka, settings, Some(metrics), stop)
+        }));
     }
-    services.shutdown().await;
+    where_to_look.push(format!("metrics     http://{address}/metrics"));
+    let mut http = JoinSet::new();
+    http.spawn(server::serve(listener, app, registry.clone()));
+
+    print_banner(&config, local_broker.is_some(), &where_to_look);
+    let outcome: anyhow::Result<()> = tokio::select! {
+        _ = shutdown_signal() => { tracing::info!("shutting down"); Ok(()) }
+        Some(result) = http.join_next() => Err(anyhow::anyhow!("HTTP server stopped: {:?}", result)),
+        result = wait(&mut aggregator) => {
+            aggregator = None; // finished: its handle must not be awaited again
+            Err(anyhow::anyhow!("aggregator stopped: {result:?}"))
+        }
+    };
+    // The aggregator finishes its batch and checkpoints before it leaves the group.
+    stop.store(true, Ordering::Relaxed);
+    if let Some(handle) = aggregator {
+        handle.await.context("aggregator panicked")??;
+    }
+    http.shutdown().await;
     drop(local_broker);
-    Ok(ExitCode::SUCCESS)
+    outcome.map(|()| ExitCode::SUCCESS)
+}
+
+/// Resolves when the aggregator ends; never, when there is none.
+async fn wait(handle: &mut Option<JoinHandle<anyhow::Result<()>>>) -> anyhow::Result<()> {
+    match handle.as_mut() {
+        Some(h) => h.await.context("aggregator panicked")?,
+        None => std::future::pending().await,
+    }
 }
 
 fn print_banner(config: &Config, local: bool, where_to_look: &[String]) {
@@ -79,12 +116,13 @@ fn print_banner(config: &Config, local: bool, where_to_look: &[String]) {
     println!();
     println!("try it:");
     println!(
-        "  curl -H 'Authorization: Bearer {token}' --data-binary @schemas/examples/vardpuls.phone.v1/valid/call_received.json http://{}/v1/events/phone",
+        "  curl -H 'Authorization: Bearer {token}' --data-binary @deploy/local/sample/phone.ndjson http://{}/v1/events/phone",
         config.ingest.listen
     );
     println!(
-        "  VARDPULS_KAFKA_BOOTSTRAP_SERVERS={kafka} cargo run -q -p vardpuls -- import --topic phone deploy/local/sample/phone.ndjson"
+        "  VARDPULS_KAFKA_BOOTSTRAP_SERVERS={kafka} cargo run -q -p vardpuls -- import --topic visits deploy/local/sample/visits.ndjson"
     );
+    println!("  VARDPULS_KAFKA_BOOTSTRAP_SERVERS={kafka} cargo run -q -p vardpuls -- tail --topic kpi");
     println!("  VARDPULS_KAFKA_BOOTSTRAP_SERVERS={kafka} cargo run -q -p vardpuls -- tail --topic dlq");
     println!("stop with Ctrl-C.");
 }

@@ -1,0 +1,240 @@
+//! The aggregator's Kafka loop: consume a batch, compute, publish, checkpoint, commit.
+//!
+//! Order matters for "nothing lost, nothing twice":
+//! 1. apply a batch of messages to the shards (dead letters and late events are sent now);
+//! 2. compute and send the changed KPI records, and wait until Kafka acknowledged everything;
+//! 3. checkpoint every touched shard with its next offset (atomic per shard);
+//! 4. commit those offsets to the consumer group, so standard tooling shows the lag.
+//!
+//! A crash anywhere replays from the last checkpoint: outputs already sent are sent again as
+//! the same upserts, and messages already in the state are recognised by offset and skipped.
+//! When partitions move (rebalance), the batch is finished and checkpointed before they go, and
+//! the new owner loads the checkpoint from the shared state directory.
+
+use crate::checkpoint;
+use crate::config::AggregatorConfig;
+use crate::engine::{Engine, Routed};
+use crate::metrics::AggregatorMetrics;
+use anyhow::Context;
+use futures::future::{BoxFuture, FutureExt, join_all};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use vardpuls_core::Topic;
+use vardpuls_kafka::{EventProducer, KafkaConfig};
+
+type Delivery = BoxFuture<'static, Result<(), KafkaError>>;
+
+/// The engine plus what it needs to publish and persist; shared with the rebalance callbacks.
+struct Worker {
+    engine: Engine,
+    producer: EventProducer,
+    runtime: tokio::runtime::Runtime,
+    metrics: Option<AggregatorMetrics>,
+    deliveries: Vec<Delivery>,
+    touched: BTreeSet<(Topic, i32)>,
+}
+
+impl Worker {
+    fn offer(&mut self, topic: Topic, partition: i32, offset: i64, payload: &[u8]) {
+        let routed = self.engine.offer(topic, partition, offset, payload);
+        let outcome = match &routed {
+            Routed::Counted => "counted",
+            Routed::Duplicate => "duplicate",
+            Routed::AlreadyApplied => "replayed",
+            Routed::Late(_) => "late",
+            Routed::Invalid(_) => "invalid",
+        };
+        if let Some(m) = &self.metrics {
+            m.messages.with_label_values(&[topic.short_name(), outcome]).inc();
+        }
+        match routed {
+            Routed::Late(late) => {
+                let payload = serde_json::to_vec(&late).expect("late events serialize");
+                self.deliveries.push(self.producer.send(Topic::Late, None, payload).boxed());
+            }
+            Routed::Invalid(letter) => self.deliveries.push(self.producer.send_dead_letter(&letter).boxed()),
+            Routed::Counted | Routed::Duplicate | Routed::AlreadyApplied => {}
+        }
+        if !matches!(outcome, "replayed") {
+            self.touched.insert((topic, partition));
+        }
+    }
+
+    /// Steps 2 and 3 of the module doc. Returns the offsets to commit.
+    fn flush(&mut self) -> anyhow::Result<TopicPartitionList> {
+        let started = Instant::now();
+        let records = self.runtime.block_on(self.engine.compute())?;
+        for record in &records {
+            let payload = serde_json::to_vec(record).expect("KPI records serialize");
+            self.deliveries.push(self.producer.send(Topic::Kpi, Some(&record.key()), payload).boxed());
+        }
+        let sent = self.deliveries.len();
+        for result in self.runtime.block_on(join_all(std::mem::take(&mut self.deliveries))) {
+            result.context("publishing aggregator output")?;
+        }
+        let checkpoint_started = Instant::now();
+        let state_dir = self.engine.config().state_dir.clone();
+        let mut offsets = TopicPartitionList::new();
+        let mut bytes = 0;
+        for (topic, partition) in std::mem::take(&mut self.touched) {
+            if let Some(shard) = self.engine.shard(topic, partition) {
+                bytes += checkpoint::save(&state_dir, shard)?;
+                offsets.add_partition_offset(topic.name(), partition, Offset::Offset(shard.next_offset))?;
+            }
+        }
+        if let Some(m) = &self.metrics {
+            m.published.with_label_values(&["all"]).inc_by(sent as u64);
+            m.checkpoint_seconds.observe(checkpoint_started.elapsed().as_secs_f64());
+            if bytes > 0 {
+                m.checkpoint_bytes.set(bytes as i64);
+                m.last_checkpoint_timestamp.set(chrono::Utc::now().timestamp());
+            }
+            m.batch_seconds.observe(started.elapsed().as_secs_f64());
+        }
+        Ok(offsets)
+    }
+
+    fn load(&mut self, topic: Topic, partition: i32) -> anyhow::Result<()> {
+        if self.engine.shard(topic, partition).is_none() {
+            let state_dir = self.engine.config().state_dir.clone();
+            if let Some(shard) = checkpoint::load(&state_dir, topic, partition)? {
+                tracing::info!(%topic, partition, next_offset = shard.next_offset, "loaded shard checkpoint");
+                self.engine.insert_shard(shard);
+            }
+        }
+        Ok(())
+    }
+}
+
+struct RebalanceContext {
+    worker: Arc<Mutex<Worker>>,
+    /// A failure inside a callback, reported by the loop (callbacks cannot return errors).
+    failed: Arc<Mutex<Option<anyhow::Error>>>,
+}
+
+impl RebalanceContext {
+    fn record(&self, result: anyhow::Result<()>) {
+        if let Err(e) = result {
+            tracing::error!(error = %e, "rebalance handling failed");
+            self.failed.lock().expect("lock").get_or_insert(e);
+        }
+    }
+}
+
+impl ClientContext for RebalanceContext {}
+
+impl ConsumerContext for RebalanceContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            let mut worker = self.worker.lock().expect("lock");
+            let result = worker.flush().map(|_| {
+                for p in partitions.elements() {
+                    if let Ok(topic) = p.topic().parse::<Topic>() {
+                        worker.engine.remove_shard(topic, p.partition());
+                        tracing::info!(%topic, partition = p.partition(), "partition revoked");
+                    }
+                }
+            });
+            self.record(result);
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            let mut worker = self.worker.lock().expect("lock");
+            for p in partitions.elements() {
+                if let Ok(topic) = p.topic().parse::<Topic>() {
+                    let result = worker.load(topic, p.partition());
+                    self.record(result);
+                }
+            }
+        }
+    }
+}
+
+/// Runs the aggregator until `stop` is set, then finishes the batch, checkpoints and leaves the
+/// group. Blocking: run it on its own thread.
+pub fn run(
+    kafka: &KafkaConfig,
+    config: AggregatorConfig,
+    metrics: Option<AggregatorMetrics>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let producer = EventProducer::new(kafka)?;
+    let (max_batch, max_wait) = (config.max_batch_messages, Duration::from_millis(config.max_batch_wait_ms));
+    let group = config.consumer_group.clone();
+    let session_timeout = config.session_timeout_ms.to_string();
+    let heartbeat = (config.session_timeout_ms / 6).max(100).to_string();
+    let worker = Arc::new(Mutex::new(Worker {
+        engine: Engine::new(config),
+        producer,
+        runtime,
+        metrics,
+        deliveries: Vec::new(),
+        touched: BTreeSet::new(),
+    }));
+    let failed = Arc::new(Mutex::new(None));
+    let context = RebalanceContext { worker: worker.clone(), failed: failed.clone() };
+    let consumer: BaseConsumer<RebalanceContext> = kafka
+        .client_config()
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "range")
+        .set("session.timeout.ms", &session_timeout)
+        .set("heartbeat.interval.ms", &heartbeat)
+        .create_with_context(context)
+        .context("creating aggregator consumer")?;
+    let inputs: Vec<&str> = Topic::INPUTS.iter().map(|t| t.name()).collect();
+    consumer.subscribe(&inputs).context("subscribing to input topics")?;
+    tracing::info!(group, "aggregator consuming {}", inputs.join(", "));
+
+    let mut in_batch = 0usize;
+    let mut batch_started = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(e)) => tracing::warn!(error = %e, "Kafka consumer error"),
+            Some(Ok(message)) => {
+                let topic: Topic = message.topic().parse().map_err(|e: String| anyhow::anyhow!(e))?;
+                if in_batch == 0 {
+                    batch_started = Instant::now();
+                }
+                in_batch += 1;
+                let payload = message.payload().unwrap_or_default();
+                worker.lock().expect("lock").offer(topic, message.partition(), message.offset(), payload);
+            }
+        }
+        if let Some(e) = failed.lock().expect("lock").take() {
+            return Err(e);
+        }
+        if in_batch > 0 && (in_batch >= max_batch || batch_started.elapsed() >= max_wait) {
+            let offsets = worker.lock().expect("lock").flush()?;
+            commit(&consumer, &offsets);
+            in_batch = 0;
+        }
+    }
+    let offsets = worker.lock().expect("lock").flush()?;
+    commit(&consumer, &offsets);
+    consumer.unsubscribe();
+    Ok(())
+}
+
+fn commit(consumer: &BaseConsumer<RebalanceContext>, offsets: &TopicPartitionList) {
+    if offsets.count() == 0 {
+        return;
+    }
+    // The checkpoint, not the group offset, is the source of truth; a failed commit only delays
+    // what lag tooling shows, so it is logged and not fatal.
+    if let Err(e) = consumer.commit(offsets, CommitMode::Async) {
+        tracing::warn!(error = %e, "committing offsets");
+    }
+}

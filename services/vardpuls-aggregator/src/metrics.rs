@@ -1,0 +1,64 @@
+//! The aggregator's own metrics.
+
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
+
+#[derive(Clone)]
+pub struct AggregatorMetrics {
+    /// `vardpuls_aggregator_messages_total{topic, outcome}`; outcome is counted, duplicate,
+    /// replayed, late or invalid.
+    pub messages: IntCounterVec,
+    /// `vardpuls_aggregator_records_published_total{topic}`.
+    pub published: IntCounterVec,
+    pub batch_seconds: Histogram,
+    pub checkpoint_seconds: Histogram,
+    pub checkpoint_bytes: IntGauge,
+    /// Unix time of the last completed checkpoint.
+    pub last_checkpoint_timestamp: IntGauge,
+}
+
+impl AggregatorMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<AggregatorMetrics> {
+        let m = AggregatorMetrics {
+            messages: IntCounterVec::new(
+                Opts::new(
+                    "vardpuls_aggregator_messages_total",
+                    "Input messages consumed by the aggregator, by outcome.",
+                ),
+                &["topic", "outcome"],
+            )?,
+            published: IntCounterVec::new(
+                Opts::new("vardpuls_aggregator_records_published_total", "Records the aggregator published, by topic."),
+                &["topic"],
+            )?,
+            batch_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "vardpuls_aggregator_batch_seconds",
+                    "Time to compute, publish and checkpoint one batch.",
+                )
+                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            )?,
+            checkpoint_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "vardpuls_aggregator_checkpoint_seconds",
+                    "Time to write the checkpoints of one batch.",
+                )
+                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+            )?,
+            checkpoint_bytes: IntGauge::new(
+                "vardpuls_aggregator_checkpoint_bytes",
+                "Size of the last checkpoint written.",
+            )?,
+            last_checkpoint_timestamp: IntGauge::new(
+                "vardpuls_aggregator_last_checkpoint_timestamp_seconds",
+                "Unix time of the last completed checkpoint.",
+            )?,
+        };
+        registry.register(Box::new(m.messages.clone()))?;
+        registry.register(Box::new(m.published.clone()))?;
+        registry.register(Box::new(m.batch_seconds.clone()))?;
+        registry.register(Box::new(m.checkpoint_seconds.clone()))?;
+        registry.register(Box::new(m.checkpoint_bytes.clone()))?;
+        registry.register(Box::new(m.last_checkpoint_timestamp.clone()))?;
+        Ok(m)
+    }
+}

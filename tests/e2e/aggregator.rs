@@ -1,0 +1,212 @@
+//! The aggregator through a real broker: a run that is killed with SIGKILL mid-stream and
+//! restarted publishes exactly the KPIs of an uninterrupted run; invalid messages reach the
+//! DLQ with their Kafka position, late ones the late topic, and duplicates count once.
+
+use crate::scenario::{Message, stream};
+use crate::support::{TestKafka, tempdir};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use vardpuls_aggregator::{AggregatorConfig, checkpoint};
+use vardpuls_core::Topic;
+use vardpuls_core::dlq::Source;
+use vardpuls_core::outputs::LateEvent;
+use vardpuls_kafka::EventProducer;
+
+async fn produce(kafka: &TestKafka, messages: &[Message]) {
+    let producer = EventProducer::new(&kafka.config).unwrap();
+    let sends: Vec<_> = messages.iter().map(|m| producer.send(m.topic, Some(&m.key), m.payload.clone())).collect();
+    for result in futures_join(sends).await {
+        result.unwrap();
+    }
+}
+
+async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut out = Vec::with_capacity(futures.len());
+    for f in futures {
+        out.push(f.await);
+    }
+    out
+}
+
+/// The next offset of every input partition that has messages.
+fn end_offsets(kafka: &TestKafka) -> BTreeMap<(Topic, i32), i64> {
+    let mut ends = BTreeMap::new();
+    for topic in Topic::INPUTS {
+        for r in kafka.read(topic) {
+            let end = ends.entry((topic, r.partition)).or_insert(0);
+            *end = (*end).max(r.offset + 1);
+        }
+    }
+    ends
+}
+
+/// Waits until every shard's checkpoint has reached its partition's end: everything consumed,
+/// published and checkpointed. Polls the checkpoint files, the aggregator's own record of
+/// progress.
+fn wait_until_caught_up(state_dir: &Path, ends: &BTreeMap<(Topic, i32), i64>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let behind: Vec<_> = ends
+            .iter()
+            .filter(|((topic, partition), end)| {
+                checkpoint::load(state_dir, *topic, *partition)
+                    .ok()
+                    .flatten()
+                    .is_none_or(|shard| shard.next_offset < **end)
+            })
+            .collect();
+        if behind.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "aggregator did not catch up; behind: {behind:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The compacted view of `vardpuls.kpi.v1`: the latest record per key.
+fn latest_kpis(kafka: &TestKafka) -> BTreeMap<String, serde_json::Value> {
+    kafka
+        .read(Topic::Kpi)
+        .into_iter()
+        .map(|r| (String::from_utf8(r.key.unwrap()).unwrap(), serde_json::from_slice(&r.payload).unwrap()))
+        .collect()
+}
+
+fn config(state_dir: &Path) -> AggregatorConfig {
+    AggregatorConfig {
+        state_dir: state_dir.to_path_buf(),
+        allowed_lateness_hours: 12,
+        max_batch_messages: 100,
+        max_batch_wait_ms: 50,
+        ..AggregatorConfig::default()
+    }
+}
+
+fn vardpuls_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("VARDPULS_BIN") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| crate::support::repo_root().join("target"));
+    let path = target.join("debug/vardpuls");
+    assert!(
+        path.exists(),
+        "{} not found: build it first (cargo build -p vardpuls) or set VARDPULS_BIN",
+        path.display()
+    );
+    path
+}
+
+/// A running `vardpuls` process, killed when dropped so a failing test leaves nothing behind.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_aggregator(kafka: &TestKafka, state_dir: &Path) -> Running {
+    let child = Command::new(vardpuls_binary())
+        .args(["run", "--target", "aggregator"])
+        .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
+        .env("VARDPULS_AGGREGATOR_STATE_DIR", state_dir)
+        .env("VARDPULS_AGGREGATOR_ALLOWED_LATENESS_HOURS", "12")
+        .env("VARDPULS_AGGREGATOR_MAX_BATCH_MESSAGES", "100")
+        .env("VARDPULS_INGEST_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("starting vardpuls");
+    Running(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_and_restart_publishes_what_an_uninterrupted_run_publishes() {
+    let messages = stream(7, 30);
+    let (first, second) = messages.split_at(messages.len() / 2);
+
+    // Reference: one uninterrupted run, in process.
+    let reference = TestKafka::start().await;
+    produce(&reference, &messages).await;
+    let ends = end_offsets(&reference);
+    let state = tempdir();
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let (kafka, config, stop) = (reference.config.clone(), config(&state), stop.clone());
+        std::thread::spawn(move || vardpuls_aggregator::consumer::run(&kafka, config, None, stop))
+    };
+    wait_until_caught_up(&state, &ends, Duration::from_secs(120));
+    stop.store(true, Ordering::Relaxed);
+    worker.join().unwrap().unwrap();
+    let expected = latest_kpis(&reference);
+    assert!(expected.len() > 100, "the scenario should produce many KPI values, got {}", expected.len());
+
+    // Interrupted: the real binary, killed with SIGKILL as soon as it has checkpointed once,
+    // while half of the stream is not even produced yet; then restarted.
+    let crashing = TestKafka::start().await;
+    produce(&crashing, first).await;
+    let state = tempdir();
+    let mut running = spawn_aggregator(&crashing, &state);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !checkpoint_exists(&state) {
+        assert!(Instant::now() < deadline, "no checkpoint written");
+        assert!(running.0.try_wait().unwrap().is_none(), "vardpuls exited early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    running.0.kill().unwrap(); // SIGKILL
+    running.0.wait().unwrap();
+    produce(&crashing, second).await;
+    let ends = end_offsets(&crashing);
+    let mut running = spawn_aggregator(&crashing, &state);
+    wait_until_caught_up(&state, &ends, Duration::from_secs(120));
+    terminate(&mut running.0);
+
+    let actual = latest_kpis(&crashing);
+    let missing: Vec<_> = expected.keys().filter(|k| !actual.contains_key(*k)).take(5).collect();
+    let extra: Vec<_> = actual.keys().filter(|k| !expected.contains_key(*k)).take(5).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    for (key, value) in &expected {
+        assert_eq!(&actual[key], value, "{key}");
+    }
+
+    // Invalid messages: on the DLQ with their Kafka position (at least once across the crash).
+    let dead: BTreeSet<(i32, i64)> = crashing
+        .dead_letters()
+        .into_iter()
+        .map(|d| match d.source {
+            Source::Kafka { topic, partition, offset } if topic == Topic::Phone.name() => (partition, offset),
+            other => panic!("unexpected source {other:?}"),
+        })
+        .collect();
+    assert_eq!(dead.len(), 4);
+    // Late chats for the 27th: on the late topic with the reason, not counted.
+    let late: BTreeSet<String> = crashing
+        .read(Topic::Late)
+        .iter()
+        .map(|r| serde_json::from_slice::<LateEvent>(&r.payload).unwrap())
+        .inspect(|l| assert!(l.reason.contains("is final"), "{}", l.reason))
+        .map(|l| l.event["chat_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(late.len(), 6, "{late:?}");
+}
+
+fn checkpoint_exists(state: &Path) -> bool {
+    Topic::INPUTS.iter().any(|t| std::fs::read_dir(state.join(t.name())).is_ok_and(|mut d| d.next().is_some()))
+}
+
+fn terminate(child: &mut Child) {
+    unsafe_sigterm(child.id());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "vardpuls exited with {status}");
+}
+
+fn unsafe_sigterm(pid: u32) {
+    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+}
