@@ -22,7 +22,10 @@ run: tools
 test: tools test-contracts test-rust
 
 # nextest when installed (one summary line, per-test timing); plain cargo test otherwise.
+# The end-to-end tests run the real `vardpuls` binary (to kill it with SIGKILL): build it first.
+test-rust: export VARDPULS_BIN = $(abspath $(or $(CARGO_TARGET_DIR),target))/debug/vardpuls
 test-rust:
+	$(CARGO) build -p vardpuls
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use vardpuls_aggregator::metrics::AggregatorMetrics;
 use vardpuls_aggregator::{AggregatorConfig, checkpoint};
 use vardpuls_core::Topic;
 use vardpuls_core::dlq::Source;
@@ -127,26 +128,89 @@ fn spawn_aggregator(kafka: &TestKafka, state_dir: &Path) -> Running {
     Running(child)
 }
 
+/// The KPIs one uninterrupted in-process aggregator publishes for `messages`.
+async fn reference_run(messages: &[Message]) -> BTreeMap<String, serde_json::Value> {
+    let kafka = TestKafka::start().await;
+    produce(&kafka, messages).await;
+    let ends = end_offsets(&kafka);
+    let state = tempdir();
+    let instance = Instance::start(&kafka, &state, None);
+    wait_until_caught_up(&state, &ends, Duration::from_secs(120));
+    instance.stop();
+    let expected = latest_kpis(&kafka);
+    assert!(expected.len() > 100, "the scenario should produce many KPI values, got {}", expected.len());
+    expected
+}
+
+/// An aggregator running in this process on its own thread.
+struct Instance {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Instance {
+    fn start(kafka: &TestKafka, state: &Path, metrics: Option<AggregatorMetrics>) -> Instance {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (kafka, config, flag) = (kafka.config.clone(), config(state), stop.clone());
+        let thread = std::thread::spawn(move || vardpuls_aggregator::consumer::run(&kafka, config, metrics, flag));
+        Instance { stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_in_one_group_publish_what_one_publishes() {
+    let messages = stream(11, 20);
+    let expected = reference_run(&messages).await;
+
+    // Two instances in one consumer group sharing the state directory; the second joins while
+    // the first is consuming, so partitions move (and their state with them) mid-stream.
+    let (first, second) = messages.split_at(messages.len() / 2);
+    let kafka = TestKafka::start().await;
+    produce(&kafka, first).await;
+    let state = tempdir();
+    let (registry_a, registry_b) = (prometheus::Registry::new(), prometheus::Registry::new());
+    let a = Instance::start(&kafka, &state, Some(AggregatorMetrics::register(&registry_a).unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !checkpoint_exists(&state) {
+        assert!(Instant::now() < deadline, "no checkpoint written");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let b = Instance::start(&kafka, &state, Some(AggregatorMetrics::register(&registry_b).unwrap()));
+    produce(&kafka, second).await;
+    let ends = end_offsets(&kafka);
+    wait_until_caught_up(&state, &ends, Duration::from_secs(120));
+    a.stop();
+    b.stop();
+
+    // Both instances did work, and together they published what one instance publishes.
+    for registry in [&registry_a, &registry_b] {
+        let counted: f64 = registry
+            .gather()
+            .iter()
+            .filter(|f| f.name() == "vardpuls_aggregator_messages_total")
+            .flat_map(|f| f.get_metric())
+            .map(|m| m.get_counter().get_value())
+            .sum();
+        assert!(counted > 0.0, "an instance consumed nothing: the group did not split the partitions");
+    }
+    let actual = latest_kpis(&kafka);
+    assert_eq!(actual.len(), expected.len());
+    for (key, value) in &expected {
+        assert_eq!(actual.get(key), Some(value), "{key}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_and_restart_publishes_what_an_uninterrupted_run_publishes() {
     let messages = stream(7, 30);
     let (first, second) = messages.split_at(messages.len() / 2);
 
-    // Reference: one uninterrupted run, in process.
-    let reference = TestKafka::start().await;
-    produce(&reference, &messages).await;
-    let ends = end_offsets(&reference);
-    let state = tempdir();
-    let stop = Arc::new(AtomicBool::new(false));
-    let worker = {
-        let (kafka, config, stop) = (reference.config.clone(), config(&state), stop.clone());
-        std::thread::spawn(move || vardpuls_aggregator::consumer::run(&kafka, config, None, stop))
-    };
-    wait_until_caught_up(&state, &ends, Duration::from_secs(120));
-    stop.store(true, Ordering::Relaxed);
-    worker.join().unwrap().unwrap();
-    let expected = latest_kpis(&reference);
-    assert!(expected.len() > 100, "the scenario should produce many KPI values, got {}", expected.len());
+    let expected = reference_run(&messages).await;
 
     // Interrupted: the real binary, killed with SIGKILL as soon as it has checkpointed once,
     // while half of the stream is not even produced yet; then restarted.
