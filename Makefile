@@ -55,8 +55,8 @@ tool-broker:
 	fi
 
 tool-python:
-	@$(PYTHON) -c "import jsonschema, rfc3339_validator" 2>/dev/null || \
-	  $(PYTHON) -m pip install --quiet --disable-pip-version-check jsonschema rfc3339-validator
+	@$(PYTHON) -c "import jsonschema, rfc3339_validator, duckdb" 2>/dev/null || \
+	  $(PYTHON) -m pip install --quiet --disable-pip-version-check jsonschema rfc3339-validator duckdb
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -274,3 +274,56 @@ fn terminate(child: &mut Child) {
 fn unsafe_sigterm(pid: u32) {
     Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_kpis_agree_with_an_independent_duckdb_computation() {
+    let messages = stream(23, 20);
+    let published = reference_run(&messages).await;
+
+    // The same valid, on-time events as NDJSON files (duplicates included: both sides must
+    // count an event id once). Invalid messages are the DLQ's business, late ones the late
+    // topic's; neither is in a daily KPI.
+    let dir = tempdir();
+    let mut files: BTreeMap<Topic, Vec<u8>> = BTreeMap::new();
+    for m in &messages {
+        let Ok(event) = vardpuls_core::events::decode(m.topic, &m.payload) else { continue };
+        if String::from_utf8_lossy(&m.payload).contains("\"chat_id\":\"late-") {
+            continue;
+        }
+        let file = files.entry(event.topic()).or_default();
+        file.extend_from_slice(&m.payload);
+        file.push(b'\n');
+    }
+    for (topic, bytes) in &files {
+        std::fs::write(dir.join(format!("{}.ndjson", topic.short_name())), bytes).unwrap();
+    }
+    let script = crate::support::repo_root().join("tests/crosscheck/duckdb_daily_kpis.py");
+    let output = Command::new("python3").arg(script).arg(&dir).output().expect("python3");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let duckdb: BTreeMap<String, (String, Option<String>)> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let key = format!("{}/unit/{}/{}", v["kpi"].as_str().unwrap(), v["unit_id"].as_str().unwrap(), v["day"].as_str().unwrap());
+            (key, (v["numerator"].to_string(), v["denominator"].as_i64().map(|d| d.to_string())))
+        })
+        .collect();
+    let kpis: BTreeSet<&str> = duckdb.keys().map(|k| k.split('/').next().unwrap()).collect();
+    assert_eq!(kpis.len(), 5, "{kpis:?}");
+    let ours: BTreeMap<String, (String, Option<String>)> = published
+        .iter()
+        .filter(|(key, record)| {
+            record["grain"] == "day"
+                && record["dimensions"].as_object().is_some_and(|d| d.is_empty())
+                && kpis.contains(key.split('/').next().unwrap())
+        })
+        .map(|(key, r)| {
+            let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+            (key.clone(), (text(&r["numerator"]).unwrap(), text(&r["denominator"])))
+        })
+        .collect();
+    assert!(duckdb.len() > 50, "too few values to compare: {}", duckdb.len());
+    assert_eq!(ours, duckdb);
+}
