@@ -130,14 +130,17 @@ fn spawn_aggregator(kafka: &TestKafka, state_dir: &Path) -> Running {
 
 /// The KPIs one uninterrupted in-process aggregator publishes for `messages`.
 async fn reference_run(messages: &[Message]) -> BTreeMap<String, serde_json::Value> {
-    let kafka = TestKafka::start().await;
-    produce(&kafka, messages).await;
-    let ends = end_offsets(&kafka);
+    reference_run_on(&TestKafka::start().await, messages).await
+}
+
+async fn reference_run_on(kafka: &TestKafka, messages: &[Message]) -> BTreeMap<String, serde_json::Value> {
+    produce(kafka, messages).await;
+    let ends = end_offsets(kafka);
     let state = tempdir();
-    let instance = Instance::start(&kafka, &state, None);
+    let instance = Instance::start(kafka, &state, None);
     wait_until_caught_up(&state, &ends, Duration::from_secs(120));
     instance.stop();
-    let expected = latest_kpis(&kafka);
+    let expected = latest_kpis(kafka);
     assert!(expected.len() > 100, "the scenario should produce many KPI values, got {}", expected.len());
     expected
 }
@@ -306,7 +309,12 @@ async fn daily_kpis_agree_with_an_independent_duckdb_computation() {
         .lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let key = format!("{}/unit/{}/{}", v["kpi"].as_str().unwrap(), v["unit_id"].as_str().unwrap(), v["day"].as_str().unwrap());
+            let key = format!(
+                "{}/unit/{}/{}",
+                v["kpi"].as_str().unwrap(),
+                v["unit_id"].as_str().unwrap(),
+                v["day"].as_str().unwrap()
+            );
             (key, (v["numerator"].to_string(), v["denominator"].as_i64().map(|d| d.to_string())))
         })
         .collect();
@@ -326,4 +334,55 @@ async fn daily_kpis_agree_with_an_independent_duckdb_computation() {
         .collect();
     assert!(duckdb.len() > 50, "too few values to compare: {}", duckdb.len());
     assert_eq!(ours, duckdb);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollups_sum_unit_values_to_kommun_and_region() {
+    let kafka = TestKafka::start().await;
+    let units = reference_run_on(&kafka, &stream(5, 12)).await;
+    let registry =
+        vardpuls_core::units::UnitRegistry::load(&crate::support::repo_root().join("deploy/units.csv")).unwrap();
+
+    // What the roll-up must publish: sums of the unit values, per kommun and per region.
+    let mut expected: BTreeMap<String, (rust_decimal::Decimal, rust_decimal::Decimal)> = BTreeMap::new();
+    for record in units.values().filter(|r| r["kpi"] == "same_day_contact" && r["scope"] == "unit") {
+        let unit = registry.get(record["scope_id"].as_str().unwrap()).unwrap();
+        let number = |v: &serde_json::Value| v.as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+        let scopes = [("kommun", unit.kommun.unwrap().to_string()), ("region", unit.region.to_string())];
+        for (scope, id) in scopes {
+            let key = format!("same_day_contact/{scope}/{id}/{}", record["period"].as_str().unwrap());
+            let sum = expected.entry(key).or_default();
+            sum.0 += number(&record["numerator"]);
+            sum.1 += number(&record["denominator"]);
+        }
+    }
+    assert!(expected.keys().any(|k| k.contains("/region/13/")) && expected.keys().any(|k| k.contains("/kommun/2062/")));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let rollup = {
+        let (config, stop) = (kafka.config.clone(), stop.clone());
+        std::thread::spawn(move || vardpuls_aggregator::rollup_service::run(&config, registry, stop))
+    };
+    // The roll-up publishes asynchronously: read the topic until every expected value is there.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mismatched = loop {
+        let latest = latest_kpis(&kafka);
+        let mismatched: Vec<_> = expected
+            .iter()
+            .filter(|(key, (n, d))| {
+                latest.get(*key).is_none_or(|r| {
+                    r["numerator"].as_str() != Some(&n.normalize().to_string())
+                        || r["denominator"].as_str() != Some(&d.normalize().to_string())
+                })
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        if mismatched.is_empty() || Instant::now() > deadline {
+            break mismatched;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    stop.store(true, Ordering::Relaxed);
+    rollup.join().unwrap().unwrap();
+    assert!(mismatched.is_empty(), "roll-ups missing or wrong: {mismatched:?}");
 }

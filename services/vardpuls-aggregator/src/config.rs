@@ -25,6 +25,8 @@ pub struct AggregatorConfig {
     /// milliseconds: the recovery time after a crash. Kafka's default (45 s) is long for a
     /// wallboard.
     pub session_timeout_ms: u64,
+    /// The unit registry (`hsa_id,name,kommun_code`) the roll-ups use.
+    pub units_file: PathBuf,
 }
 
 impl Default for AggregatorConfig {
@@ -38,6 +40,7 @@ impl Default for AggregatorConfig {
             max_batch_wait_ms: 200,
             consumer_group: "vardpuls-aggregator".to_string(),
             session_timeout_ms: 6_000,
+            units_file: PathBuf::from("deploy/units.csv"),
         }
     }
 }

@@ -10,6 +10,8 @@ pub mod engine;
 pub mod metrics;
 pub mod partial;
 pub mod records;
+pub mod rollup;
+pub mod rollup_service;
 pub mod shard;
 pub mod tables;
 

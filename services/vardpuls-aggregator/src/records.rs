@@ -10,29 +10,8 @@ use vardpuls_core::outputs::{Grain, KpiRecord, LiveOutcome, Scope, Status};
 
 /// `as_of` stamps final records (the instant the period closed) and open ones without events.
 pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord {
-    let measure = catalogue::find(&p.kpi).map(|k| k.measure).unwrap_or(Measure::Count);
-    let ratio = |n: Decimal, d: Decimal| (!d.is_zero()).then(|| (n / d).to_f64().unwrap_or(f64::NAN));
-    let value = match (measure, p.denominator) {
-        (Measure::Growth, Some(d)) => ratio(p.numerator, d).map(|r| r - 1.0),
-        (Measure::Ratio | Measure::Mean, Some(d)) => ratio(p.numerator, d),
-        (Measure::Count | Measure::Money, _) => p.numerator.to_f64(),
-        (_, None) => None,
-    };
-    let live = match (is_final, p.pending, p.denominator) {
-        (false, Some(pending), Some(d)) if p.kpi == "same_day_contact" => {
-            let met = p.numerator.to_u64().unwrap_or(0);
-            let total = d.to_u64().unwrap_or(0);
-            let pending = pending.max(0) as u64;
-            Some(LiveOutcome {
-                met,
-                pending,
-                missed: total.saturating_sub(met + pending),
-                best_value: ratio(p.numerator + Decimal::from(pending), d),
-                worst_value: ratio(p.numerator, d),
-            })
-        }
-        _ => None,
-    };
+    let live =
+        if is_final { None } else { p.pending.and_then(|pending| live(&p.kpi, p.numerator, p.denominator, pending)) };
     KpiRecord {
         schema_version: 1,
         kpi: p.kpi.clone(),
@@ -46,7 +25,7 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
         dimensions: parse_dimensions(&p.dimensions),
         numerator: p.numerator.normalize(),
         denominator: p.denominator.map(|d| d.normalize()),
-        value,
+        value: value(&p.kpi, p.numerator, p.denominator),
         target: None,
         status: Status::NoTarget,
         is_final,
@@ -56,6 +35,35 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
             _ => as_of,
         },
     }
+}
+
+/// The KPI's value from its numerator and denominator, by the catalogue's measure.
+pub fn value(kpi: &str, numerator: Decimal, denominator: Option<Decimal>) -> Option<f64> {
+    let measure = catalogue::find(kpi).map(|k| k.measure).unwrap_or(Measure::Count);
+    match (measure, denominator) {
+        (Measure::Growth, Some(d)) => ratio(numerator, d).map(|r| r - 1.0),
+        (Measure::Ratio | Measure::Mean, Some(d)) => ratio(numerator, d),
+        (Measure::Count | Measure::Money, _) => numerator.to_f64(),
+        (_, None) => None,
+    }
+}
+
+/// The live outcome of a same-day KPI that is not final: met, missed, pending, best and worst.
+pub fn live(kpi: &str, numerator: Decimal, denominator: Option<Decimal>, pending: i64) -> Option<LiveOutcome> {
+    let d = denominator.filter(|_| kpi == "same_day_contact")?;
+    let met = numerator.to_u64().unwrap_or(0);
+    let pending = pending.max(0) as u64;
+    Some(LiveOutcome {
+        met,
+        pending,
+        missed: d.to_u64().unwrap_or(0).saturating_sub(met + pending),
+        best_value: ratio(numerator + Decimal::from(pending), d),
+        worst_value: ratio(numerator, d),
+    })
+}
+
+fn ratio(n: Decimal, d: Decimal) -> Option<f64> {
+    (!d.is_zero()).then(|| (n / d).to_f64().unwrap_or(f64::NAN))
 }
 
 pub fn parse_dimensions(s: &str) -> BTreeMap<String, String> {

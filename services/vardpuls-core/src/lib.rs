@@ -11,6 +11,7 @@ pub mod events;
 pub mod outputs;
 pub mod rejection;
 pub mod topics;
+pub mod units;
 
 pub use rejection::Rejection;
 pub use topics::Topic;

@@ -37,15 +37,12 @@ impl EventProducer {
 
     /// Sends one valid input event to its topic, keyed by unit so a unit's events stay ordered.
     /// Resolves when the broker has acknowledged it.
-    pub fn send_event(&self, event: &InputEvent) -> impl Future<Output = Result<(), KafkaError>> + Send + 'static {
+    pub fn send_event(&self, event: &InputEvent) -> impl Future<Output = Result<(), KafkaError>> + Send + use<> {
         self.send(event.topic(), Some(event.unit_id().as_str()), event.to_json())
     }
 
     /// Sends a refused input to the dead-letter topic.
-    pub fn send_dead_letter(
-        &self,
-        letter: &DeadLetter,
-    ) -> impl Future<Output = Result<(), KafkaError>> + Send + 'static {
+    pub fn send_dead_letter(&self, letter: &DeadLetter) -> impl Future<Output = Result<(), KafkaError>> + Send + use<> {
         self.send(Topic::DeadLetter, None, letter.to_json())
     }
 
@@ -55,7 +52,7 @@ impl EventProducer {
         topic: Topic,
         key: Option<&str>,
         payload: Vec<u8>,
-    ) -> impl Future<Output = Result<(), KafkaError>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), KafkaError>> + Send + use<> {
         let producer = self.inner.clone();
         let key = key.map(str::to_owned);
         async move {

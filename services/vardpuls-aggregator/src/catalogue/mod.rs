@@ -10,6 +10,7 @@
 //! Adding a KPI is adding a `.sql` file and an entry below; the consumer loop does not change.
 
 use vardpuls_core::Topic;
+use vardpuls_core::outputs::Scope;
 
 /// How a KPI's value is read from its numerator and denominator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,19 +35,41 @@ pub enum Stage {
     Monthly,
 }
 
+/// How unit values sum up to kommun and region (see [`crate::rollup`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollup {
+    /// To the unit's kommun and region.
+    UnitLocation,
+    /// To the scope named by a breakdown dimension (the patient's kommun or home region).
+    Dimension { dimension: &'static str, scope: Scope },
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct KpiDefinition {
     pub id: &'static str,
     pub stage: Stage,
     pub measure: Measure,
+    pub rollup: Rollup,
     pub sql: &'static str,
 }
 
 macro_rules! kpi {
     ($id:literal, $stage:expr, $measure:expr) => {
-        KpiDefinition { id: $id, stage: $stage, measure: $measure, sql: include_str!(concat!($id, ".sql")) }
+        kpi!($id, $stage, $measure, Rollup::UnitLocation)
+    };
+    ($id:literal, $stage:expr, $measure:expr, $rollup:expr) => {
+        KpiDefinition {
+            id: $id,
+            stage: $stage,
+            measure: $measure,
+            rollup: $rollup,
+            sql: include_str!(concat!($id, ".sql")),
+        }
     };
 }
+
+const BY_PATIENT_KOMMUN: Rollup = Rollup::Dimension { dimension: "kommun_code", scope: Scope::Kommun };
+const BY_HOME_REGION: Rollup = Rollup::Dimension { dimension: "home_region", scope: Scope::Region };
 
 use Measure::*;
 const fn daily(source: Topic) -> Stage {
@@ -61,10 +84,10 @@ pub const CATALOGUE: &[KpiDefinition] = &[
     kpi!("visits", daily(Topic::Visits), Count),
     kpi!("digital_visit_share", daily(Topic::Visits), Ratio),
     kpi!("visits_other_unit_share", daily(Topic::Visits), Ratio),
-    kpi!("out_of_county_digital_cost_sek", daily(Topic::Visits), Money),
+    kpi!("out_of_county_digital_cost_sek", daily(Topic::Visits), Money, BY_HOME_REGION),
     kpi!("chats_started", daily(Topic::Chats), Count),
-    kpi!("listings_via_1177", daily(Topic::Listings), Count),
-    kpi!("listing_net_change", daily(Topic::Listings), Count),
+    kpi!("listings_via_1177", daily(Topic::Listings), Count, BY_PATIENT_KOMMUN),
+    kpi!("listing_net_change", daily(Topic::Listings), Count, BY_PATIENT_KOMMUN),
     kpi!("chat_growth", Stage::Monthly, Growth),
 ];
 

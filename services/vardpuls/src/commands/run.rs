@@ -22,6 +22,8 @@ pub enum Target {
     Ingest,
     /// The KPI engine: input topics to `vardpuls.kpi.v1`.
     Aggregator,
+    /// Unit values summed to kommun and region, in `vardpuls.kpi.v1`.
+    Rollup,
 }
 
 #[derive(clap::Args)]
@@ -74,6 +76,19 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
             vardpuls_aggregator::consumer::run(&kafka, settings, Some(metrics), stop)
         }));
     }
+    let mut rollup: Option<JoinHandle<anyhow::Result<()>>> = None;
+    if matches!(args.target, Target::All | Target::Rollup) {
+        let registry =
+            vardpuls_core::units::UnitRegistry::load(&config.aggregator.units_file).map_err(anyhow::Error::msg)?;
+        where_to_look.push(format!(
+            "rollup      {} units from {}",
+            registry.len(),
+            config.aggregator.units_file.display()
+        ));
+        let (kafka, stop) = (config.kafka.clone(), stop.clone());
+        rollup =
+            Some(tokio::task::spawn_blocking(move || vardpuls_aggregator::rollup_service::run(&kafka, registry, stop)));
+    }
     where_to_look.push(format!("metrics     http://{address}/metrics"));
     let mut http = JoinSet::new();
     http.spawn(server::serve(listener, app, registry.clone()));
@@ -86,21 +101,25 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
             aggregator = None; // finished: its handle must not be awaited again
             Err(anyhow::anyhow!("aggregator stopped: {result:?}"))
         }
+        result = wait(&mut rollup) => {
+            rollup = None;
+            Err(anyhow::anyhow!("roll-up stopped: {result:?}"))
+        }
     };
     // The aggregator finishes its batch and checkpoints before it leaves the group.
     stop.store(true, Ordering::Relaxed);
-    if let Some(handle) = aggregator {
-        handle.await.context("aggregator panicked")??;
+    for handle in [aggregator, rollup].into_iter().flatten() {
+        handle.await.context("service panicked")??;
     }
     http.shutdown().await;
     drop(local_broker);
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
-/// Resolves when the aggregator ends; never, when there is none.
+/// Resolves when the service ends; never, when there is none.
 async fn wait(handle: &mut Option<JoinHandle<anyhow::Result<()>>>) -> anyhow::Result<()> {
     match handle.as_mut() {
-        Some(h) => h.await.context("aggregator panicked")?,
+        Some(h) => h.await.context("service panicked")?,
         None => std::future::pending().await,
     }
 }

@@ -1,0 +1,69 @@
+//! The roll-up stage's Kafka loop: read `vardpuls.kpi.v1` from the beginning (rebuilding the
+//! view), then follow it, publishing kommun and region records as unit records change.
+
+use crate::rollup::RollupView;
+use anyhow::Context;
+use futures::future::join_all;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use vardpuls_core::Topic;
+use vardpuls_core::outputs::KpiRecord;
+use vardpuls_core::units::UnitRegistry;
+use vardpuls_kafka::{EventProducer, KafkaConfig};
+
+/// How long changes are gathered before roll-ups are published.
+const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+
+/// Runs until `stop` is set. Blocking: run it on its own thread.
+pub fn run(kafka: &KafkaConfig, registry: UnitRegistry, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let producer = EventProducer::new(kafka)?;
+    let consumer: BaseConsumer = kafka
+        .client_config()
+        .set("group.id", "vardpuls-rollup")
+        .set("enable.auto.commit", "false")
+        .create()
+        .context("creating roll-up consumer")?;
+    let metadata = consumer.fetch_metadata(Some(Topic::Kpi.name()), Duration::from_secs(30))?;
+    let mut assignment = TopicPartitionList::new();
+    for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        assignment.add_partition_offset(Topic::Kpi.name(), p.id(), Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
+
+    let mut view = RollupView::new(registry);
+    let mut changed_since = None::<Instant>;
+    while !stop.load(Ordering::Relaxed) {
+        match consumer.poll(Duration::from_millis(50)) {
+            None => {}
+            Some(Err(e)) => tracing::warn!(error = %e, "roll-up consumer error"),
+            Some(Ok(message)) => match serde_json::from_slice::<KpiRecord>(message.payload().unwrap_or_default()) {
+                Ok(record) => {
+                    view.apply(&record);
+                    changed_since.get_or_insert_with(Instant::now);
+                }
+                Err(e) => tracing::warn!(error = %e, offset = message.offset(), "unreadable KPI record"),
+            },
+        }
+        if changed_since.is_some_and(|t| t.elapsed() >= PUBLISH_EVERY) {
+            publish(&runtime, &producer, view.flush())?;
+            changed_since = None;
+        }
+    }
+    publish(&runtime, &producer, view.flush())
+}
+
+fn publish(runtime: &tokio::runtime::Runtime, producer: &EventProducer, records: Vec<KpiRecord>) -> anyhow::Result<()> {
+    let sends: Vec<_> = records
+        .iter()
+        .map(|r| producer.send(Topic::Kpi, Some(&r.key()), serde_json::to_vec(r).expect("KPI records serialize")))
+        .collect();
+    for result in runtime.block_on(join_all(sends)) {
+        result.context("publishing roll-ups")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! The unit registry: where each vårdcentral is (kommun, region) and what it is called.
+//!
+//! Loaded from a CSV file (`deploy/units.csv`: `hsa_id,name,kommun_code`); the region is the
+//! kommun's län. A unit missing from the file still gets its region when the HSA-id's
+//! organisation number is a known region's, so region roll-ups do not silently lose it.
+
+use crate::domain::{HsaId, KommunCode, RegionCode};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    pub hsa_id: HsaId,
+    pub name: String,
+    pub kommun: Option<KommunCode>,
+    pub region: RegionCode,
+}
+
+/// Organisation numbers of regions (catalogue owners) and their län codes.
+const REGION_ORGANISATIONS: [(&str, &str); 4] =
+    [("2321000131", "14"), ("2321000115", "13"), ("2321000180", "20"), ("2321000172", "19")];
+
+#[derive(Debug, Clone, Default)]
+pub struct UnitRegistry {
+    units: HashMap<String, Unit>,
+}
+
+impl UnitRegistry {
+    /// Parses `hsa_id,name,kommun_code` lines after a header. Errors name the line.
+    pub fn parse(csv: &str) -> Result<UnitRegistry, String> {
+        let mut units = HashMap::new();
+        for (i, line) in csv.lines().enumerate().skip(1) {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            let [hsa, name, kommun] = fields[..] else {
+                return Err(format!("line {}: expected hsa_id,name,kommun_code", i + 1));
+            };
+            let hsa_id = HsaId::parse(hsa).map_err(|e| format!("line {}: {e}", i + 1))?;
+            let kommun = KommunCode::parse(kommun).map_err(|e| format!("line {}: {e}", i + 1))?;
+            units.insert(
+                hsa.to_string(),
+                Unit { hsa_id, name: name.to_string(), kommun: Some(kommun), region: kommun.region() },
+            );
+        }
+        Ok(UnitRegistry { units })
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<UnitRegistry, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The unit, from the file or, failing that, from its HSA-id's organisation number.
+    pub fn get(&self, hsa_id: &str) -> Option<Unit> {
+        if let Some(unit) = self.units.get(hsa_id) {
+            return Some(unit.clone());
+        }
+        let id = HsaId::parse(hsa_id).ok()?;
+        let (_, region) = REGION_ORGANISATIONS.iter().find(|(org, _)| *org == id.organisation_number())?;
+        Some(Unit { name: hsa_id.to_string(), kommun: None, region: RegionCode::parse(region).ok()?, hsa_id: id })
+    }
+
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_first_then_organisation_number() {
+        let r = UnitRegistry::parse("hsa_id,name,kommun_code\nSE2321000180-E00101,Vårdcentral Mora,2062\n").unwrap();
+        let mora = r.get("SE2321000180-E00101").unwrap();
+        assert_eq!((mora.kommun.unwrap().as_str(), mora.region.as_str()), ("2062", "20"));
+        let unknown = r.get("SE2321000115-X9").unwrap();
+        assert_eq!((unknown.kommun, unknown.region.as_str()), (None, "13"));
+        assert!(r.get("SE5560000000-X9").is_none());
+        assert!(UnitRegistry::parse("h\nSE1,x\n").unwrap_err().contains("line 2"));
+    }
+}
