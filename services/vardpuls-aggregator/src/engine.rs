@@ -4,7 +4,7 @@
 //! It does no I/O. The Kafka loop ([`crate::consumer`]) feeds it messages, asks it to
 //! [`Engine::compute`] after each batch, publishes what it returns, and checkpoints the shards.
 
-use crate::catalogue::{self, CATALOGUE, MONTHLY_SUM_SQL, Stage};
+use crate::catalogue::{self, CATALOGUE, MONTHLY_LAST_SQL, MONTHLY_SUM_SQL, Measure, Stage};
 use crate::config::AggregatorConfig;
 use crate::partial::{self, Partial, Period};
 use crate::records::to_record;
@@ -159,6 +159,8 @@ impl Engine {
                 continue;
             }
             self.register(tables::table_name(topic), tables::batch(topic, &events)?)?;
+            let openings = latest_final_levels(active.iter().filter(|(t, _)| *t == topic).map(|id| &self.shards[id]));
+            self.register("closed_latest", closed_latest_table(&openings)?)?;
             for kpi in catalogue::daily_kpis_of(topic) {
                 for p in self.run(kpi.id, &self.render(kpi.sql, &[])).await? {
                     let shard = self.shard_of(topic, &p.unit_id)?;
@@ -193,14 +195,20 @@ impl Engine {
         if !rows.is_empty() && !months.is_empty() {
             self.register("daily", daily_table(&rows)?)?;
             let month_list = months.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ");
-            let additive = CATALOGUE
-                .iter()
-                .filter(|k| matches!(k.stage, Stage::Daily { .. }))
-                .map(|k| format!("'{}'", k.id))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sum_sql = self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &additive)]);
+            let daily_kpis = |stock: bool| {
+                CATALOGUE
+                    .iter()
+                    .filter(|k| matches!(k.stage, Stage::Daily { .. }) && (k.measure == Measure::Stock) == stock)
+                    .map(|k| format!("'{}'", k.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let sum_sql =
+                self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &daily_kpis(false))]);
+            let last_sql =
+                self.render(MONTHLY_LAST_SQL, &[("{months}", &month_list), ("{stock_kpis}", &daily_kpis(true))]);
             let mut results = self.run("monthly", &sum_sql).await?;
+            results.extend(self.run("monthly stock", &last_sql).await?);
             for kpi in CATALOGUE.iter().filter(|k| k.stage == Stage::Monthly) {
                 results.extend(self.run(kpi.id, &self.render(kpi.sql, &[("{months}", &month_list)])).await?);
             }
@@ -311,6 +319,45 @@ fn closes_at(p: &Partial, lateness: chrono::Duration) -> DateTime<Utc> {
 fn last_day_of(m: LocalMonth) -> NaiveDate {
     let next = if m.month == 12 { (m.year + 1, 1) } else { (m.year, m.month + 1) };
     NaiveDate::from_ymd_opt(next.0, next.1, 1).expect("valid month").pred_opt().expect("has a previous day")
+}
+
+/// For each stock KPI, unit and breakdown, its value on the latest closed day that has one.
+fn latest_final_levels<'a>(shards: impl Iterator<Item = &'a Shard>) -> Vec<&'a Partial> {
+    let is_stock = |kpi: &str| catalogue::find(kpi).is_some_and(|k| k.measure == Measure::Stock);
+    let mut seen = std::collections::HashSet::new();
+    let mut levels = Vec::new();
+    for shard in shards {
+        for partials in shard.closed.values().rev() {
+            for p in partials.iter().filter(|p| is_stock(&p.kpi)) {
+                if seen.insert((p.kpi.as_str(), p.unit_id.as_str(), p.dimensions.as_str())) {
+                    levels.push(p);
+                }
+            }
+        }
+    }
+    levels
+}
+
+/// The `closed_latest` table: the last final value per stock KPI, unit and breakdown, the
+/// opening level of the open days.
+fn closed_latest_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("kpi", DataType::Utf8, false),
+        Field::new("unit_id", DataType::Utf8, false),
+        Field::new("dimensions", DataType::Utf8, false),
+        Field::new("numerator", DataType::Decimal128(tables::DECIMAL_PRECISION, tables::DECIMAL_SCALE), false),
+    ]));
+    let (mut kpi, mut unit, mut dims, mut num) =
+        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), tables::decimal_builder());
+    for p in rows {
+        kpi.append_value(&p.kpi);
+        unit.append_value(&p.unit_id);
+        dims.append_value(&p.dimensions);
+        num.append_value(tables::scaled(p.numerator));
+    }
+    let columns: Vec<ArrayRef> =
+        vec![Arc::new(kpi.finish()), Arc::new(unit.finish()), Arc::new(dims.finish()), Arc::new(num.finish())];
+    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 /// The `daily` table monthly SQL reads: daily partials with their month and last year's month.

@@ -43,7 +43,7 @@ pub fn value(kpi: &str, numerator: Decimal, denominator: Option<Decimal>) -> Opt
     match (measure, denominator) {
         (Measure::Growth, Some(d)) => ratio(numerator, d).map(|r| r - 1.0),
         (Measure::Ratio | Measure::Mean, Some(d)) => ratio(numerator, d),
-        (Measure::Count | Measure::Money, _) => numerator.to_f64(),
+        (Measure::Count | Measure::Money | Measure::Stock, _) => numerator.to_f64(),
         (_, None) => None,
     }
 }

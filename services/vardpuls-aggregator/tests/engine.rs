@@ -227,3 +227,49 @@ async fn chat_growth_compares_the_same_days_last_year() {
     assert!((g.value.unwrap() - 0.10).abs() < 1e-9, "{:?}", g.value);
     assert_eq!(f.get(&format!("chats_started/unit/{UNIT}/2025-11")).numerator, dec(15));
 }
+
+fn listing(n: u32, at: &str, unit: &str, body: &str) -> String {
+    format!(r#"{{"schema_version":1,"event_id":"{}","occurred_at":"{at}","unit_id":"{unit}",{body}}}"#, id(n))
+}
+
+#[tokio::test]
+async fn listed_patients_carries_the_level_from_snapshots_and_final_days() {
+    let mut f = Feed::new();
+    let other = "SE2321000180-E00102";
+    let listed = r#""event_type":"listed","patient_ref":"p-1","kommun_code":"2062","channel":"e_service_1177""#;
+    let unlisted = r#""event_type":"unlisted","patient_ref":"p-2","kommun_code":"2062""#;
+    let events = [
+        // Mora on 1 November: one listing before the snapshot (already in it), 21 593 at noon,
+        // then +2 -1.
+        listing(1, "2026-11-01T09:00:00+01:00", UNIT, listed),
+        listing(2, "2026-11-01T12:00:00+01:00", UNIT, r#""event_type":"stock_snapshot","listed_count":21593"#),
+        listing(3, "2026-11-01T13:00:00+01:00", UNIT, listed),
+        listing(4, "2026-11-01T14:00:00+01:00", UNIT, listed),
+        listing(5, "2026-11-01T15:00:00+01:00", UNIT, unlisted),
+        // Another unit with a snapshot only.
+        listing(6, "2026-11-01T12:00:00+01:00", other, r#""event_type":"stock_snapshot","listed_count":5302"#),
+        // 2 November: +1 for Mora.
+        listing(7, "2026-11-02T10:00:00+01:00", UNIT, listed),
+    ];
+    for e in events {
+        assert!(matches!(f.offer(Topic::Listings, e), Routed::Counted));
+    }
+    f.compute().await;
+    let key = |unit: &str, period: &str| format!("listed_patients/unit/{unit}/{period}");
+    assert_eq!(f.get(&key(UNIT, "2026-11-01")).numerator, dec(21594));
+    assert_eq!(f.get(&key(UNIT, "2026-11-02")).numerator, dec(21595));
+    assert_eq!(f.get(&key(other, "2026-11-01")).numerator, dec(5302));
+
+    // Days 1 and 2 close (an event on the 4th at noon is past midnight + 12 h of the 2nd);
+    // Mora's level carries over from its last final day, the other unit's from the 1st.
+    f.offer(Topic::Listings, listing(8, "2026-11-04T12:00:00+01:00", UNIT, unlisted));
+    f.offer(Topic::Listings, listing(9, "2026-11-04T12:30:00+01:00", other, listed));
+    f.compute().await;
+    assert!(f.get(&key(UNIT, "2026-11-02")).is_final);
+    assert_eq!(f.get(&key(UNIT, "2026-11-04")).numerator, dec(21594));
+    assert_eq!(f.get(&key(other, "2026-11-04")).numerator, dec(5303));
+    // The month's value is its last day's level, not a sum of days.
+    assert_eq!(f.get(&key(UNIT, "2026-11")).numerator, dec(21594));
+    // Net change per day is a flow: +1 (before the snapshot) +2 -1 on the 1st.
+    assert_eq!(f.get(&format!("listing_net_change/unit/{UNIT}/2026-11-01")).numerator, dec(2));
+}

@@ -5,7 +5,9 @@
 //! aggregates, one row per unit, local day and breakdown:
 //! `unit_id, day, dimensions, numerator, denominator, pending, last_event_at` (the latest
 //! `occurred_at` behind the value: its `updated_at`, the same in every run).
-//! Monthly KPIs read those partials as the table `daily`.
+//! Monthly KPIs read those partials as the table `daily`. A daily KPI that carries a level from
+//! day to day (a stock) reads the last final value per unit and breakdown from the table
+//! `closed_latest` (`kpi, unit_id, dimensions, numerator`).
 //!
 //! Adding a KPI is adding a `.sql` file and an entry below; the consumer loop does not change.
 
@@ -25,6 +27,8 @@ pub enum Measure {
     Money,
     /// numerator / denominator - 1.
     Growth,
+    /// A level, not a flow: the month's value is its last day's, not the sum of its days.
+    Stock,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,11 +92,14 @@ pub const CATALOGUE: &[KpiDefinition] = &[
     kpi!("chats_started", daily(Topic::Chats), Count),
     kpi!("listings_via_1177", daily(Topic::Listings), Count, BY_PATIENT_KOMMUN),
     kpi!("listing_net_change", daily(Topic::Listings), Count, BY_PATIENT_KOMMUN),
+    kpi!("listed_patients", daily(Topic::Listings), Stock),
     kpi!("chat_growth", Stage::Monthly, Growth),
 ];
 
-/// Sums daily partials into months for every daily KPI.
+/// Sums daily partials into months for every daily KPI that is not a stock.
 pub const MONTHLY_SUM_SQL: &str = include_str!("monthly_sum.sql");
+/// Takes the month's last daily value for stock KPIs.
+pub const MONTHLY_LAST_SQL: &str = include_str!("monthly_last.sql");
 
 pub fn find(id: &str) -> Option<&'static KpiDefinition> {
     CATALOGUE.iter().find(|k| k.id == id)
