@@ -273,3 +273,69 @@ async fn listed_patients_carries_the_level_from_snapshots_and_final_days() {
     // Net change per day is a flow: +1 (before the snapshot) +2 -1 on the 1st.
     assert_eq!(f.get(&format!("listing_net_change/unit/{UNIT}/2026-11-01")).numerator, dec(2));
 }
+
+#[tokio::test]
+async fn phone_1177_waits_out_of_county_cost_and_digital_listings() {
+    let mut f = Feed::new();
+    let line_1177 = |n: u32, t: &str, at: &str, call_id: &str, extra: &str| {
+        call(n, t, at, call_id, extra).replace(r#""line":"primary_care""#, r#""line":"1177""#)
+    };
+    for e in [
+        line_1177(1, "call_received", "2026-11-23T19:00:00+01:00", "q1", r#","in_phone_hours":true"#),
+        line_1177(2, "call_answered", "2026-11-23T19:10:00+01:00", "q1", r#","queue_wait_seconds":600"#),
+        line_1177(3, "call_received", "2026-11-23T19:05:00+01:00", "q2", r#","in_phone_hours":true"#),
+        line_1177(4, "call_answered", "2026-11-23T19:20:00+01:00", "q2", r#","queue_wait_seconds":900"#),
+        line_1177(5, "call_received", "2026-11-23T19:06:00+01:00", "q3", r#","in_phone_hours":true"#),
+        line_1177(6, "call_abandoned", "2026-11-23T19:30:00+01:00", "q3", r#","queue_wait_seconds":1440"#),
+    ] {
+        assert!(matches!(f.offer(Topic::Phone, e), Routed::Counted));
+    }
+    let ooc = |n: u32, profession: &str, provider: &str, price: &str| {
+        visit(
+            n,
+            "2026-11-02T21:15:00+01:00",
+            profession,
+            "video",
+            &format!(
+                r#","out_of_county":{{"provider":"{provider}","home_region":"20","contracting_region":"06","price_sek":"{price}","patient_fee_sek":"100"}}"#
+            ),
+        )
+    };
+    for e in [
+        ooc(10, "doctor", "Kry", "500.00"),
+        ooc(11, "doctor", "Kry", "500"),
+        ooc(12, "psychologist", "Min Doktor", "425.50"),
+    ] {
+        assert!(matches!(f.offer(Topic::Visits, e), Routed::Counted));
+    }
+    for (n, channel) in [(20, "e_service_1177"), (21, "e_service_1177"), (22, "form")] {
+        let body = format!(r#""event_type":"listed","patient_ref":"p-{n}","kommun_code":"2080","channel":"{channel}""#);
+        assert!(matches!(
+            f.offer(Topic::Listings, listing(n, "2026-11-23T10:00:00+01:00", UNIT, &body)),
+            Routed::Counted
+        ));
+    }
+    f.compute().await;
+    let key = |kpi: &str, rest: &str| format!("{kpi}/unit/{UNIT}/{rest}");
+
+    // 1177: (600 + 900) / 2 answered = 750 s mean; the abandoned wait is not an answered wait.
+    let wait = f.get(&key("phone_1177_mean_wait_seconds", "2026-11-23"));
+    assert_eq!((wait.numerator, wait.denominator, wait.value), (dec(1500), Some(dec(2)), Some(750.0)));
+    let answered = f.get(&key("phone_1177_answered_share", "2026-11-23"));
+    assert_eq!((answered.numerator, answered.denominator), (dec(2), Some(dec(3))));
+    // 1177 calls never count toward same-day contact.
+    assert!(!f.latest.contains_key(&key("same_day_contact", "2026-11-23")));
+
+    // Out-of-county cost, exact: 500 + 500 + 425.50 = 1425.50 for home region 20.
+    let cost = f.get(&key("out_of_county_digital_cost_sek", "2026-11-02/home_region=20"));
+    assert_eq!(cost.numerator, Decimal::new(142550, 2));
+    let kry = f.get(&key("out_of_county_digital_cost_sek", "2026-11-02/home_region=20/profession=doctor/provider=Kry"));
+    assert_eq!(kry.numerator, dec(1000));
+    let month = f.get(&key("out_of_county_digital_cost_sek", "2026-11/home_region=20"));
+    assert_eq!(month.numerator, Decimal::new(142550, 2));
+
+    // Listings made in the 1177 e-services: 2 of 3, by the patient's kommun too.
+    assert_eq!(f.get(&key("listings_via_1177", "2026-11-23")).numerator, dec(2));
+    assert_eq!(f.get(&key("listings_via_1177", "2026-11-23/kommun_code=2080")).numerator, dec(2));
+    assert_eq!(f.get(&key("listing_net_change", "2026-11-23")).numerator, dec(3));
+}

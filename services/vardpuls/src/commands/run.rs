@@ -39,6 +39,9 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
         // and pooled blocking threads end when idle. This is the main thread.
         let broker = tokio::task::block_in_place(|| LocalBroker::start_on(port))?;
         config.kafka.bootstrap_servers = broker.bootstrap_servers().to_string();
+        // The local broker keeps its topics in memory: a previous run's checkpoints point at
+        // offsets that no longer exist and would make the aggregator skip new events.
+        discard_state(&config.aggregator.state_dir)?;
         Some(broker)
     } else {
         None
@@ -114,6 +117,14 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     http.shutdown().await;
     drop(local_broker);
     outcome.map(|()| ExitCode::SUCCESS)
+}
+
+fn discard_state(state_dir: &std::path::Path) -> anyhow::Result<()> {
+    if state_dir.exists() {
+        tracing::info!(dir = %state_dir.display(), "new in-memory broker: discarding the previous run's aggregator state");
+        std::fs::remove_dir_all(state_dir).with_context(|| format!("removing {}", state_dir.display()))?;
+    }
+    Ok(())
 }
 
 /// Resolves when the service ends; never, when there is none.
