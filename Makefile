@@ -7,7 +7,7 @@ PYTHON ?= python3
 TANSU_VERSION := 0.6.0
 CONFIG ?= deploy/local/vardpuls.toml
 
-.PHONY: all build run test test-rust test-contracts tools tool-broker tool-python schemas lint fmt clean
+.PHONY: all build run test test-rust test-contracts measure-recovery tools tool-broker tool-python schemas lint fmt clean
 
 all: build
 
@@ -39,6 +39,12 @@ test-contracts:
 	  && (diff -r $$tmp schemas >/dev/null || { echo "schemas/ differs from tools/gen_*.py: run 'make schemas' and commit"; diff -r $$tmp schemas | head -20; rm -rf $$tmp; exit 1; }) \
 	  && rm -rf $$tmp
 	$(PYTHON) tests/contracts/check_schemas.py
+
+## measure-recovery: restart time after SIGKILL and checkpoint size, on a generated stream.
+measure-recovery: tools
+	$(CARGO) build -p vardpuls
+	VARDPULS_BIN=$(abspath $(or $(CARGO_TARGET_DIR),target))/debug/vardpuls \
+	  $(CARGO) test -p vardpuls-e2e --test e2e measure_restart_recovery -- --ignored --nocapture
 
 ## schemas: regenerate schemas/ from tools/gen_schemas.py and tools/gen_schema_examples.py.
 schemas:

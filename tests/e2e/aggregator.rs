@@ -113,13 +113,18 @@ impl Drop for Running {
     }
 }
 
+/// Starts the binary with batches of `batch` messages (small batches mean many checkpoints).
 fn spawn_aggregator(kafka: &TestKafka, state_dir: &Path) -> Running {
+    spawn_aggregator_with(kafka, state_dir, 100)
+}
+
+fn spawn_aggregator_with(kafka: &TestKafka, state_dir: &Path, batch: usize) -> Running {
     let child = Command::new(vardpuls_binary())
         .args(["run", "--target", "aggregator"])
         .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
         .env("VARDPULS_AGGREGATOR_STATE_DIR", state_dir)
         .env("VARDPULS_AGGREGATOR_ALLOWED_LATENESS_HOURS", "12")
-        .env("VARDPULS_AGGREGATOR_MAX_BATCH_MESSAGES", "100")
+        .env("VARDPULS_AGGREGATOR_MAX_BATCH_MESSAGES", batch.to_string())
         .env("VARDPULS_INGEST_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -385,4 +390,47 @@ async fn rollups_sum_unit_values_to_kommun_and_region() {
     stop.store(true, Ordering::Relaxed);
     rollup.join().unwrap().unwrap();
     assert!(mismatched.is_empty(), "roll-ups missing or wrong: {mismatched:?}");
+}
+
+/// Measurement, not a test: `make measure-recovery`. Runs the real binary over a larger stream,
+/// kills it with SIGKILL halfway through, restarts it, and prints how long it took to catch up
+/// and how large the checkpoints are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run with make measure-recovery"]
+async fn measure_restart_recovery_and_state_size() {
+    let calls: u32 = std::env::var("VARDPULS_MEASURE_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
+    let messages = stream(99, calls);
+    let (first, second) = messages.split_at(messages.len() / 2);
+    let kafka = TestKafka::start().await;
+    produce(&kafka, first).await;
+    let state = tempdir();
+    let started = Instant::now();
+    let mut running = spawn_aggregator_with(&kafka, &state, 50_000);
+    let half_ends = end_offsets(&kafka);
+    wait_until_caught_up(&state, &half_ends, Duration::from_secs(600));
+    let first_half = started.elapsed();
+    produce(&kafka, second).await;
+    // Killed while the second half is waiting: everything after the last checkpoint is replayed.
+    running.0.kill().unwrap();
+    running.0.wait().unwrap();
+    let ends = end_offsets(&kafka);
+    let restarted = Instant::now();
+    let mut running = spawn_aggregator_with(&kafka, &state, 50_000);
+    wait_until_caught_up(&state, &ends, Duration::from_secs(600));
+    let recovery = restarted.elapsed();
+    terminate(&mut running.0);
+    let bytes: u64 = Topic::INPUTS
+        .iter()
+        .flat_map(|t| std::fs::read_dir(state.join(t.name())).into_iter().flatten())
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    println!(
+        "messages {} (first half {} in {:.1} s); restart after SIGKILL to caught up with {} messages of backlog: {:.2} s; checkpoints {} bytes",
+        messages.len(),
+        first.len(),
+        first_half.as_secs_f64(),
+        second.len(),
+        recovery.as_secs_f64(),
+        bytes
+    );
 }

@@ -147,13 +147,29 @@ impl Engine {
             return Ok(Vec::new());
         }
 
-        // Daily partials of every open day of the active shards.
+        // Days to recompute: those with new events and those closing. A topic with a stock KPI
+        // recomputes all its open days, since a level depends on the days before.
+        let mut recompute: HashMap<ShardId, BTreeSet<NaiveDate>> = HashMap::new();
+        for id in &active {
+            let shard = &self.shards[id];
+            let days: BTreeSet<NaiveDate> = if has_stock_kpi(id.0) {
+                shard.open.keys().copied().collect()
+            } else {
+                shard.dirty.iter().chain(closing.get(id).into_iter().flatten()).copied().collect()
+            };
+            recompute.insert(*id, days);
+        }
+
+        // Daily partials of the days to recompute.
         let mut daily: HashMap<ShardId, Vec<Partial>> = HashMap::new();
         for topic in Topic::INPUTS {
             let events: Vec<_> = active
                 .iter()
                 .filter(|(t, _)| *t == topic)
-                .flat_map(|id| self.shards[id].open.values().flatten())
+                .flat_map(|id| {
+                    let days = &recompute[id];
+                    self.shards[id].open.iter().filter(|(day, _)| days.contains(day)).flat_map(|(_, events)| events)
+                })
                 .collect();
             if events.is_empty() {
                 continue;
@@ -184,12 +200,19 @@ impl Engine {
         let wanted: BTreeSet<LocalMonth> = months.iter().flat_map(|m| [*m, m.same_month_last_year()]).collect();
         let mut rows: Vec<&Partial> = Vec::new();
         for id in &active {
-            for (day, partials) in &self.shards[id].closed {
+            let shard = &self.shards[id];
+            for (day, partials) in &shard.closed {
                 if wanted.contains(&LocalDay::from_date(*day).month()) {
                     rows.extend(partials);
                 }
             }
             rows.extend(daily.get(id).into_iter().flatten());
+            // Open days not recomputed: their last published partials are still current.
+            let recomputed = &recompute[id];
+            rows.extend(shard.emitted.values().filter(|p| match p.period {
+                Period::Day(day) => !recomputed.contains(&day) && shard.open.contains_key(&day),
+                Period::Month { .. } => false,
+            }));
         }
         let mut monthly: HashMap<ShardId, Vec<Partial>> = HashMap::new();
         if !rows.is_empty() && !months.is_empty() {
@@ -298,6 +321,10 @@ impl Engine {
             .map_err(|e| anyhow::anyhow!("running {kpi}: {e}"))?;
         partial::from_batches(kpi, &batches)
     }
+}
+
+fn has_stock_kpi(topic: Topic) -> bool {
+    catalogue::daily_kpis_of(topic).any(|k| k.measure == Measure::Stock)
 }
 
 fn source_of(kpi: &str) -> anyhow::Result<Topic> {
