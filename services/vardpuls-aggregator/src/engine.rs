@@ -104,7 +104,6 @@ impl Engine {
             }
         };
         let unit = event.unit_id().as_str().to_string();
-        let json = serde_json::from_slice(payload).unwrap_or(serde_json::Value::Null);
         match shard.apply(event, lateness) {
             Applied::Counted => {
                 self.units.insert((topic, unit), partition);
@@ -123,7 +122,8 @@ impl Engine {
                     self.config.allowed_lateness_hours,
                     closed_at.to_rfc3339()
                 ),
-                event: json,
+                // Parsed only here: counted events never need their JSON again.
+                event: serde_json::from_slice(payload).unwrap_or(serde_json::Value::Null),
             })),
         }
     }

@@ -12,7 +12,7 @@ mod summary;
 pub use csv_mapping::{CsvMapping, mapping_for};
 pub use summary::Summary;
 
-use crate::pipeline::{Ingestor, Outcome};
+use crate::pipeline::Ingestor;
 use anyhow::Context;
 use futures::stream::{FuturesUnordered, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -113,10 +113,4 @@ pub async fn import_file(
     summary.elapsed = started.elapsed();
     bar.finish_and_clear();
     Ok(summary)
-}
-
-impl Outcome {
-    pub fn is_accepted(&self) -> bool {
-        matches!(self, Outcome::Accepted { .. })
-    }
 }
