@@ -126,7 +126,7 @@ fn spawn_aggregator_with(kafka: &TestKafka, state_dir: &Path, batch: usize) -> R
         .env("VARDPULS_AGGREGATOR_ALLOWED_LATENESS_HOURS", "12")
         .env("VARDPULS_AGGREGATOR_MAX_BATCH_MESSAGES", batch.to_string())
         .env("VARDPULS_INGEST_LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", std::env::var("VARDPULS_TEST_LOG").unwrap_or("warn".into()))
         .stdout(Stdio::null())
         .spawn()
         .expect("starting vardpuls");

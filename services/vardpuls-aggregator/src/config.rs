@@ -27,6 +27,13 @@ pub struct AggregatorConfig {
     pub session_timeout_ms: u64,
     /// The unit registry (`hsa_id,name,kommun_code`) the roll-ups use.
     pub units_file: PathBuf,
+    /// How many messages before its checkpointed offset a partition is re-read from after a
+    /// restart or rebalance (they are recognised by offset and skipped). Kafka serves a fetch
+    /// that starts inside a producer batch from that batch; tansu 0.6 (the local and test broker)
+    /// serves only batches that start at or after the offset, which would skip the rest of the
+    /// batch or stall on the last one. A rewind longer than a producer batch
+    /// (librdkafka's `batch.num.messages`, 10 000) avoids both. 0 turns it off.
+    pub resume_rewind_messages: i64,
 }
 
 impl Default for AggregatorConfig {
@@ -41,6 +48,7 @@ impl Default for AggregatorConfig {
             consumer_group: "vardpuls-aggregator".to_string(),
             session_timeout_ms: 6_000,
             units_file: PathBuf::from("deploy/units.csv"),
+            resume_rewind_messages: 10_000,
         }
     }
 }

@@ -18,9 +18,10 @@ use crate::metrics::AggregatorMetrics;
 use anyhow::Context;
 use futures::future::{BoxFuture, FutureExt, join_all};
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -101,6 +102,18 @@ impl Worker {
         Ok(offsets)
     }
 
+    /// Where consumption of a partition resumes: the checkpoint's next offset, moved back by
+    /// `resume_rewind_messages` (see its doc); messages already in the state are skipped by
+    /// offset. Without a checkpoint the state is empty, so the partition is read from its start.
+    fn resume_offset(&self, topic: Topic, partition: i32) -> Offset {
+        match self.engine.shard(topic, partition) {
+            Some(shard) => {
+                Offset::Offset(shard.next_offset.saturating_sub(self.engine.config().resume_rewind_messages).max(0))
+            }
+            None => Offset::Beginning,
+        }
+    }
+
     fn load(&mut self, topic: Topic, partition: i32) -> anyhow::Result<()> {
         if self.engine.shard(topic, partition).is_none() {
             let state_dir = self.engine.config().state_dir.clone();
@@ -131,30 +144,53 @@ impl RebalanceContext {
 impl ClientContext for RebalanceContext {}
 
 impl ConsumerContext for RebalanceContext {
-    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(partitions) = rebalance {
-            let mut worker = self.worker.lock().expect("lock");
-            let result = worker.flush().map(|_| {
+    // Overridden (not pre/post_rebalance) because the assignment's start offsets must come from
+    // the checkpoints, which are the source of truth, not from the group's committed offsets.
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, partitions: &mut TopicPartitionList) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let mut worker = self.worker.lock().expect("lock");
+                let result = worker.flush().map(|offsets| {
+                    for p in partitions.elements() {
+                        if let Ok(topic) = p.topic().parse::<Topic>() {
+                            worker.engine.remove_shard(topic, p.partition());
+                            tracing::info!(%topic, partition = p.partition(), "partition revoked");
+                        }
+                    }
+                    offsets
+                });
+                drop(worker);
+                match result {
+                    Ok(offsets) if offsets.count() > 0 => {
+                        self.record(consumer.commit(&offsets, CommitMode::Sync).context("committing revoked offsets"))
+                    }
+                    Ok(_) => {}
+                    Err(e) => self.record(Err(e)),
+                }
+                self.record(consumer.unassign().context("unassigning revoked partitions"));
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let mut worker = self.worker.lock().expect("lock");
+                let mut starts = Vec::new();
                 for p in partitions.elements() {
                     if let Ok(topic) = p.topic().parse::<Topic>() {
-                        worker.engine.remove_shard(topic, p.partition());
-                        tracing::info!(%topic, partition = p.partition(), "partition revoked");
+                        match worker.load(topic, p.partition()) {
+                            Ok(()) => starts.push((
+                                p.topic().to_string(),
+                                p.partition(),
+                                worker.resume_offset(topic, p.partition()),
+                            )),
+                            Err(e) => self.record(Err(e)),
+                        }
                     }
                 }
-            });
-            self.record(result);
-        }
-    }
-
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(partitions) = rebalance {
-            let mut worker = self.worker.lock().expect("lock");
-            for p in partitions.elements() {
-                if let Ok(topic) = p.topic().parse::<Topic>() {
-                    let result = worker.load(topic, p.partition());
-                    self.record(result);
+                drop(worker);
+                for (topic, partition, offset) in starts {
+                    self.record(partitions.set_partition_offset(&topic, partition, offset).map_err(Into::into));
                 }
+                self.record(consumer.assign(partitions).context("assigning partitions"));
             }
+            other => tracing::error!(error = ?other, "consumer group rebalance failed"),
         }
     }
 }

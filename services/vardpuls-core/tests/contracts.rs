@@ -10,7 +10,11 @@ use vardpuls_core::events::decode;
 use vardpuls_core::outputs::{AlertChange, KpiRecord, LateEvent};
 
 fn examples(topic: Topic, kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/examples").join(topic.name()).join(kind);
+    let dir =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()))
+            .join("../../schemas/examples")
+            .join(topic.name())
+            .join(kind);
     let mut files: Vec<_> =
         fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
     files.sort();
