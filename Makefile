@@ -7,7 +7,7 @@ PYTHON ?= python3
 TANSU_VERSION := 0.6.0
 CONFIG ?= deploy/local/vardpuls.toml
 
-.PHONY: all build run test test-rust test-contracts measure-recovery tools tool-broker tool-python schemas lint fmt clean
+.PHONY: all build run test test-rust test-contracts test-deploy measure-recovery tools tool-broker tool-python tool-debian schemas rules lint fmt clean
 
 all: build
 
@@ -19,7 +19,7 @@ run: tools
 	$(CARGO) run -p vardpuls -- --config $(CONFIG) run
 
 ## test: unit, contract and end-to-end tests (the end-to-end tests start their own brokers).
-test: tools test-contracts test-rust
+test: tools test-contracts test-deploy test-rust
 
 # nextest when installed (one summary line, per-test timing); plain cargo test otherwise.
 # The end-to-end tests run the real `vardpuls` binary (to kill it with SIGKILL): build it first.
@@ -40,19 +40,29 @@ test-contracts:
 	  && rm -rf $$tmp
 	$(PYTHON) tests/contracts/check_schemas.py
 
+## test-deploy: compose, Kubernetes and cross-file consistency checks (no Docker engine needed).
+test-deploy:
+	$(PYTHON) tests/deploy/check_deploy.py
+
 ## measure-recovery: restart time after SIGKILL and checkpoint size, on a generated stream.
 measure-recovery: tools
 	$(CARGO) build -p vardpuls
 	VARDPULS_BIN=$(abspath $(or $(CARGO_TARGET_DIR),target))/debug/vardpuls \
 	  $(CARGO) test -p vardpuls-e2e --test e2e measure_restart_recovery -- --ignored --nocapture
 
+## rules: regenerate deploy/prometheus/*.rules.yml from the KPI catalogue and deploy/targets.toml.
+rules:
+	$(CARGO) run -q -p vardpuls -- rules --out deploy/prometheus
+
 ## schemas: regenerate schemas/ from tools/gen_schemas.py and tools/gen_schema_examples.py.
 schemas:
 	$(PYTHON) tools/gen_schemas.py
 	$(PYTHON) tools/gen_schema_examples.py
 
-## tools: the Kafka-protocol broker (tansu) and the Python packages the contract checks use.
-tools: tool-broker tool-python
+## tools: the Kafka-protocol broker (tansu), the Python packages the contract checks use, and
+## Debian's prometheus (promtool), prometheus-alertmanager (amtool) and chromium for the
+## observability tests.
+tools: tool-broker tool-python tool-debian
 
 tool-broker:
 	@if ! command -v tansu >/dev/null 2>&1 || ! tansu --version 2>/dev/null | grep -q "$(TANSU_VERSION)"; then \
@@ -60,9 +70,18 @@ tool-broker:
 	  $(CARGO) install tansu --locked --version $(TANSU_VERSION) --features dynostore; \
 	fi
 
+DEBIAN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager chromium:chromium docker-compose:docker-compose
+tool-debian:
+	@missing=$$(for t in $(DEBIAN_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || echo $${t##*:}; done | sort -u | tr '\n' ' '); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
 tool-python:
-	@$(PYTHON) -c "import jsonschema, rfc3339_validator, duckdb" 2>/dev/null || \
-	  $(PYTHON) -m pip install --quiet --disable-pip-version-check jsonschema rfc3339-validator duckdb
+	@$(PYTHON) -c "import jsonschema, rfc3339_validator, duckdb, yaml, kubernetes_validate" 2>/dev/null || \
+	  $(PYTHON) -m pip install --quiet --disable-pip-version-check jsonschema rfc3339-validator duckdb pyyaml kubernetes-validate
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -2,7 +2,10 @@
 //! tests run in parallel without sharing topics.
 
 mod aggregator;
+mod alerting;
 mod http_ingest;
 mod import;
+mod live_day;
+mod observability;
 mod scenario;
 mod support;

@@ -130,6 +130,9 @@ struct RebalanceContext {
     worker: Arc<Mutex<Worker>>,
     /// A failure inside a callback, reported by the loop (callbacks cannot return errors).
     failed: Arc<Mutex<Option<anyhow::Error>>>,
+    /// Where librdkafka's periodic statistics report consumer lag.
+    lag: Option<prometheus::IntGaugeVec>,
+    group: String,
 }
 
 impl RebalanceContext {
@@ -141,7 +144,20 @@ impl RebalanceContext {
     }
 }
 
-impl ClientContext for RebalanceContext {}
+impl ClientContext for RebalanceContext {
+    // librdkafka computes lag per assigned partition (high watermark minus position) every
+    // `statistics.interval.ms`; -1 means not known yet.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(lag) = &self.lag else { return };
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    lag.with_label_values(&[self.group.as_str(), topic, &partition.to_string()]).set(p.consumer_lag);
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for RebalanceContext {
     // Overridden (not pre/post_rebalance) because the assignment's start offsets must come from
@@ -218,7 +234,8 @@ pub fn run(
         touched: BTreeSet::new(),
     }));
     let failed = Arc::new(Mutex::new(None));
-    let context = RebalanceContext { worker: worker.clone(), failed: failed.clone() };
+    let lag = worker.lock().expect("lock").metrics.as_ref().map(|m| m.consumer_lag.clone());
+    let context = RebalanceContext { worker: worker.clone(), failed: failed.clone(), lag, group: group.clone() };
     let consumer: BaseConsumer<RebalanceContext> = kafka
         .client_config()
         .set("group.id", &group)
@@ -227,6 +244,7 @@ pub fn run(
         .set("partition.assignment.strategy", "range")
         .set("session.timeout.ms", &session_timeout)
         .set("heartbeat.interval.ms", &heartbeat)
+        .set("statistics.interval.ms", "5000")
         .create_with_context(context)
         .context("creating aggregator consumer")?;
     let inputs: Vec<&str> = Topic::INPUTS.iter().map(|t| t.name()).collect();

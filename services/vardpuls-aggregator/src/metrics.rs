@@ -1,6 +1,6 @@
 //! The aggregator's own metrics.
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 #[derive(Clone)]
 pub struct AggregatorMetrics {
@@ -14,6 +14,8 @@ pub struct AggregatorMetrics {
     pub checkpoint_bytes: IntGauge,
     /// Unix time of the last completed checkpoint.
     pub last_checkpoint_timestamp: IntGauge,
+    /// `vardpuls_consumer_lag_messages{group, topic, partition}`, from librdkafka statistics.
+    pub consumer_lag: IntGaugeVec,
 }
 
 impl AggregatorMetrics {
@@ -52,7 +54,15 @@ impl AggregatorMetrics {
                 "vardpuls_aggregator_last_checkpoint_timestamp_seconds",
                 "Unix time of the last completed checkpoint.",
             )?,
+            consumer_lag: IntGaugeVec::new(
+                Opts::new(
+                    "vardpuls_consumer_lag_messages",
+                    "Messages between the consumer's position and the partition's end, per partition.",
+                ),
+                &["group", "topic", "partition"],
+            )?,
         };
+        registry.register(Box::new(m.consumer_lag.clone()))?;
         registry.register(Box::new(m.messages.clone()))?;
         registry.register(Box::new(m.published.clone()))?;
         registry.register(Box::new(m.batch_seconds.clone()))?;

@@ -61,6 +61,13 @@ impl UnitRegistry {
         Some(Unit { name: hsa_id.to_string(), kommun: None, region: RegionCode::parse(region).ok()?, hsa_id: id })
     }
 
+    /// Every unit in the file, sorted by HSA-id.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Unit)> {
+        let mut units: Vec<_> = self.units.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        units.sort_by_key(|(k, _)| *k);
+        units.into_iter()
+    }
+
     pub fn len(&self) -> usize {
         self.units.len()
     }

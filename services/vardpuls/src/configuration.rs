@@ -7,6 +7,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use std::path::Path;
 use vardpuls_aggregator::AggregatorConfig;
+use vardpuls_exporter::ExporterConfig;
 use vardpuls_ingest::http::HttpIngestConfig;
 use vardpuls_kafka::KafkaConfig;
 
@@ -16,6 +17,7 @@ pub struct Config {
     pub kafka: KafkaConfig,
     pub ingest: HttpIngestConfig,
     pub aggregator: AggregatorConfig,
+    pub exporter: ExporterConfig,
     pub local: LocalConfig,
 }
 
@@ -66,6 +68,12 @@ impl Config {
                     self.aggregator.allowed_lateness_hours =
                         value.parse().with_context(|| format!("VARDPULS_AGGREGATOR_ALLOWED_LATENESS_HOURS={value}"))?;
                 }
+                "VARDPULS_EXPORTER_TARGETS_FILE" => self.exporter.targets_file = value.into(),
+                "VARDPULS_EXPORTER_MIN_CASES" => {
+                    self.exporter.min_cases =
+                        value.parse().with_context(|| format!("VARDPULS_EXPORTER_MIN_CASES={value}"))?;
+                }
+                "VARDPULS_AGGREGATOR_UNITS_FILE" => self.aggregator.units_file = value.into(),
                 "VARDPULS_LOCAL_BROKER_PORT" => {
                     self.local.broker_port =
                         value.parse().with_context(|| format!("VARDPULS_LOCAL_BROKER_PORT={value}"))?;

@@ -31,6 +31,10 @@ enum Command {
     Topics,
     /// Print the records of a topic, from the beginning to its current end.
     Tail(commands::tail::Args),
+    /// Generate deploy/prometheus/*.rules.yml from the KPI catalogue and the targets file.
+    Rules(commands::rules::Args),
+    /// Exit 0 when an http:// URL answers 200 (container health checks).
+    Probe(commands::probe::Args),
 }
 
 #[tokio::main]
@@ -44,6 +48,8 @@ async fn main() -> std::process::ExitCode {
             Command::Import(args) => commands::import::run(config, args).await,
             Command::Topics => commands::topics::run(config).await,
             Command::Tail(args) => commands::tail::run(config, args),
+            Command::Rules(args) => commands::rules::run(config, args),
+            Command::Probe(args) => commands::probe::run(args).await,
         }
     }
     .await;

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod import;
+pub mod probe;
+pub mod rules;
 pub mod run;
 pub mod tail;
 pub mod topics;

@@ -10,6 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::task::{JoinHandle, JoinSet};
 use vardpuls_aggregator::metrics::AggregatorMetrics;
+use vardpuls_exporter::metrics::ExporterMetrics;
+use vardpuls_exporter::presentation::Presenter;
+use vardpuls_exporter::targets::Targets;
+use vardpuls_exporter::view::{KpiView, Retention};
 use vardpuls_ingest::Ingestor;
 use vardpuls_ingest::metrics::IngestMetrics;
 use vardpuls_kafka::{EventProducer, LocalBroker};
@@ -24,6 +28,8 @@ pub enum Target {
     Aggregator,
     /// Unit values summed to kommun and region, in `vardpuls.kpi.v1`.
     Rollup,
+    /// KPIs as Prometheus metrics, JSON API and wallboard, from `vardpuls.kpi.v1`.
+    Exporter,
 }
 
 #[derive(clap::Args)]
@@ -92,9 +98,27 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
         rollup =
             Some(tokio::task::spawn_blocking(move || vardpuls_aggregator::rollup_service::run(&kafka, registry, stop)));
     }
+    let mut extra_metrics: Vec<server::ExtraFamilies> = Vec::new();
+    let mut exporter: Option<JoinHandle<anyhow::Result<()>>> = None;
+    if matches!(args.target, Target::All | Target::Exporter) {
+        let state = exporter_state(&config)?;
+        let metrics = ExporterMetrics::register(&registry)?;
+        let (kafka, stop, service_state) = (config.kafka.clone(), stop.clone(), state.clone());
+        exporter = Some(tokio::task::spawn_blocking(move || {
+            vardpuls_exporter::service::run(&kafka, service_state, Some(metrics), stop)
+        }));
+        let scrape_state = state.clone();
+        extra_metrics.push(Arc::new(move || {
+            let view = scrape_state.view.read().expect("lock");
+            vardpuls_exporter::exposition::families(&view, &scrape_state.presenter, chrono::Utc::now())
+        }));
+        app = app.merge(vardpuls_exporter::api::router(state));
+        where_to_look.push(format!("wallboard   http://{address}/wallboard"));
+        where_to_look.push(format!("api         http://{address}/api/v1/kpis (OpenAPI: /api/v1/openapi.json)"));
+    }
     where_to_look.push(format!("metrics     http://{address}/metrics"));
     let mut http = JoinSet::new();
-    http.spawn(server::serve(listener, app, registry.clone()));
+    http.spawn(server::serve(listener, app, registry.clone(), extra_metrics));
 
     print_banner(&config, local_broker.is_some(), &where_to_look);
     let outcome: anyhow::Result<()> = tokio::select! {
@@ -108,10 +132,14 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
             rollup = None;
             Err(anyhow::anyhow!("roll-up stopped: {result:?}"))
         }
+        result = wait(&mut exporter) => {
+            exporter = None;
+            Err(anyhow::anyhow!("exporter stopped: {result:?}"))
+        }
     };
     // The aggregator finishes its batch and checkpoints before it leaves the group.
     stop.store(true, Ordering::Relaxed);
-    for handle in [aggregator, rollup].into_iter().flatten() {
+    for handle in [aggregator, rollup, exporter].into_iter().flatten() {
         handle.await.context("service panicked")??;
     }
     http.shutdown().await;
@@ -167,4 +195,14 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// The exporter's shared state: targets and units loaded, an empty view to rebuild.
+fn exporter_state(config: &Config) -> anyhow::Result<vardpuls_exporter::ExporterState> {
+    let targets =
+        Targets::load(&config.exporter.targets_file, &vardpuls_exporter::known_kpis()).map_err(anyhow::Error::msg)?;
+    let units = vardpuls_core::units::UnitRegistry::load(&config.aggregator.units_file).map_err(anyhow::Error::msg)?;
+    let presenter = Presenter { targets, units, min_cases: config.exporter.min_cases };
+    let retention = Retention { days: config.exporter.history_days, ..Retention::default() };
+    Ok(vardpuls_exporter::ExporterState::new(KpiView::new(retention), presenter))
 }

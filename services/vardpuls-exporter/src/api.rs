@@ -1,0 +1,220 @@
+//! The exporter's HTTP routes: the JSON API (public: small cells suppressed), the wallboard
+//! (internal: operations centres see every number, small cells flagged), the OpenAPI document,
+//! and readiness.
+
+use crate::presentation::Presented;
+use crate::state::ExporterState;
+use crate::targets::Direction;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use vardpuls_core::calendar::{LocalDay, TIME_ZONE, TIME_ZONE_NAME};
+use vardpuls_core::outputs::{Grain, KpiRecord, LiveOutcome, Scope, Status};
+
+const OPENAPI: &str = include_str!("openapi.json");
+const WALLBOARD_HTML: &str = include_str!("wallboard.html");
+/// The KPI the wallboard ranks units by.
+const WALLBOARD_KPI: &str = "same_day_contact";
+
+pub fn router(state: ExporterState) -> Router {
+    Router::new()
+        .route("/api/v1/kpis", get(kpis))
+        .route("/api/v1/history", get(history))
+        .route("/api/v1/wallboard", get(wallboard))
+        .route("/api/v1/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
+        .route("/wallboard", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], WALLBOARD_HTML) }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<ExporterState>) -> Response {
+    if state.is_ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "rebuilding the KPI view from vardpuls.kpi.v1\n").into_response()
+    }
+}
+
+/// A KPI value as published: numbers withheld when suppressed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PublicKpi {
+    pub kpi: String,
+    pub scope: Scope,
+    pub scope_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub grain: Grain,
+    pub period: String,
+    pub dimensions: BTreeMap<String, String>,
+    pub numerator: Option<String>,
+    pub denominator: Option<String>,
+    pub value: Option<f64>,
+    pub target: Option<f64>,
+    pub direction: Option<Direction>,
+    pub status: Status,
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    pub suppressed: bool,
+    pub updated_at: String,
+}
+
+impl PublicKpi {
+    fn from(p: &Presented<'_>, name: Option<String>) -> PublicKpi {
+        let r = p.record;
+        let hide = p.suppressed;
+        PublicKpi {
+            kpi: r.kpi.clone(),
+            scope: r.scope,
+            scope_id: r.scope_id.clone(),
+            name,
+            grain: r.grain,
+            period: r.period.clone(),
+            dimensions: r.dimensions.clone(),
+            numerator: (!hide).then(|| r.numerator.to_string()),
+            denominator: if hide { None } else { r.denominator.map(|d| d.to_string()) },
+            value: if hide { None } else { r.value },
+            target: p.target.map(|t| t.value),
+            direction: p.target.map(|t| t.direction),
+            status: if hide { Status::NoTarget } else { p.status },
+            is_final: r.is_final,
+            suppressed: hide,
+            updated_at: local_time(r.updated_at),
+        }
+    }
+}
+
+fn local_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&TIME_ZONE).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+#[derive(Debug, Deserialize)]
+struct KpiQuery {
+    kpi: Option<String>,
+    scope: Option<Scope>,
+    scope_id: Option<String>,
+    /// `YYYY-MM-DD` or `YYYY-MM`; default: today and this month.
+    period: Option<String>,
+}
+
+async fn kpis(State(state): State<ExporterState>, Query(q): Query<KpiQuery>) -> Response {
+    let today = LocalDay::of(Utc::now());
+    let periods = match &q.period {
+        Some(p) => vec![p.clone()],
+        None => vec![today.to_string(), today.month().to_string()],
+    };
+    let view = state.view.read().expect("lock");
+    let mut items: Vec<PublicKpi> = periods
+        .iter()
+        .flat_map(|p| view.period(p))
+        .filter(|r| q.kpi.as_ref().is_none_or(|k| *k == r.kpi))
+        .filter(|r| q.scope.is_none_or(|s| s == r.scope))
+        .filter(|r| q.scope_id.as_ref().is_none_or(|id| *id == r.scope_id))
+        .map(|r| PublicKpi::from(&state.presenter.present(r), unit_name(&state, r)))
+        .collect();
+    items.sort_by(|a, b| (&a.kpi, a.scope, &a.scope_id, &a.period).cmp(&(&b.kpi, b.scope, &b.scope_id, &b.period)));
+    Json(serde_json::json!({ "time_zone": TIME_ZONE_NAME, "today": today.to_string(), "items": items })).into_response()
+}
+
+fn unit_name(state: &ExporterState, r: &KpiRecord) -> Option<String> {
+    (r.scope == Scope::Unit).then(|| state.presenter.units.get(&r.scope_id).map(|u| u.name)).flatten()
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    kpi: String,
+    scope: Scope,
+    scope_id: String,
+    /// How many days back from today (default 30, at most the view's retention).
+    days: Option<i64>,
+}
+
+/// One KPI for one scope: its last `days` days, this month and the same month last year.
+async fn history(State(state): State<ExporterState>, Query(q): Query<HistoryQuery>) -> Response {
+    let today = LocalDay::of(Utc::now());
+    let days = q.days.unwrap_or(30).clamp(1, 366);
+    let view = state.view.read().expect("lock");
+    let find = |period: &str| {
+        view.period(period)
+            .find(|r| r.kpi == q.kpi && r.scope == q.scope && r.scope_id == q.scope_id && r.dimensions.is_empty())
+            .map(|r| PublicKpi::from(&state.presenter.present(r), None))
+    };
+    let daily: Vec<PublicKpi> = (0..days)
+        .rev()
+        .filter_map(|back| find(&LocalDay::from_date(today.date() - Duration::days(back)).to_string()))
+        .collect();
+    let month = today.month();
+    Json(serde_json::json!({
+        "kpi": q.kpi, "scope": q.scope, "scope_id": q.scope_id, "time_zone": TIME_ZONE_NAME,
+        "days": daily,
+        "this_month": find(&month.to_string()),
+        "same_month_last_year": find(&month.same_month_last_year().to_string()),
+    }))
+    .into_response()
+}
+
+/// One unit's line on the wallboard.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WallboardRow {
+    pub scope_id: String,
+    pub name: String,
+    pub kommun: Option<String>,
+    pub region: Option<String>,
+    pub calls: u64,
+    pub value: Option<f64>,
+    pub live: Option<LiveOutcome>,
+    pub target: Option<f64>,
+    pub status: Status,
+    pub few_cases: bool,
+    /// Latest event behind the value, Europe/Stockholm.
+    pub updated_at: String,
+}
+
+/// Today's same-day contact per unit, worst first: the operations centre's view.
+async fn wallboard(State(state): State<ExporterState>) -> Response {
+    let now = Utc::now();
+    let today = LocalDay::of(now);
+    let view = state.view.read().expect("lock");
+    let mut rows: Vec<WallboardRow> = view
+        .period(&today.to_string())
+        .filter(|r| r.kpi == WALLBOARD_KPI && r.scope == Scope::Unit && r.dimensions.is_empty())
+        .map(|r| {
+            let p = state.presenter.present(r);
+            let unit = state.presenter.units.get(&r.scope_id);
+            WallboardRow {
+                scope_id: r.scope_id.clone(),
+                name: unit.as_ref().map(|u| u.name.clone()).unwrap_or_else(|| r.scope_id.clone()),
+                kommun: unit.as_ref().and_then(|u| u.kommun.map(|k| k.as_str().to_string())),
+                region: unit.as_ref().map(|u| u.region.as_str().to_string()),
+                calls: p.cases.unwrap_or(0),
+                value: r.value,
+                live: r.live.clone(),
+                target: p.target.map(|t| t.value),
+                status: p.status,
+                few_cases: p.suppressed,
+                updated_at: local_time(r.updated_at),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| worst_first(a).partial_cmp(&worst_first(b)).unwrap_or(std::cmp::Ordering::Equal));
+    Json(serde_json::json!({
+        "kpi": WALLBOARD_KPI,
+        "day": today.to_string(),
+        "time_zone": TIME_ZONE_NAME,
+        "generated_at": local_time(now),
+        "ready": state.is_ready(),
+        "units": rows,
+    }))
+    .into_response()
+}
+
+/// Sort key: lowest value first, then most pending callbacks; units without a value last.
+fn worst_first(row: &WallboardRow) -> (f64, f64) {
+    let pending = row.live.as_ref().map_or(0, |l| l.pending) as f64;
+    (row.value.unwrap_or(f64::INFINITY), -pending)
+}

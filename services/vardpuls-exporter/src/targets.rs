@@ -1,0 +1,213 @@
+//! Targets: what each KPI should reach, from one file (`deploy/targets.toml`).
+//!
+//! A rule names a KPI and optionally a region or a unit, a value, a direction and the day it
+//! takes effect. For a KPI value the most specific rule wins (unit, then region, then the
+//! default); among equally specific rules the one with the latest `from` on or before the
+//! period's first day wins, so a target change does not rewrite history.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use vardpuls_core::outputs::Scope;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Higher is better: met when value >= target (shares, growth).
+    AtLeast,
+    /// Lower is better: met when value <= target (waits).
+    AtMost,
+}
+
+impl Direction {
+    pub fn is_met(self, value: f64, target: f64) -> bool {
+        match self {
+            Direction::AtLeast => value >= target,
+            Direction::AtMost => value <= target,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetRule {
+    pub kpi: String,
+    /// Two-digit län code; the rule then applies to the region, its kommuner and its units.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// HSA-id of one unit.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// A ratio from 0 to 1 for shares; seconds for waits; growth as a fraction (0.10 = +10 %).
+    pub target: f64,
+    pub direction: Direction,
+    pub from: NaiveDate,
+    /// Where the figure comes from (a report, a decision); shown in the API.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+impl TargetRule {
+    fn specificity(&self) -> u8 {
+        match (&self.unit, &self.region) {
+            (Some(_), _) => 2,
+            (None, Some(_)) => 1,
+            (None, None) => 0,
+        }
+    }
+}
+
+/// The target in effect for one KPI value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Target {
+    pub value: f64,
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    rules: Vec<TargetRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetsFile {
+    #[serde(default, rename = "target")]
+    targets: Vec<TargetRule>,
+}
+
+impl Targets {
+    /// Parses the file and checks every rule against the KPI ids in `known_kpis`. Errors name
+    /// the rule (1-based) and the field.
+    pub fn parse(text: &str, known_kpis: &[&str]) -> Result<Targets, String> {
+        let file: TargetsFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (i, rule) in file.targets.iter().enumerate() {
+            let at = format!("target #{} ({})", i + 1, rule.kpi);
+            if !known_kpis.contains(&rule.kpi.as_str()) {
+                return Err(format!("{at}: kpi: unknown KPI id; known: {}", known_kpis.join(", ")));
+            }
+            if !rule.target.is_finite() {
+                return Err(format!("{at}: target: must be a number"));
+            }
+            if let Some(region) = &rule.region {
+                vardpuls_core::domain::RegionCode::parse(region).map_err(|e| format!("{at}: region: {e}"))?;
+            }
+            if let Some(unit) = &rule.unit {
+                vardpuls_core::domain::HsaId::parse(unit).map_err(|e| format!("{at}: unit: {e}"))?;
+            }
+        }
+        Ok(Targets { rules: file.targets })
+    }
+
+    pub fn load(path: &std::path::Path, known_kpis: &[&str]) -> Result<Targets, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&text, known_kpis).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn rules(&self) -> &[TargetRule] {
+        &self.rules
+    }
+
+    /// KPI ids that have at least one rule, in file order.
+    pub fn kpis(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for rule in &self.rules {
+            if !ids.contains(&rule.kpi.as_str()) {
+                ids.push(&rule.kpi);
+            }
+        }
+        ids
+    }
+
+    /// The target for `kpi` at `scope`/`scope_id` (in `region`, when known) for a period that
+    /// starts on `period_start`.
+    pub fn resolve(
+        &self,
+        kpi: &str,
+        scope: Scope,
+        scope_id: &str,
+        region: Option<&str>,
+        period_start: NaiveDate,
+    ) -> Option<Target> {
+        self.rules
+            .iter()
+            .filter(|r| r.kpi == kpi && r.from <= period_start)
+            .filter(|r| match (&r.unit, &r.region) {
+                (Some(unit), _) => scope == Scope::Unit && unit == scope_id,
+                (None, Some(rule_region)) => region == Some(rule_region.as_str()),
+                (None, None) => true,
+            })
+            .max_by_key(|r| (r.specificity(), r.from))
+            .map(|r| Target { value: r.target, direction: r.direction })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"
+[[target]]
+kpi = "same_day_contact"
+target = 0.95
+direction = "at_least"
+from = "2019-01-01"
+
+[[target]]
+kpi = "same_day_contact"
+region = "13"
+target = 0.90
+direction = "at_least"
+from = "2024-01-01"
+
+[[target]]
+kpi = "same_day_contact"
+unit = "SE2321000115-E00001"
+target = 0.80
+direction = "at_least"
+from = "2024-01-01"
+
+[[target]]
+kpi = "same_day_contact"
+target = 0.97
+direction = "at_least"
+from = "2027-01-01"
+"#;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn most_specific_then_latest_effective_rule_wins() {
+        let t = Targets::parse(FILE, &["same_day_contact"]).unwrap();
+        let get = |scope, id, region, d| t.resolve("same_day_contact", scope, id, region, day(d)).map(|t| t.value);
+        assert_eq!(get(Scope::Unit, "SE2321000180-E00101", Some("20"), "2026-11-23"), Some(0.95));
+        assert_eq!(get(Scope::Unit, "SE2321000115-E00002", Some("13"), "2026-11-23"), Some(0.90));
+        assert_eq!(get(Scope::Region, "13", Some("13"), "2026-11-23"), Some(0.90));
+        // Before Halland's rule took effect, the default applied.
+        assert_eq!(get(Scope::Unit, "SE2321000115-E00002", Some("13"), "2023-12-31"), Some(0.95));
+        assert_eq!(get(Scope::Unit, "SE2321000115-E00001", Some("13"), "2026-11-23"), Some(0.80));
+        // A later default does not beat a region rule, but replaces the older default.
+        assert_eq!(get(Scope::Unit, "SE2321000180-E00101", Some("20"), "2027-02-01"), Some(0.97));
+        assert_eq!(get(Scope::Region, "13", Some("13"), "2027-02-01"), Some(0.90));
+        assert_eq!(t.resolve("visits", Scope::Unit, "x", None, day("2026-01-01")), None);
+        assert_eq!(get(Scope::Unit, "x", None, "2018-01-01"), None);
+    }
+
+    #[test]
+    fn errors_name_the_rule_and_field() {
+        let bad = FILE.replace("region = \"13\"", "region = \"1\"");
+        let e = Targets::parse(&bad, &["same_day_contact"]).unwrap_err();
+        assert!(e.starts_with("target #2 (same_day_contact): region:"), "{e}");
+        let e = Targets::parse(FILE, &["visits"]).unwrap_err();
+        assert!(e.contains("target #1 (same_day_contact): kpi: unknown KPI id"), "{e}");
+    }
+
+    #[test]
+    fn direction_decides_met() {
+        assert!(Direction::AtLeast.is_met(0.95, 0.95));
+        assert!(!Direction::AtLeast.is_met(0.94, 0.95));
+        assert!(Direction::AtMost.is_met(470.0, 480.0));
+        assert!(!Direction::AtMost.is_met(695.0, 480.0));
+    }
+}
