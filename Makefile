@@ -7,16 +7,18 @@ PYTHON ?= python3
 TANSU_VERSION := 0.6.0
 CONFIG ?= deploy/local/vardpuls.toml
 
-.PHONY: all build run test test-rust test-contracts test-deploy measure-recovery tools tool-broker tool-python tool-debian schemas rules lint fmt clean
+BENCH_ARGS ?=
+
+.PHONY: bench all build run test test-rust test-contracts test-deploy measure-recovery tools tool-broker tool-python tool-debian schemas rules lint fmt clean
 
 all: build
 
 build:
 	$(CARGO) build --workspace
 
-## run: start a local broker and every vardpuls service, and print where to look.
+## run: start a local broker, every vardpuls service and the live simulator; print where to look.
 run: tools
-	$(CARGO) run -p vardpuls -- --config $(CONFIG) run
+	$(CARGO) run -p vardpuls -- --config $(CONFIG) run --simulate
 
 ## test: unit, contract and end-to-end tests (the end-to-end tests start their own brokers).
 test: tools test-contracts test-deploy test-rust
@@ -43,6 +45,12 @@ test-contracts:
 ## test-deploy: compose, Kubernetes and cross-file consistency checks (no Docker engine needed).
 test-deploy:
 	$(PYTHON) tests/deploy/check_deploy.py
+
+## bench: the benchmarks of docs/performance.md on this machine (release build); writes
+## bench/results.json. Smaller runs: make bench BENCH_ARGS="--events 1000000".
+bench: tools
+	$(CARGO) build --release -p vardpuls
+	$(PYTHON) bench/run_bench.py --binary $(abspath $(or $(CARGO_TARGET_DIR),target))/release/vardpuls $(BENCH_ARGS)
 
 ## measure-recovery: restart time after SIGKILL and checkpoint size, on a generated stream.
 measure-recovery: tools

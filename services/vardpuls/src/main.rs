@@ -33,6 +33,12 @@ enum Command {
     Tail(commands::tail::Args),
     /// Generate deploy/prometheus/*.rules.yml from the KPI catalogue and the targets file.
     Rules(commands::rules::Args),
+    /// Compute the KPIs from NDJSON files without Kafka (checks, analysis, benchmarks).
+    AggregateFiles(commands::aggregate_files::Args),
+    /// Measure produce-to-/metrics latency of a running pipeline at a steady event rate.
+    MeasureLatency(commands::measure_latency::Args),
+    /// Generate a realistic, seeded event stream (to Kafka or NDJSON files).
+    Simulate(commands::simulate::Args),
     /// Exit 0 when an http:// URL answers 200 (container health checks).
     Probe(commands::probe::Args),
 }
@@ -50,6 +56,9 @@ async fn main() -> std::process::ExitCode {
             Command::Tail(args) => commands::tail::run(config, args),
             Command::Rules(args) => commands::rules::run(config, args),
             Command::Probe(args) => commands::probe::run(args).await,
+            Command::Simulate(args) => commands::simulate::run(config, args).await,
+            Command::MeasureLatency(args) => commands::measure_latency::run(config, args).await,
+            Command::AggregateFiles(args) => commands::aggregate_files::run(config, args).await,
         }
     }
     .await;

@@ -1,9 +1,12 @@
 //! One module per subcommand.
 
+pub mod aggregate_files;
 pub mod import;
+pub mod measure_latency;
 pub mod probe;
 pub mod rules;
 pub mod run;
+pub mod simulate;
 pub mod tail;
 pub mod topics;
 

@@ -36,6 +36,12 @@ pub enum Target {
 pub struct Args {
     #[arg(long, value_enum, default_value = "all")]
     target: Target,
+    /// Also run the simulator live (Region Dalarna, the last `--simulate-days` days first), so
+    /// there is something to see without own data. `make run` turns it on.
+    #[arg(long)]
+    simulate: bool,
+    #[arg(long, default_value_t = 35)]
+    simulate_days: u32,
 }
 
 pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
@@ -116,6 +122,19 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
         where_to_look.push(format!("wallboard   http://{address}/wallboard"));
         where_to_look.push(format!("api         http://{address}/api/v1/kpis (OpenAPI: /api/v1/openapi.json)"));
     }
+    let mut simulator: Option<JoinHandle<anyhow::Result<()>>> = None;
+    if args.simulate {
+        let sim = vardpuls_simulator::stream::Simulation::new(
+            vardpuls_simulator::registry::dalarna(),
+            1,
+            vardpuls_simulator::faults::Faults::demo(),
+        );
+        let mut sink = vardpuls_simulator::sink::Sink::Kafka(EventProducer::new(&config.kafka)?);
+        let (days, stop) = (args.simulate_days, stop.clone());
+        simulator = Some(tokio::spawn(async move { vardpuls_simulator::live::run(&sim, &mut sink, days, stop).await }));
+        where_to_look
+            .push(format!("simulator   Region Dalarna, live, after {days} days of history (with demo faults)"));
+    }
     where_to_look.push(format!("metrics     http://{address}/metrics"));
     let mut http = JoinSet::new();
     http.spawn(server::serve(listener, app, registry.clone(), extra_metrics));
@@ -136,10 +155,14 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
             exporter = None;
             Err(anyhow::anyhow!("exporter stopped: {result:?}"))
         }
+        result = wait(&mut simulator) => {
+            simulator = None;
+            Err(anyhow::anyhow!("simulator stopped: {result:?}"))
+        }
     };
     // The aggregator finishes its batch and checkpoints before it leaves the group.
     stop.store(true, Ordering::Relaxed);
-    for handle in [aggregator, rollup, exporter].into_iter().flatten() {
+    for handle in [aggregator, rollup, exporter, simulator].into_iter().flatten() {
         handle.await.context("service panicked")??;
     }
     http.shutdown().await;

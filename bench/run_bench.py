@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""`make bench`: vardpuls' benchmarks on this machine, printed as a table and written to
+bench/results.json. Every figure comes from real processes: the release `vardpuls` binary, a
+tansu broker (Kafka protocol, in memory) and DuckDB from PyPI.
+
+(a) replay throughput through the whole pipeline: events already in Kafka -> aggregator ->
+    KPI records, events/s;
+(b) aggregation only, from NDJSON files (`vardpuls aggregate-files`), events/s;
+(c) DuckDB computing daily KPIs from the same files (tests/crosscheck/duckdb_daily_kpis.py),
+    events/s, and the ratio (b)/(c);
+(d) end-to-end latency p50/p99 from produce to the value on the exporter's /metrics at a steady
+    rate (`vardpuls measure-latency`);
+(e) peak RSS (VmHWM) of each service;
+(f) restart to caught up after kill -9 with a backlog.
+
+Sizes are options; the defaults are the issue's (10 million events for (a), 1 million backlog).
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Events per simulated national day (1 200 units), used to size the simulations.
+NATIONAL_EVENTS_PER_DAY = 220_000
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except Exception:  # noqa: BLE001 - not up yet, or an error status
+        return None, ""
+
+
+def wait(what, timeout, check, every=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise SystemExit(f"timed out after {timeout} s waiting for {what}")
+
+
+def peak_rss_mib(pid):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def metric_sum(text, name, exclude=None):
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            if exclude and exclude in line:
+                continue
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.bin = str(args.binary)
+        self.work = pathlib.Path(tempfile.mkdtemp(prefix="vardpuls-bench-"))
+        self.processes = []
+        self.results = {}
+
+    def run(self, *argv, env=None, capture=True):
+        started = time.monotonic()
+        out = subprocess.run([self.bin, *argv], env={**os.environ, **(env or {})}, capture_output=capture, text=True, check=True)
+        return time.monotonic() - started, (out.stdout or "") + (out.stderr or "")
+
+    def spawn(self, *argv, env=None, name="vardpuls"):
+        log = open(self.work / f"{name}.log", "w")
+        p = subprocess.Popen([self.bin, *argv], env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(p)
+        return p
+
+    def cleanup(self):
+        for p in self.processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def simulate(self, out_dir, events, start, env=None):
+        days = max(1, round(events / NATIONAL_EVENTS_PER_DAY))
+        argv = ["simulate", "--registry", "national", "--from", start, "--days", str(days), "--seed", "7"]
+        if out_dir:
+            argv += ["--out", str(out_dir)]
+        seconds, output = self.run(*argv, env=env)
+        count = int(re.search(r"(\d+) events in", output).group(1))
+        return count, seconds, days
+
+    # (b) and (c)
+    def files(self):
+        files = self.work / "files"
+        count, _, days = self.simulate(files, self.args.file_events, "2026-01-05")
+        seconds, output = self.run("aggregate-files", str(files), env={"RUST_LOG": "warn"})
+        b = count / seconds
+        started = time.monotonic()
+        subprocess.run([sys.executable, str(ROOT / "tests/crosscheck/duckdb_daily_kpis.py"), str(files)], check=True, capture_output=True)
+        c_seconds = time.monotonic() - started
+        c = count / c_seconds
+        self.results["b_aggregation_from_files"] = {"events": count, "days": days, "seconds": round(seconds, 2), "events_per_s": round(b)}
+        self.results["c_duckdb_from_files"] = {"events": count, "seconds": round(c_seconds, 2), "events_per_s": round(c), "kpis": "same_day_contact, visits, digital_visit_share, chats_started (daily)"}
+        self.results["ratio_b_over_c"] = round(b / c, 2)
+        shutil.rmtree(files, ignore_errors=True)
+
+    # (a), (e), (f), (d)
+    def pipeline(self):
+        port = free_port()
+        bootstrap = f"127.0.0.1:{port}"
+        url = f"tcp://{bootstrap}"
+        tansu = subprocess.Popen([self.args.tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                                  "--storage-engine", "memory://tansu/", "--cluster-id", "vardpuls-bench"],
+                                 stdout=open(self.work / "tansu.log", "w"), stderr=subprocess.STDOUT)
+        self.processes.append(tansu)
+        env = {"VARDPULS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn",
+               "VARDPULS_AGGREGATOR_UNITS_FILE": str(ROOT / "deploy/units.csv"),
+               "VARDPULS_EXPORTER_TARGETS_FILE": str(ROOT / "deploy/targets.toml")}
+        wait("the broker", 60, lambda: subprocess.run([self.bin, "topics"], env={**os.environ, **env}, capture_output=True).returncode == 0, 0.5)
+
+        count, produce_seconds, days = self.simulate(None, self.args.events, "2025-01-06", env)
+        state = self.work / "state"
+        agg_port = free_port()
+        agg_env = {**env, "VARDPULS_AGGREGATOR_STATE_DIR": str(state), "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{agg_port}"}
+        started = time.monotonic()
+        aggregator = self.spawn("run", "--target", "aggregator", env=agg_env, name="aggregator")
+
+        def consumed(exclude=None):
+            status, text = http_get(f"http://127.0.0.1:{agg_port}/metrics")
+            return metric_sum(text, "vardpuls_aggregator_messages_total", exclude) if status == 200 else 0.0
+
+        wait("the aggregator to consume the replay", self.args.timeout, lambda: consumed() >= count, 0.5)
+        replay_seconds = time.monotonic() - started
+        self.results["a_replay_through_pipeline"] = {"events": count, "days": days, "seconds": round(replay_seconds, 1),
+                                                     "events_per_s": round(count / replay_seconds),
+                                                     "produce_seconds": round(produce_seconds, 1)}
+        rss = {"aggregator_after_replay": round(peak_rss_mib(aggregator.pid))}
+
+        exp_port = free_port()
+        exporter = self.spawn("run", "--target", "exporter", env={**env, "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{exp_port}"}, name="exporter")
+        rollup = self.spawn("run", "--target", "rollup", env={**env, "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{free_port()}"}, name="rollup")
+        ingest = self.spawn("run", "--target", "ingest", env={**env, "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{free_port()}"}, name="ingest")
+        wait("the exporter to rebuild its view", self.args.timeout, lambda: http_get(f"http://127.0.0.1:{exp_port}/readyz")[0] == 200, 0.5)
+
+        # (d) at a steady rate, with every service running.
+        _, output = self.run("measure-latency", "--exporter", f"127.0.0.1:{exp_port}", "--rate", str(self.args.rate),
+                             "--seconds", str(self.args.latency_seconds), env=env)
+        m = re.search(r"p50 ([\d.]+) s, p90 ([\d.]+) s, p99 ([\d.]+) s, max ([\d.]+) s", output)
+        self.results["d_end_to_end_latency"] = {"rate_events_per_s": self.args.rate, "seconds": self.args.latency_seconds,
+                                                "p50_s": float(m.group(1)), "p90_s": float(m.group(2)), "p99_s": float(m.group(3)),
+                                                "max_s": float(m.group(4)), "summary": output.strip().splitlines()[-1]}
+        for name, p in [("exporter", exporter), ("rollup", rollup), ("ingest", ingest), ("aggregator", aggregator)]:
+            rss[name] = round(peak_rss_mib(p.pid))
+        self.results["e_peak_rss_mib"] = rss
+
+        # (f) kill -9, a backlog arrives, restart.
+        aggregator.send_signal(signal.SIGKILL)
+        aggregator.wait()
+        backlog, _, _ = self.simulate(None, self.args.backlog, "2026-06-01", env)
+        started = time.monotonic()
+        aggregator = self.spawn("run", "--target", "aggregator", env=agg_env, name="aggregator-restarted")
+        wait("the restarted aggregator to catch up", self.args.timeout, lambda: consumed('outcome="replayed"') >= backlog, 0.2)
+        self.results["f_restart_to_caught_up"] = {"backlog_events": backlog, "seconds": round(time.monotonic() - started, 2)}
+        state_bytes = sum(f.stat().st_size for f in state.rglob("*") if f.is_file())
+        self.results["checkpoint_bytes"] = state_bytes
+
+    def machine(self):
+        cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+        mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+        return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem / 1024 / 1024, 1), "os": platform.platform(),
+                "broker": "tansu 0.6.0 (memory storage)", "build": "release"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", type=pathlib.Path, required=True)
+    parser.add_argument("--tansu", default=shutil.which("tansu") or str(pathlib.Path.home() / ".cargo/bin/tansu"))
+    parser.add_argument("--events", type=int, default=10_000_000, help="(a) replay size")
+    parser.add_argument("--file-events", type=int, default=2_000_000, help="(b), (c) input size")
+    parser.add_argument("--backlog", type=int, default=1_000_000, help="(f) backlog size")
+    parser.add_argument("--rate", type=int, default=2000, help="(d) events/s")
+    parser.add_argument("--latency-seconds", type=int, default=60)
+    parser.add_argument("--timeout", type=int, default=3600)
+    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench/results.json")
+    parser.add_argument("--only", choices=["files", "pipeline"], help="run one part")
+    args = parser.parse_args()
+
+    bench = Bench(args)
+    try:
+        bench.results["machine"] = bench.machine()
+        if args.only in (None, "files"):
+            bench.files()
+        if args.only in (None, "pipeline"):
+            bench.pipeline()
+    finally:
+        bench.cleanup()
+    r = bench.results
+    rows = []
+    if "b_aggregation_from_files" in r:
+        rows += [("(b) aggregation from files", f"{r['b_aggregation_from_files']['events_per_s']:,} events/s", f"{r['b_aggregation_from_files']['events']:,} events"),
+                 ("(c) DuckDB, same files", f"{r['c_duckdb_from_files']['events_per_s']:,} events/s", f"ratio (b)/(c) = {r['ratio_b_over_c']}")]
+    if "a_replay_through_pipeline" in r:
+        a, d, e, f = r["a_replay_through_pipeline"], r["d_end_to_end_latency"], r["e_peak_rss_mib"], r["f_restart_to_caught_up"]
+        rows += [("(a) replay through the pipeline", f"{a['events_per_s']:,} events/s", f"{a['events']:,} events in {a['seconds']} s"),
+                 ("(d) end-to-end latency", f"p50 {d['p50_s']} s, p99 {d['p99_s']} s", f"at {d['rate_events_per_s']} events/s"),
+                 ("(e) peak RSS", ", ".join(f"{k} {v} MiB" for k, v in e.items()), ""),
+                 ("(f) restart to caught up", f"{f['seconds']} s", f"{f['backlog_events']:,} events of backlog")]
+    width = max(len(x[0]) for x in rows) if rows else 0
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:<40} {note}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(r, indent=2) + "\n")
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
