@@ -8,4 +8,5 @@ mod import;
 mod live_day;
 mod observability;
 mod scenario;
+mod simulator;
 mod support;

@@ -13,6 +13,7 @@
 
 use crate::checkpoint;
 use crate::config::AggregatorConfig;
+use crate::crash_marker::CrashMarker;
 use crate::engine::{Engine, Routed};
 use crate::metrics::AggregatorMetrics;
 use anyhow::Context;
@@ -224,6 +225,7 @@ pub fn run(
     let (max_batch, max_wait) = (config.max_batch_messages, Duration::from_millis(config.max_batch_wait_ms));
     let group = config.consumer_group.clone();
     let session_timeout = config.session_timeout_ms.to_string();
+    let (session_timeout_ms, state_dir) = (config.session_timeout_ms, config.state_dir.clone());
     let heartbeat = (config.session_timeout_ms / 6).max(100).to_string();
     let worker = Arc::new(Mutex::new(Worker {
         engine: Engine::new(config),
@@ -247,6 +249,7 @@ pub fn run(
         .set("statistics.interval.ms", "5000")
         .create_with_context(context)
         .context("creating aggregator consumer")?;
+    let marker = CrashMarker::acquire(&state_dir, Duration::from_millis(session_timeout_ms), &stop)?;
     let inputs: Vec<&str> = Topic::INPUTS.iter().map(|t| t.name()).collect();
     consumer.subscribe(&inputs).context("subscribing to input topics")?;
     tracing::info!(group, "aggregator consuming {}", inputs.join(", "));
@@ -279,6 +282,7 @@ pub fn run(
     let offsets = worker.lock().expect("lock").flush()?;
     commit(&consumer, &offsets);
     consumer.unsubscribe();
+    marker.release();
     Ok(())
 }
 

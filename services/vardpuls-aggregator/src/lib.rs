@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod checkpoint;
 pub mod config;
 pub mod consumer;
+pub mod crash_marker;
 pub mod engine;
 pub mod metrics;
 pub mod partial;
