@@ -143,21 +143,26 @@ class Bench:
 
         count, produce_seconds, days = self.simulate(None, self.args.events, "2025-01-06", env)
         state = self.work / "state"
-        agg_port = free_port()
-        agg_env = {**env, "VARDPULS_AGGREGATOR_STATE_DIR": str(state), "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{agg_port}"}
+        # One consumer group; instances share the checkpoint directory (as in production).
+        agg_envs = [{**env, "VARDPULS_AGGREGATOR_STATE_DIR": str(state), "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{free_port()}",
+                     "HOSTNAME": f"bench-aggregator-{i}"} for i in range(self.args.aggregators)]
         started = time.monotonic()
-        aggregator = self.spawn("run", "--target", "aggregator", env=agg_env, name="aggregator")
+        aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{i}") for i, e in enumerate(agg_envs)]
 
         def consumed(exclude=None):
-            status, text = http_get(f"http://127.0.0.1:{agg_port}/metrics")
-            return metric_sum(text, "vardpuls_aggregator_messages_total", exclude) if status == 200 else 0.0
+            total = 0.0
+            for e in agg_envs:
+                status, text = http_get(f"http://{e['VARDPULS_INGEST_LISTEN']}/metrics")
+                total += metric_sum(text, "vardpuls_aggregator_messages_total", exclude) if status == 200 else 0.0
+            return total
 
         wait("the aggregator to consume the replay", self.args.timeout, lambda: consumed() >= count, 0.5)
         replay_seconds = time.monotonic() - started
         self.results["a_replay_through_pipeline"] = {"events": count, "days": days, "seconds": round(replay_seconds, 1),
                                                      "events_per_s": round(count / replay_seconds),
+                                                     "aggregator_instances": self.args.aggregators,
                                                      "produce_seconds": round(produce_seconds, 1)}
-        rss = {"aggregator_after_replay": round(peak_rss_mib(aggregator.pid))}
+        rss = {f"aggregator_{i}_after_replay": round(peak_rss_mib(a.pid)) for i, a in enumerate(aggregators)}
 
         exp_port = free_port()
         exporter = self.spawn("run", "--target", "exporter", env={**env, "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{exp_port}"}, name="exporter")
@@ -172,17 +177,18 @@ class Bench:
         self.results["d_end_to_end_latency"] = {"rate_events_per_s": self.args.rate, "seconds": self.args.latency_seconds,
                                                 "p50_s": float(m.group(1)), "p90_s": float(m.group(2)), "p99_s": float(m.group(3)),
                                                 "max_s": float(m.group(4)), "summary": output.strip().splitlines()[-1]}
-        for name, p in [("exporter", exporter), ("rollup", rollup), ("ingest", ingest), ("aggregator", aggregator)]:
+        for name, p in [("exporter", exporter), ("rollup", rollup), ("ingest", ingest)] + [(f"aggregator_{i}", a) for i, a in enumerate(aggregators)]:
             rss[name] = round(peak_rss_mib(p.pid))
         self.results["e_peak_rss_mib"] = rss
 
-        # (f) kill -9, a backlog arrives, restart.
-        aggregator.send_signal(signal.SIGKILL)
-        aggregator.wait()
+        # (f) kill -9 every aggregator, a backlog arrives, restart them.
+        for a in aggregators:
+            a.send_signal(signal.SIGKILL)
+            a.wait()
         backlog, _, _ = self.simulate(None, self.args.backlog, "2026-06-01", env)
         started = time.monotonic()
-        aggregator = self.spawn("run", "--target", "aggregator", env=agg_env, name="aggregator-restarted")
-        wait("the restarted aggregator to catch up", self.args.timeout, lambda: consumed('outcome="replayed"') >= backlog, 0.2)
+        aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{i}-restarted") for i, e in enumerate(agg_envs)]
+        wait("the restarted aggregators to catch up", self.args.timeout, lambda: consumed('outcome="replayed"') >= backlog, 0.2)
         self.results["f_restart_to_caught_up"] = {"backlog_events": backlog, "seconds": round(time.monotonic() - started, 2)}
         state_bytes = sum(f.stat().st_size for f in state.rglob("*") if f.is_file())
         self.results["checkpoint_bytes"] = state_bytes
@@ -202,6 +208,7 @@ def main():
     parser.add_argument("--file-events", type=int, default=2_000_000, help="(b), (c) input size")
     parser.add_argument("--backlog", type=int, default=1_000_000, help="(f) backlog size")
     parser.add_argument("--rate", type=int, default=2000, help="(d) events/s")
+    parser.add_argument("--aggregators", type=int, default=os.cpu_count() or 1, help="aggregator instances in the group (default: one per core)")
     parser.add_argument("--latency-seconds", type=int, default=60)
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench/results.json")

@@ -44,7 +44,7 @@ impl Default for AggregatorConfig {
             retention_days: 400,
             count_abandoned_calls: true,
             max_batch_messages: 50_000,
-            max_batch_wait_ms: 200,
+            max_batch_wait_ms: 100,
             consumer_group: "vardpuls-aggregator".to_string(),
             session_timeout_ms: 6_000,
             units_file: PathBuf::from("deploy/units.csv"),

@@ -239,7 +239,7 @@ pub fn run(
     let lag = worker.lock().expect("lock").metrics.as_ref().map(|m| m.consumer_lag.clone());
     let context = RebalanceContext { worker: worker.clone(), failed: failed.clone(), lag, group: group.clone() };
     let consumer: BaseConsumer<RebalanceContext> = kafka
-        .client_config()
+        .consumer_config()
         .set("group.id", &group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")

@@ -23,7 +23,7 @@ pub fn run(kafka: &KafkaConfig, registry: UnitRegistry, stop: Arc<AtomicBool>) -
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let producer = EventProducer::new(kafka)?;
     let consumer: BaseConsumer = kafka
-        .client_config()
+        .consumer_config()
         .set("group.id", "vardpuls-rollup")
         .set("enable.auto.commit", "false")
         .create()

@@ -28,7 +28,7 @@ pub fn run(
 ) -> anyhow::Result<()> {
     // No consumer group offsets: every exporter replica reads the whole topic.
     let consumer: BaseConsumer<EndOfPartitionIsNormal> = kafka
-        .client_config()
+        .consumer_config()
         .set("group.id", "vardpuls-exporter")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")

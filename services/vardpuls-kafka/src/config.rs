@@ -66,6 +66,20 @@ impl KafkaConfig {
         }
         c
     }
+
+    /// Client settings for consumers: `client_config` plus consumer defaults that `options` may
+    /// override. A caught-up consumer's fetch waits at most 50 ms for data (librdkafka's 500 ms
+    /// default is a full second end to end over two hops, and some brokers hold a fetch the
+    /// whole time).
+    pub fn consumer_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.bootstrap_servers);
+        c.set("fetch.wait.max.ms", "50");
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
 }
 
 #[cfg(test)]

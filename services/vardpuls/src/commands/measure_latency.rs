@@ -87,15 +87,16 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
             chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ")
         );
         state.lock().expect("lock").entry(unit.clone()).or_default().sent.push(Instant::now());
-        pending.push(producer.send(Topic::Phone, Some(unit), json.into_bytes()));
-        if pending.len() >= 500 {
+        // Spawned, so the record is queued now rather than when the batch is awaited.
+        pending.push(tokio::spawn(producer.send(Topic::Phone, Some(unit), json.into_bytes())));
+        if pending.len() >= 2000 {
             for r in futures::future::join_all(std::mem::take(&mut pending)).await {
-                r.context("producing")?;
+                r?.context("producing")?;
             }
         }
     }
     for r in futures::future::join_all(pending).await {
-        r.context("producing")?;
+        r?.context("producing")?;
     }
     // Wait for the stragglers (at most 30 s), then report.
     let deadline = Instant::now() + Duration::from_secs(30);
