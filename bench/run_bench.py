@@ -239,6 +239,9 @@ def main():
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:<40} {note}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.only and args.out.exists():
+        # One part re-run: keep the other part's figures.
+        r = {**json.loads(args.out.read_text()), **r}
     args.out.write_text(json.dumps(r, indent=2) + "\n")
     print(f"written to {args.out}")
 

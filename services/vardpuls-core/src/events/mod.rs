@@ -150,6 +150,18 @@ pub(crate) trait Checked {
 }
 
 fn decode_as<T: DeserializeOwned + Checked>(text: &str) -> Result<T, Rejection> {
+    // Valid input is the common case: decode it without tracking the path. Only input that
+    // fails is decoded again with path tracking, so the rejection names the field.
+    match serde_json::from_str::<T>(text) {
+        Ok(event) => {
+            event.check()?;
+            Ok(event)
+        }
+        Err(_) => decode_naming_the_field(text),
+    }
+}
+
+fn decode_naming_the_field<T: DeserializeOwned + Checked>(text: &str) -> Result<T, Rejection> {
     let mut de = serde_json::Deserializer::from_str(text);
     let event: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
