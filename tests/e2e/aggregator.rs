@@ -419,11 +419,7 @@ async fn measure_restart_recovery_and_state_size() {
     wait_until_caught_up(&state, &ends, Duration::from_secs(600));
     let recovery = restarted.elapsed();
     terminate(&mut running.0);
-    let bytes: u64 = Topic::INPUTS
-        .iter()
-        .flat_map(|t| std::fs::read_dir(state.join(t.name())).into_iter().flatten())
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum();
+    let bytes: u64 = Topic::INPUTS.iter().map(|t| checkpoint::size_on_disk(&state, *t)).sum();
     println!(
         "messages {} (first half {} in {:.1} s); restart after SIGKILL to caught up with {} messages of backlog: {:.2} s; checkpoints {} bytes",
         messages.len(),

@@ -66,6 +66,11 @@ impl Engine {
         self.shards.get(&(topic, partition))
     }
 
+    /// For checkpointing, which records what it persisted in the shard.
+    pub fn shard_mut(&mut self, topic: Topic, partition: i32) -> Option<&mut Shard> {
+        self.shards.get_mut(&(topic, partition))
+    }
+
     /// Adds a shard (new, or loaded from a checkpoint).
     pub fn insert_shard(&mut self, shard: Shard) {
         for events in shard.open.values() {

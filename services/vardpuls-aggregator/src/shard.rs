@@ -33,6 +33,9 @@ pub struct Shard {
     /// Open days that received events since the last computation.
     #[serde(skip)]
     pub dirty: BTreeSet<NaiveDate>,
+    /// Closed days whose partials are already in their own checkpoint segment file.
+    #[serde(skip)]
+    pub persisted: BTreeSet<NaiveDate>,
 }
 
 /// What applying one event did.
@@ -60,6 +63,7 @@ impl Shard {
             closed: BTreeMap::new(),
             emitted: HashMap::new(),
             dirty: BTreeSet::new(),
+            persisted: BTreeSet::new(),
         }
     }
 
