@@ -3,9 +3,9 @@
 //! DLQ with their Kafka position, late ones the late topic, and duplicates count once.
 
 use crate::scenario::{Message, stream};
-use crate::support::{TestKafka, tempdir};
+use crate::support::{TestKafka, produce, tempdir};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,23 +15,6 @@ use vardpuls_aggregator::{AggregatorConfig, checkpoint};
 use vardpuls_core::Topic;
 use vardpuls_core::dlq::Source;
 use vardpuls_core::outputs::LateEvent;
-use vardpuls_kafka::EventProducer;
-
-async fn produce(kafka: &TestKafka, messages: &[Message]) {
-    let producer = EventProducer::new(&kafka.config).unwrap();
-    let sends: Vec<_> = messages.iter().map(|m| producer.send(m.topic, Some(&m.key), m.payload.clone())).collect();
-    for result in futures_join(sends).await {
-        result.unwrap();
-    }
-}
-
-async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut out = Vec::with_capacity(futures.len());
-    for f in futures {
-        out.push(f.await);
-    }
-    out
-}
 
 /// The next offset of every input partition that has messages.
 fn end_offsets(kafka: &TestKafka) -> BTreeMap<(Topic, i32), i64> {
@@ -87,22 +70,6 @@ fn config(state_dir: &Path) -> AggregatorConfig {
     }
 }
 
-fn vardpuls_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("VARDPULS_BIN") {
-        return PathBuf::from(path);
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| crate::support::repo_root().join("target"));
-    let path = target.join("debug/vardpuls");
-    assert!(
-        path.exists(),
-        "{} not found: build it first (cargo build -p vardpuls) or set VARDPULS_BIN",
-        path.display()
-    );
-    path
-}
-
 /// A running `vardpuls` process, killed when dropped so a failing test leaves nothing behind.
 struct Running(Child);
 
@@ -119,7 +86,7 @@ fn spawn_aggregator(kafka: &TestKafka, state_dir: &Path) -> Running {
 }
 
 fn spawn_aggregator_with(kafka: &TestKafka, state_dir: &Path, batch: usize) -> Running {
-    let child = Command::new(vardpuls_binary())
+    let child = Command::new(crate::support::vardpuls_binary())
         .args(["run", "--target", "aggregator"])
         .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
         .env("VARDPULS_AGGREGATOR_STATE_DIR", state_dir)

@@ -5,14 +5,15 @@
 
 use crate::live_day;
 use crate::scenario::Message;
-use crate::support::{TestKafka, free_port, get, http, repo_root, tempdir, tool, url_encode, wait_for};
+use crate::support::{
+    TestKafka, free_port, get, http, produce, repo_root, tempdir, tool, url_encode, vardpuls_binary, wait_for,
+};
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use vardpuls_core::Topic;
-use vardpuls_kafka::EventProducer;
 
 const TOKEN: &str = "e2e-observability-token";
 /// Values for the dashboards' template variables.
@@ -28,20 +29,9 @@ impl Drop for Killed {
     }
 }
 
-async fn produce(kafka: &TestKafka, messages: &[Message]) {
-    let producer = EventProducer::new(&kafka.config).unwrap();
-    for m in messages {
-        producer.send(m.topic, Some(&m.key), m.payload.clone()).await.unwrap();
-    }
-}
-
 fn start_vardpuls(kafka: &TestKafka, address: &str) -> Killed {
     let root = repo_root();
-    let binary = std::env::var("VARDPULS_BIN").map(std::path::PathBuf::from).unwrap_or_else(|_| {
-        let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or(root.join("target"));
-        target.join("debug/vardpuls")
-    });
-    let child = Command::new(binary)
+    let child = Command::new(vardpuls_binary())
         .args(["run", "--target", "all"])
         .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
         .env("VARDPULS_AGGREGATOR_STATE_DIR", tempdir())

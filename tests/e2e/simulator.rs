@@ -1,19 +1,13 @@
 //! The simulator through a real broker: the same seed sends the same events to Kafka as to
 //! NDJSON files, keyed by unit, and every one passes its topic's contract.
 
-use crate::support::{TestKafka, repo_root, tempdir};
+use crate::support::{TestKafka, tempdir, vardpuls_binary};
 use std::collections::BTreeSet;
 use std::process::Command;
 use vardpuls_core::Topic;
 
 fn vardpuls() -> Command {
-    let binary = std::env::var("VARDPULS_BIN").map(std::path::PathBuf::from).unwrap_or_else(|_| {
-        std::env::var("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or(repo_root().join("target"))
-            .join("debug/vardpuls")
-    });
-    Command::new(binary)
+    Command::new(vardpuls_binary())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -148,3 +148,35 @@ pub fn tool(name: &str, package: &str) -> PathBuf {
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{name} not found: install Debian's {package} (make tools does)"))
 }
+
+/// The `vardpuls` binary the end-to-end tests run (`make test` builds it and sets VARDPULS_BIN).
+pub fn vardpuls_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("VARDPULS_BIN") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target"));
+    let path = target.join("debug/vardpuls");
+    assert!(
+        path.exists(),
+        "{} not found: build it first (cargo build -p vardpuls) or set VARDPULS_BIN",
+        path.display()
+    );
+    path
+}
+
+/// Produces `messages` in order and waits for every acknowledgement.
+pub async fn produce(kafka: &TestKafka, messages: &[crate::scenario::Message]) {
+    let producer = vardpuls_kafka::EventProducer::new(&kafka.config).unwrap();
+    let sends: Vec<_> = messages.iter().map(|m| producer.send(m.topic, Some(&m.key), m.payload.clone())).collect();
+    for result in futures_join(sends).await {
+        result.unwrap();
+    }
+}
+
+async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut out = Vec::with_capacity(futures.len());
+    for f in futures {
+        out.push(f.await);
+    }
+    out
+}

@@ -72,11 +72,9 @@ impl KafkaConfig {
     /// default is a full second end to end over two hops, and some brokers hold a fetch the
     /// whole time).
     pub fn consumer_config(&self) -> ClientConfig {
-        let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", &self.bootstrap_servers);
-        c.set("fetch.wait.max.ms", "50");
-        for (k, v) in &self.options {
-            c.set(k, v);
+        let mut c = self.client_config();
+        if !self.options.contains_key("fetch.wait.max.ms") {
+            c.set("fetch.wait.max.ms", "50");
         }
         c
     }
