@@ -4,6 +4,7 @@
 use crate::rollup::RollupView;
 use anyhow::Context;
 use futures::future::join_all;
+use prometheus::{IntCounter, Registry};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -18,8 +19,37 @@ use vardpuls_kafka::{EventProducer, KafkaConfig};
 /// How long changes are gathered before roll-ups are published.
 const PUBLISH_EVERY: Duration = Duration::from_millis(200);
 
+/// The roll-up stage's own metrics.
+#[derive(Clone)]
+pub struct RollupMetrics {
+    /// `vardpuls_rollup_records_read_total`: KPI records read from `vardpuls.kpi.v1`.
+    pub read: IntCounter,
+    /// `vardpuls_rollup_records_published_total`: kommun and region records published.
+    pub published: IntCounter,
+}
+
+impl RollupMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<RollupMetrics> {
+        let m = RollupMetrics {
+            read: IntCounter::new("vardpuls_rollup_records_read_total", "KPI records the roll-up read.")?,
+            published: IntCounter::new(
+                "vardpuls_rollup_records_published_total",
+                "Kommun and region KPI records the roll-up published.",
+            )?,
+        };
+        registry.register(Box::new(m.read.clone()))?;
+        registry.register(Box::new(m.published.clone()))?;
+        Ok(m)
+    }
+}
+
 /// Runs until `stop` is set. Blocking: run it on its own thread.
-pub fn run(kafka: &KafkaConfig, registry: UnitRegistry, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+pub fn run(
+    kafka: &KafkaConfig,
+    registry: UnitRegistry,
+    metrics: Option<RollupMetrics>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let producer = EventProducer::new(kafka)?;
     let consumer: BaseConsumer = kafka
@@ -43,6 +73,9 @@ pub fn run(kafka: &KafkaConfig, registry: UnitRegistry, stop: Arc<AtomicBool>) -
             Some(Err(e)) => tracing::warn!(error = %e, "roll-up consumer error"),
             Some(Ok(message)) => match serde_json::from_slice::<KpiRecord>(message.payload().unwrap_or_default()) {
                 Ok(record) => {
+                    if let Some(m) = &metrics {
+                        m.read.inc();
+                    }
                     view.apply(&record);
                     changed_since.get_or_insert_with(Instant::now);
                 }
@@ -50,14 +83,22 @@ pub fn run(kafka: &KafkaConfig, registry: UnitRegistry, stop: Arc<AtomicBool>) -
             },
         }
         if changed_since.is_some_and(|t| t.elapsed() >= PUBLISH_EVERY) {
-            publish(&runtime, &producer, view.flush())?;
+            publish(&runtime, &producer, view.flush(), metrics.as_ref())?;
             changed_since = None;
         }
     }
-    publish(&runtime, &producer, view.flush())
+    publish(&runtime, &producer, view.flush(), metrics.as_ref())
 }
 
-fn publish(runtime: &tokio::runtime::Runtime, producer: &EventProducer, records: Vec<KpiRecord>) -> anyhow::Result<()> {
+fn publish(
+    runtime: &tokio::runtime::Runtime,
+    producer: &EventProducer,
+    records: Vec<KpiRecord>,
+    metrics: Option<&RollupMetrics>,
+) -> anyhow::Result<()> {
+    if let Some(m) = metrics {
+        m.published.inc_by(records.len() as u64);
+    }
     let sends: Vec<_> = records
         .iter()
         .map(|r| producer.send(Topic::Kpi, Some(&r.key()), serde_json::to_vec(r).expect("KPI records serialize")))

@@ -93,16 +93,18 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut rollup: Option<JoinHandle<anyhow::Result<()>>> = None;
     if matches!(args.target, Target::All | Target::Rollup) {
-        let registry =
+        let units =
             vardpuls_core::units::UnitRegistry::load(&config.aggregator.units_file).map_err(anyhow::Error::msg)?;
         where_to_look.push(format!(
             "rollup      {} units from {}",
-            registry.len(),
+            units.len(),
             config.aggregator.units_file.display()
         ));
         let (kafka, stop) = (config.kafka.clone(), stop.clone());
-        rollup =
-            Some(tokio::task::spawn_blocking(move || vardpuls_aggregator::rollup_service::run(&kafka, registry, stop)));
+        let metrics = vardpuls_aggregator::rollup_service::RollupMetrics::register(&registry)?;
+        rollup = Some(tokio::task::spawn_blocking(move || {
+            vardpuls_aggregator::rollup_service::run(&kafka, units, Some(metrics), stop)
+        }));
     }
     let mut extra_metrics: Vec<server::ExtraFamilies> = Vec::new();
     let mut exporter: Option<JoinHandle<anyhow::Result<()>>> = None;
