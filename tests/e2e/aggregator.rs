@@ -3,7 +3,7 @@
 //! DLQ with their Kafka position, late ones the late topic, and duplicates count once.
 
 use crate::scenario::{Message, stream};
-use crate::support::{TestKafka, produce, tempdir};
+use crate::support::{KillOnDrop as Running, TestKafka, produce, tempdir};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -71,14 +71,6 @@ fn config(state_dir: &Path) -> AggregatorConfig {
 }
 
 /// A running `vardpuls` process, killed when dropped so a failing test leaves nothing behind.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts the binary with batches of `batch` messages (small batches mean many checkpoints).
 fn spawn_aggregator(kafka: &TestKafka, state_dir: &Path) -> Running {

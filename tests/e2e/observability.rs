@@ -6,12 +6,13 @@
 use crate::live_day;
 use crate::scenario::Message;
 use crate::support::{
-    TestKafka, free_port, get, http, produce, repo_root, tempdir, tool, url_encode, vardpuls_binary, wait_for,
+    KillOnDrop, TestKafka, free_port, get, http, produce, repo_root, tempdir, tool, url_encode, vardpuls_binary,
+    wait_for,
 };
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use vardpuls_core::Topic;
 
@@ -20,16 +21,7 @@ const TOKEN: &str = "e2e-observability-token";
 const REGION: &str = "20";
 const UNIT: &str = "SE2321000180-E00101";
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_vardpuls(kafka: &TestKafka, address: &str) -> Killed {
+fn start_vardpuls(kafka: &TestKafka, address: &str) -> KillOnDrop {
     let root = repo_root();
     let child = Command::new(vardpuls_binary())
         .args(["run", "--target", "all"])
@@ -43,7 +35,7 @@ fn start_vardpuls(kafka: &TestKafka, address: &str) -> Killed {
         .stdout(Stdio::null())
         .spawn()
         .expect("starting vardpuls (build it first: make test does)");
-    Killed(child)
+    KillOnDrop(child)
 }
 
 /// A JSON answer; None while the server is not up or answers with an error status.
@@ -53,7 +45,7 @@ fn json(address: &str, path: &str) -> Option<Value> {
     (status == 200).then(|| serde_json::from_str(&body).expect("JSON answer"))
 }
 
-fn start_prometheus(vardpuls: &str) -> (Killed, String) {
+fn start_prometheus(vardpuls: &str) -> (KillOnDrop, String) {
     let dir = tempdir();
     let rules = repo_root().join("deploy/prometheus");
     let config = format!(
@@ -70,7 +62,7 @@ fn start_prometheus(vardpuls: &str) -> (Killed, String) {
         .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
         .spawn()
         .expect("starting prometheus");
-    (Killed(child), address)
+    (KillOnDrop(child), address)
 }
 
 /// Runs an instant query; the result vector, or None on an error answer.

@@ -43,23 +43,15 @@ struct Worker {
     touched: BTreeSet<(Topic, i32)>,
     /// Messages by input topic and outcome since the last flush; added to the metrics per batch
     /// rather than per message (a labelled counter lookup per message cost 3 % of replay).
-    counts: [[u64; OUTCOMES.len()]; Topic::INPUTS.len()],
+    counts: [[u64; Routed::OUTCOMES.len()]; Topic::INPUTS.len()],
     /// Records sent since the last flush: KPI records, late events, dead letters.
     sent: [u64; 3],
 }
 
-const OUTCOMES: [&str; 5] = ["counted", "duplicate", "replayed", "late", "invalid"];
-
 impl Worker {
     fn offer(&mut self, topic: Topic, partition: i32, offset: i64, payload: &[u8]) {
         let routed = self.engine.offer(topic, partition, offset, payload);
-        let outcome = match &routed {
-            Routed::Counted => 0,
-            Routed::Duplicate => 1,
-            Routed::AlreadyApplied => 2,
-            Routed::Late(_) => 3,
-            Routed::Invalid(_) => 4,
-        };
+        let (outcome, replayed) = (routed.outcome(), matches!(routed, Routed::AlreadyApplied));
         if let Some(t) = Topic::INPUTS.iter().position(|t| *t == topic) {
             self.counts[t][outcome] += 1;
         }
@@ -75,7 +67,7 @@ impl Worker {
             }
             Routed::Counted | Routed::Duplicate | Routed::AlreadyApplied => {}
         }
-        if OUTCOMES[outcome] != "replayed" {
+        if !replayed {
             self.touched.insert((topic, partition));
         }
     }
@@ -105,7 +97,7 @@ impl Worker {
         let (counts, sent) = (std::mem::take(&mut self.counts), std::mem::take(&mut self.sent));
         if let Some(m) = &self.metrics {
             for (t, topic) in Topic::INPUTS.iter().enumerate() {
-                for (o, outcome) in OUTCOMES.iter().enumerate() {
+                for (o, outcome) in Routed::OUTCOMES.iter().enumerate() {
                     if counts[t][o] > 0 {
                         m.messages.with_label_values(&[topic.short_name(), outcome]).inc_by(counts[t][o]);
                     }

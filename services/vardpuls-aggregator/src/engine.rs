@@ -39,6 +39,21 @@ pub enum Routed {
     Invalid(Box<DeadLetter>),
 }
 
+impl Routed {
+    /// The outcome names of `vardpuls_aggregator_messages_total`, indexed by [`Routed::outcome`].
+    pub const OUTCOMES: [&'static str; 5] = ["counted", "duplicate", "replayed", "late", "invalid"];
+
+    pub fn outcome(&self) -> usize {
+        match self {
+            Routed::Counted => 0,
+            Routed::Duplicate => 1,
+            Routed::AlreadyApplied => 2,
+            Routed::Late(_) => 3,
+            Routed::Invalid(_) => 4,
+        }
+    }
+}
+
 pub struct Engine {
     config: AggregatorConfig,
     shards: BTreeMap<ShardId, Shard>,

@@ -29,7 +29,7 @@ impl Simulation {
         for (i, unit) in self.units.iter().enumerate() {
             regions.entry(unit.region()).or_default().push(i);
         }
-        let day_key = day.date().to_string().replace('-', "").parse::<u64>().expect("digits");
+        let day_key = day_key(day);
         for (i, unit) in self.units.iter().enumerate() {
             let others: Vec<&SimUnit> =
                 regions[unit.region()].iter().filter(|&&j| j != i).map(|&j| &self.units[j]).collect();
@@ -57,6 +57,13 @@ impl Simulation {
     }
 }
 
+/// A day as a number (20260329) for deriving its random streams.
+fn day_key(day: LocalDay) -> u64 {
+    use chrono::Datelike;
+    let d = day.date();
+    d.year() as u64 * 10_000 + d.month() as u64 * 100 + d.day() as u64
+}
+
 pub struct Days<'a> {
     sim: &'a Simulation,
     next: LocalDay,
@@ -80,8 +87,8 @@ impl Iterator for Days<'_> {
         let (mut today, later): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.at < end);
         self.carry = later;
         today.sort_by_key(|e| e.at);
-        let day_key = day.date().to_string().replace('-', "").parse::<u64>().expect("digits");
-        let (today, late) = faults::apply(&self.sim.faults, &mut Rng::derive(self.sim.seed, &[day_key, 0xfa17]), today);
+        let (today, late) =
+            faults::apply(&self.sim.faults, &mut Rng::derive(self.sim.seed, &[day_key(day), 0xfa17]), today);
         self.carry.extend(late);
         self.next = day.next();
         self.left -= 1;

@@ -50,13 +50,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
                     continue;
                 }
                 read_any = true;
-                let outcome = match engine.offer(*topic, 0, *offset, line.as_bytes()) {
-                    Routed::Counted => "counted",
-                    Routed::Duplicate => "duplicate",
-                    Routed::AlreadyApplied => "replayed",
-                    Routed::Late(_) => "late",
-                    Routed::Invalid(_) => "invalid",
-                };
+                let outcome = Routed::OUTCOMES[engine.offer(*topic, 0, *offset, line.as_bytes()).outcome()];
                 *outcomes.entry(outcome).or_default() += 1;
                 *offset += 1;
                 events += 1;
