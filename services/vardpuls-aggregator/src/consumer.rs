@@ -126,7 +126,7 @@ impl Worker {
             Some(shard) => {
                 Offset::Offset(shard.next_offset.saturating_sub(self.engine.config().resume_rewind_messages).max(0))
             }
-            None => Offset::Beginning,
+            None => vardpuls_kafka::FROM_START,
         }
     }
 
@@ -259,7 +259,6 @@ pub fn run(
         .consumer_config()
         .set("group.id", &group)
         .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "range")
         .set("session.timeout.ms", &session_timeout)
         .set("heartbeat.interval.ms", &heartbeat)

@@ -5,9 +5,9 @@ use crate::rollup::RollupView;
 use anyhow::Context;
 use futures::future::join_all;
 use prometheus::{IntCounter, Registry};
+use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -61,7 +61,7 @@ pub fn run(
     let metadata = consumer.fetch_metadata(Some(Topic::Kpi.name()), Duration::from_secs(30))?;
     let mut assignment = TopicPartitionList::new();
     for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        assignment.add_partition_offset(Topic::Kpi.name(), p.id(), Offset::Beginning)?;
+        assignment.add_partition_offset(Topic::Kpi.name(), p.id(), vardpuls_kafka::FROM_START)?;
     }
     consumer.assign(&assignment)?;
 

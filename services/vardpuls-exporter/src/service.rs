@@ -5,10 +5,10 @@
 use crate::metrics::ExporterMetrics;
 use crate::state::ExporterState;
 use anyhow::Context;
+use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,7 +38,7 @@ pub fn run(
     let mut assignment = TopicPartitionList::new();
     let mut rebuilding = BTreeSet::new();
     for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        assignment.add_partition_offset(Topic::Kpi.name(), p.id(), Offset::Beginning)?;
+        assignment.add_partition_offset(Topic::Kpi.name(), p.id(), vardpuls_kafka::FROM_START)?;
         rebuilding.insert(p.id());
     }
     consumer.assign(&assignment)?;

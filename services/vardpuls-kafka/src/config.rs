@@ -68,17 +68,28 @@ impl KafkaConfig {
     }
 
     /// Client settings for consumers: `client_config` plus consumer defaults that `options` may
-    /// override. A caught-up consumer's fetch waits at most 50 ms for data (librdkafka's 500 ms
+    /// override. An offset out of range (offset 0 after retention, see [`FROM_START`]) resets to
+    /// the earliest message. A caught-up consumer's fetch waits at most 50 ms for data (librdkafka's 500 ms
     /// default is a full second end to end over two hops, and some brokers hold a fetch the
     /// whole time).
     pub fn consumer_config(&self) -> ClientConfig {
         let mut c = self.client_config();
-        if !self.options.contains_key("fetch.wait.max.ms") {
-            c.set("fetch.wait.max.ms", "50");
+        for (key, value) in [("fetch.wait.max.ms", "50"), ("auto.offset.reset", "earliest")] {
+            if !self.options.contains_key(key) {
+                c.set(key, value);
+            }
         }
         c
     }
 }
+
+/// Where a consumer starts reading a partition from its beginning: offset 0, not
+/// `Offset::Beginning`. `Beginning` is resolved with a ListOffsets request, and tansu 0.6 answers
+/// it with the batch written *earliest in time*, which is not the lowest offset when concurrent
+/// produce requests finish out of order; readers then skipped the first batches. Offset 0 needs
+/// no lookup; where retention removed it, `auto.offset.reset=earliest` (a consumer default)
+/// moves to the first message that exists.
+pub const FROM_START: rdkafka::Offset = rdkafka::Offset::Offset(0);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,6 @@ pub mod local_broker;
 pub mod producer;
 pub mod reader;
 
-pub use config::KafkaConfig;
+pub use config::{FROM_START, KafkaConfig};
 pub use local_broker::LocalBroker;
 pub use producer::EventProducer;

@@ -3,11 +3,11 @@
 
 use crate::config::KafkaConfig;
 use anyhow::Context;
+use rdkafka::TopicPartitionList;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use vardpuls_core::Topic;
@@ -47,7 +47,7 @@ pub struct Record {
 /// offset, and the fetch path is right on every broker.
 pub fn read_to_end(config: &KafkaConfig, topic: Topic, timeout: Duration) -> anyhow::Result<Vec<Record>> {
     let consumer: BaseConsumer<EndOfPartitionIsNormal> = config
-        .client_config()
+        .consumer_config()
         .set("group.id", "vardpuls-reader")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
@@ -57,7 +57,7 @@ pub fn read_to_end(config: &KafkaConfig, topic: Topic, timeout: Duration) -> any
     let mut assignment = TopicPartitionList::new();
     let mut open = BTreeSet::new();
     for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        assignment.add_partition_offset(topic.name(), partition.id(), Offset::Beginning)?;
+        assignment.add_partition_offset(topic.name(), partition.id(), crate::FROM_START)?;
         open.insert(partition.id());
     }
     anyhow::ensure!(!open.is_empty(), "topic {topic} has no partitions (does it exist?)");
