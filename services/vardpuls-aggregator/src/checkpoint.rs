@@ -6,13 +6,15 @@
 //! (offset, watermark, open days' events, their ids, emitted values) and lists the closed days;
 //! each closed day's partials sit in `<partition>.closed/<day>.json`, written once when the day
 //! closes. So a checkpoint rewrites only the open part, however much history the shard keeps.
+//! Closed days of months no open day needs are then dropped from memory ([`Shard::archive`])
+//! and read back from their segments when a month needs them again ([`restore`]).
 //! A day's segment is written (and synced) before the head that lists it; a segment no head
 //! lists yet is ignored, and rewritten with the same content when the replay closes the day
 //! again. Instances of one consumer group share the directory: a partition that moves to
 //! another instance takes its state with it.
 
 use crate::partial::Partial;
-use crate::shard::Shard;
+use crate::shard::{Shard, level_key};
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,7 @@ use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use vardpuls_core::Topic;
+use vardpuls_core::calendar::LocalDay;
 use vardpuls_core::events::InputEvent;
 
 pub fn path(state_dir: &Path, topic: Topic, partition: i32) -> PathBuf {
@@ -41,10 +44,12 @@ struct HeadRef<'a> {
     open: &'a BTreeMap<NaiveDate, Vec<InputEvent>>,
     seen: &'a HashMap<u128, NaiveDate>,
     emitted: &'a HashMap<String, Partial>,
+    levels: Vec<&'a Partial>,
     closed_days: Vec<NaiveDate>,
 }
 
-/// The head file, as read. `closed` is the single-file format of earlier versions.
+/// The head file, as read. `closed` is the single-file format of earlier versions; heads
+/// without `levels` come from versions that kept every closed day in memory.
 #[derive(Deserialize)]
 struct Head {
     topic: Topic,
@@ -58,10 +63,13 @@ struct Head {
     closed_days: Vec<NaiveDate>,
     #[serde(default)]
     closed: Option<BTreeMap<NaiveDate, Vec<Partial>>>,
+    #[serde(default)]
+    levels: Option<Vec<Partial>>,
 }
 
 /// Writes the segments of newly closed days, then the head (temporary file, synced, renamed),
-/// then removes segments of days the shard no longer keeps. Returns the bytes written.
+/// then removes segments of days the shard no longer keeps and archives closed days no open
+/// day needs. Returns the bytes written.
 pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     let target = path(state_dir, shard.topic, shard.partition);
     let dir = target.parent().expect("checkpoint has a directory");
@@ -84,19 +92,39 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         open: &shard.open,
         seen: &shard.seen,
         emitted: &shard.emitted,
-        closed_days: shard.closed.keys().copied().collect(),
+        levels: shard.levels.values().collect(),
+        closed_days: shard.closed_days().into_iter().collect(),
     };
     bytes += write_atomically(&target, &head)?;
     // The rename itself must survive a power cut too.
     File::open(dir)?.sync_all()?;
     shard.persisted.extend(new_days);
     // Days expired from the shard: their segments go once the head no longer lists them.
-    let expired: Vec<NaiveDate> = shard.persisted.iter().filter(|d| !shard.closed.contains_key(d)).copied().collect();
+    let kept = shard.closed_days();
+    let expired: Vec<NaiveDate> = shard.persisted.iter().filter(|d| !kept.contains(d)).copied().collect();
     for day in expired {
         let _ = fs::remove_file(segments.join(format!("{day}.json")));
         shard.persisted.remove(&day);
     }
+    shard.archive();
     Ok(bytes)
+}
+
+/// Reads archived days back into memory where a resident month needs them (see
+/// [`Shard::resident_months`]); the consumer calls it after applying a batch, before computing.
+pub fn restore(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<()> {
+    for day in shard.days_to_restore() {
+        let partials = read_segment(state_dir, shard.topic, shard.partition, day)?;
+        shard.restore(day, partials);
+    }
+    Ok(())
+}
+
+fn read_segment(state_dir: &Path, topic: Topic, partition: i32, day: NaiveDate) -> anyhow::Result<Vec<Partial>> {
+    let segment = segment_dir(state_dir, topic, partition).join(format!("{day}.json"));
+    let file = File::open(&segment).with_context(|| format!("the checkpoint lists {day}, but {} is missing", segment.display()))?;
+    serde_json::from_reader(BufReader::with_capacity(1 << 20, file))
+        .with_context(|| format!("reading checkpoint segment {}", segment.display()))
 }
 
 fn write_atomically<T: Serialize + ?Sized>(target: &Path, value: &T) -> anyhow::Result<u64> {
@@ -139,15 +167,27 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
         // An earlier single-file checkpoint: its closed days get segments on the next save.
         shard.closed = closed;
     }
-    let segments = segment_dir(state_dir, topic, partition);
+    // Only the resident months' days are read; the others stay archived. A head from before
+    // `levels` existed has every closed day read once, to find the levels.
+    let resident = shard.resident_months();
+    let read_all = head.levels.is_none();
     for day in head.closed_days {
-        let segment = segments.join(format!("{day}.json"));
-        let file = File::open(&segment)
-            .with_context(|| format!("{} lists {day}, but {} is missing", path.display(), segment.display()))?;
-        let partials: Vec<Partial> = serde_json::from_reader(BufReader::with_capacity(1 << 20, file))
-            .with_context(|| format!("reading checkpoint segment {}", segment.display()))?;
-        shard.closed.insert(day, partials);
         shard.persisted.insert(day);
+        if read_all || resident.contains(&LocalDay::from_date(day).month()) {
+            shard.closed.insert(day, read_segment(state_dir, topic, partition, day)?);
+        } else {
+            shard.archived.insert(day);
+        }
+    }
+    match head.levels {
+        Some(levels) => shard.levels = levels.into_iter().map(|p| (level_key(&p), p)).collect(),
+        None => {
+            let closed = std::mem::take(&mut shard.closed);
+            for partials in closed.values() {
+                shard.update_levels(partials);
+            }
+            shard.closed = closed;
+        }
     }
     Ok(Some(shard))
 }
@@ -174,10 +214,14 @@ mod tests {
     use super::*;
 
     fn partial(kpi: &str) -> Partial {
+        partial_on(kpi, "2026-03-29")
+    }
+
+    fn partial_on(kpi: &str, day: &str) -> Partial {
         Partial {
             kpi: kpi.into(),
             unit_id: "SE2321000180-E00101".into(),
-            period: crate::partial::Period::Day(NaiveDate::from_ymd_opt(2026, 3, 29).unwrap()),
+            period: crate::partial::Period::Day(date(day)),
             dimensions: String::new(),
             numerator: 3.into(),
             denominator: Some(4.into()),
@@ -192,6 +236,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let mut shard = Shard::new(Topic::Phone, 3);
         shard.next_offset = 42;
+        shard.watermark = Some("2026-03-30T12:00:00Z".parse().unwrap());
         let (d1, d2) = (NaiveDate::from_ymd_opt(2026, 3, 28).unwrap(), NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
         shard.closed.insert(d1, vec![partial("visits")]);
         save(&dir, &mut shard).unwrap();
@@ -219,6 +264,79 @@ mod tests {
         let heads: Vec<_> =
             fs::read_dir(dir.join(Topic::Phone.name())).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(heads.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")), "{heads:?}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("vardpuls-ckpt-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// A shard whose newest open day is `day` (noon UTC is its watermark).
+    fn open_on(shard: &mut Shard, day: &str) {
+        shard.open.clear();
+        shard.open.insert(date(day), Vec::new());
+        shard.watermark = Some(format!("{day}T12:00:00Z").parse().unwrap());
+    }
+
+    #[test]
+    fn closed_days_outside_the_resident_months_leave_memory_and_come_back_when_needed() {
+        let dir = temp_dir("archive");
+        // Chat growth compares with last year, so chats keep last year's month resident.
+        let mut shard = Shard::new(Topic::Chats, 0);
+        for day in ["2025-02-10", "2025-03-10", "2026-01-31", "2026-02-10"] {
+            shard.close(date(day), vec![partial_on("chats_started", day)]);
+        }
+        open_on(&mut shard, "2026-02-20");
+        save(&dir, &mut shard).unwrap();
+        let in_memory = |s: &Shard| s.closed.keys().map(|d| d.to_string()).collect::<Vec<_>>();
+        assert_eq!(in_memory(&shard), ["2025-02-10", "2026-02-10"]);
+        assert_eq!(shard.closed_days().len(), 4, "archived days stay listed");
+
+        // A restart reads only the resident months.
+        let mut back = load(&dir, Topic::Chats, 0).unwrap().unwrap();
+        assert_eq!(in_memory(&back), ["2025-02-10", "2026-02-10"]);
+        assert_eq!(back.closed_days(), shard.closed_days());
+
+        // March opens: March last year is read back, exactly as it was written.
+        open_on(&mut back, "2026-03-01");
+        assert_eq!(back.days_to_restore(), vec![date("2025-03-10")]);
+        restore(&dir, &mut back).unwrap();
+        assert_eq!(back.closed[&date("2025-03-10")], vec![partial_on("chats_started", "2025-03-10")]);
+        save(&dir, &mut back).unwrap();
+        assert_eq!(in_memory(&back), ["2025-03-10"]);
+
+        // Phone has no last-year comparison: only this month stays.
+        let mut phone = Shard::new(Topic::Phone, 0);
+        phone.close(date("2025-02-10"), vec![partial_on("same_day_contact", "2025-02-10")]);
+        phone.close(date("2026-02-10"), vec![partial_on("same_day_contact", "2026-02-10")]);
+        open_on(&mut phone, "2026-02-20");
+        save(&dir, &mut phone).unwrap();
+        assert_eq!(in_memory(&phone), ["2026-02-10"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn stock_levels_outlive_their_archived_days() {
+        let dir = temp_dir("levels");
+        let mut shard = Shard::new(Topic::Listings, 1);
+        let mut level = partial_on("listed_patients", "2026-01-15");
+        level.numerator = 5302.into();
+        shard.close(date("2026-01-15"), vec![level.clone(), partial_on("listing_net_change", "2026-01-15")]);
+        let mut older = partial_on("listed_patients", "2026-01-14");
+        older.numerator = 5000.into();
+        shard.update_levels(&[older]);
+        open_on(&mut shard, "2026-03-02");
+        save(&dir, &mut shard).unwrap();
+        assert!(shard.closed.is_empty(), "January is archived");
+        let back = load(&dir, Topic::Listings, 1).unwrap().unwrap();
+        assert!(back.closed.is_empty());
+        assert_eq!(back.levels.values().collect::<Vec<_>>(), vec![&level], "the newest level, and only stocks");
         fs::remove_dir_all(dir).unwrap();
     }
 }

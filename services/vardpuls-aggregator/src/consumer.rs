@@ -75,6 +75,12 @@ impl Worker {
     /// Steps 2 and 3 of the module doc. Returns the offsets to commit.
     fn flush(&mut self) -> anyhow::Result<TopicPartitionList> {
         let started = Instant::now();
+        let state_dir = self.engine.config().state_dir.clone();
+        for (topic, partition) in &self.touched {
+            if let Some(shard) = self.engine.shard_mut(*topic, *partition) {
+                checkpoint::restore(&state_dir, shard)?;
+            }
+        }
         let records = self.runtime.block_on(self.engine.compute())?;
         for record in &records {
             let payload = serde_json::to_vec(record).expect("KPI records serialize");
@@ -85,7 +91,6 @@ impl Worker {
             result.context("publishing aggregator output")?;
         }
         let checkpoint_started = Instant::now();
-        let state_dir = self.engine.config().state_dir.clone();
         let mut offsets = TopicPartitionList::new();
         let mut bytes = 0;
         for (topic, partition) in std::mem::take(&mut self.touched) {

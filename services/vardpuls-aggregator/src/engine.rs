@@ -93,10 +93,8 @@ impl Engine {
                 self.units.insert((shard.topic, e.unit_id().as_str().to_string()), shard.partition);
             }
         }
-        for partials in shard.closed.values() {
-            for p in partials {
-                self.units.insert((shard.topic, p.unit_id.clone()), shard.partition);
-            }
+        for p in shard.closed.values().flatten().chain(shard.levels.values()) {
+            self.units.insert((shard.topic, p.unit_id.clone()), shard.partition);
         }
         self.shards.insert((shard.topic, shard.partition), shard);
     }
@@ -252,7 +250,7 @@ impl Engine {
                 self.render(MONTHLY_LAST_SQL, &[("{months}", &month_list), ("{stock_kpis}", &daily_kpis(true))]);
             let mut results = self.run("monthly", &sum_sql).await?;
             results.extend(self.run("monthly stock", &last_sql).await?);
-            for kpi in CATALOGUE.iter().filter(|k| k.stage == Stage::Monthly) {
+            for kpi in CATALOGUE.iter().filter(|k| matches!(k.stage, Stage::Monthly { .. })) {
                 results.extend(self.run(kpi.id, &self.render(kpi.sql, &[("{months}", &month_list)])).await?);
             }
             for p in results {
@@ -349,9 +347,8 @@ fn has_stock_kpi(topic: Topic) -> bool {
 
 fn source_of(kpi: &str) -> anyhow::Result<Topic> {
     match catalogue::find(kpi).map(|k| k.stage) {
-        Some(Stage::Daily { source }) => Ok(source),
-        Some(Stage::Monthly) if kpi == "chat_growth" => Ok(Topic::Chats),
-        _ => anyhow::bail!("KPI {kpi} has no source topic"),
+        Some(Stage::Daily { source } | Stage::Monthly { source, .. }) => Ok(source),
+        None => anyhow::bail!("KPI {kpi} has no source topic"),
     }
 }
 
@@ -370,19 +367,7 @@ fn last_day_of(m: LocalMonth) -> NaiveDate {
 
 /// For each stock KPI, unit and breakdown, its value on the latest closed day that has one.
 fn latest_final_levels<'a>(shards: impl Iterator<Item = &'a Shard>) -> Vec<&'a Partial> {
-    let is_stock = |kpi: &str| catalogue::find(kpi).is_some_and(|k| k.measure == Measure::Stock);
-    let mut seen = std::collections::HashSet::new();
-    let mut levels = Vec::new();
-    for shard in shards {
-        for partials in shard.closed.values().rev() {
-            for p in partials.iter().filter(|p| is_stock(&p.kpi)) {
-                if seen.insert((p.kpi.as_str(), p.unit_id.as_str(), p.dimensions.as_str())) {
-                    levels.push(p);
-                }
-            }
-        }
-    }
-    levels
+    shards.flat_map(|shard| shard.levels.values()).collect()
 }
 
 /// The `closed_latest` table: the last final value per stock KPI, unit and breakdown, the

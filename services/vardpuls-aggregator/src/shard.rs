@@ -5,18 +5,22 @@
 //! that topic, and the KPIs of those units depend on nothing else. A shard keeps:
 //! - the events of days that are still open (not yet past the allowed lateness), raw;
 //! - the ids of those events, to count each event id once;
-//! - the final daily partials of closed days (no events), for months and last-year comparisons;
+//! - the final daily partials of closed days (no events), for months and last-year comparisons:
+//!   in memory only for the months open days still need ([`Shard::resident_months`]); the
+//!   others are archived, on disk only, in their checkpoint segments;
+//! - the latest final level of each stock KPI, unit and breakdown (the opening level of open
+//!   days), so no archived day is needed for it;
 //! - the event-time watermark and the next offset to read.
 
-use crate::partial::Partial;
+use crate::catalogue::{self, Measure};
+use crate::partial::{Partial, Period};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use vardpuls_core::Topic;
-use vardpuls_core::calendar::LocalDay;
+use vardpuls_core::calendar::{LocalDay, LocalMonth};
 use vardpuls_core::events::InputEvent;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Shard {
     pub topic: Topic,
     pub partition: i32,
@@ -28,15 +32,20 @@ pub struct Shard {
     pub open: BTreeMap<NaiveDate, Vec<InputEvent>>,
     pub seen: HashMap<u128, NaiveDate>,
     pub closed: BTreeMap<NaiveDate, Vec<Partial>>,
+    /// Closed days not in memory: their partials are only in their checkpoint segment.
+    pub archived: BTreeSet<NaiveDate>,
+    /// The latest final value per stock KPI, unit and breakdown.
+    pub levels: HashMap<LevelKey, Partial>,
     /// Records published for periods that are not final yet, to publish only changes.
     pub emitted: HashMap<String, Partial>,
     /// Open days that received events since the last computation.
-    #[serde(skip)]
     pub dirty: BTreeSet<NaiveDate>,
     /// Closed days whose partials are already in their own checkpoint segment file.
-    #[serde(skip)]
     pub persisted: BTreeSet<NaiveDate>,
 }
+
+/// A stock level's identity: KPI, unit and breakdown.
+pub type LevelKey = (String, String, String);
 
 /// What applying one event did.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +70,8 @@ impl Shard {
             open: BTreeMap::new(),
             seen: HashMap::new(),
             closed: BTreeMap::new(),
+            archived: BTreeSet::new(),
+            levels: HashMap::new(),
             emitted: HashMap::new(),
             dirty: BTreeSet::new(),
             persisted: BTreeSet::new(),
@@ -103,7 +114,18 @@ impl Shard {
         self.open.remove(&day);
         self.seen.retain(|_, d| *d != day);
         self.dirty.remove(&day);
+        self.update_levels(&partials);
         self.closed.insert(day, partials);
+    }
+
+    /// Takes the stock values among a closed day's partials as the latest levels.
+    pub fn update_levels(&mut self, partials: &[Partial]) {
+        for p in partials.iter().filter(|p| is_stock(&p.kpi)) {
+            let newer = self.levels.get(&level_key(p)).is_none_or(|old| day_of(old) <= day_of(p));
+            if newer {
+                self.levels.insert(level_key(p), p.clone());
+            }
+        }
     }
 
     /// Forgets closed days older than `retention_days` before the watermark.
@@ -111,7 +133,69 @@ impl Shard {
         if let Some(w) = self.watermark {
             let oldest = LocalDay::of(w).date() - Duration::days(retention_days);
             self.closed.retain(|d, _| *d >= oldest);
+            self.archived.retain(|d| *d >= oldest);
         }
+    }
+
+    /// The months whose closed days must be in memory: those of the open days and the
+    /// watermark (the months a batch can still change), and, where a monthly KPI compares with
+    /// last year, the same months a year earlier. Memory so stays at about a month of closed
+    /// days however long the retention.
+    pub fn resident_months(&self) -> BTreeSet<LocalMonth> {
+        let mut months: BTreeSet<LocalMonth> = self.open.keys().map(|d| LocalDay::from_date(*d).month()).collect();
+        months.extend(self.watermark.map(|w| LocalDay::of(w).month()));
+        if catalogue::compares_with_last_year(self.topic) {
+            let last_year: Vec<LocalMonth> = months.iter().map(|m| m.same_month_last_year()).collect();
+            months.extend(last_year);
+        }
+        months
+    }
+
+    /// Moves closed days that are in their segment and not in a resident month out of memory.
+    pub fn archive(&mut self) {
+        let resident = self.resident_months();
+        let leaving: Vec<NaiveDate> = self
+            .closed
+            .keys()
+            .filter(|d| self.persisted.contains(d) && !resident.contains(&LocalDay::from_date(**d).month()))
+            .copied()
+            .collect();
+        for day in leaving {
+            self.closed.remove(&day);
+            self.archived.insert(day);
+        }
+    }
+
+    /// Archived days in a resident month: to read back from their segments before computing.
+    pub fn days_to_restore(&self) -> Vec<NaiveDate> {
+        let resident = self.resident_months();
+        self.archived.iter().filter(|d| resident.contains(&LocalDay::from_date(**d).month())).copied().collect()
+    }
+
+    /// Brings an archived day's partials back into memory.
+    pub fn restore(&mut self, day: NaiveDate, partials: Vec<Partial>) {
+        self.archived.remove(&day);
+        self.closed.insert(day, partials);
+    }
+
+    /// Every closed day, in memory or archived.
+    pub fn closed_days(&self) -> BTreeSet<NaiveDate> {
+        self.closed.keys().chain(&self.archived).copied().collect()
+    }
+}
+
+fn is_stock(kpi: &str) -> bool {
+    catalogue::find(kpi).is_some_and(|k| k.measure == Measure::Stock)
+}
+
+pub fn level_key(p: &Partial) -> LevelKey {
+    (p.kpi.clone(), p.unit_id.clone(), p.dimensions.clone())
+}
+
+fn day_of(p: &Partial) -> Option<NaiveDate> {
+    match p.period {
+        Period::Day(d) => Some(d),
+        Period::Month { .. } => None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use rust_decimal::Decimal;
 use std::collections::HashMap;
-use vardpuls_aggregator::{AggregatorConfig, Engine, Routed};
+use vardpuls_aggregator::{AggregatorConfig, Engine, Routed, checkpoint};
 use vardpuls_core::Topic;
 use vardpuls_core::outputs::KpiRecord;
 
@@ -338,4 +338,81 @@ async fn phone_1177_waits_out_of_county_cost_and_digital_listings() {
     assert_eq!(f.get(&key("listings_via_1177", "2026-11-23")).numerator, dec(2));
     assert_eq!(f.get(&key("listings_via_1177", "2026-11-23/kommun_code=2080")).numerator, dec(2));
     assert_eq!(f.get(&key("listing_net_change", "2026-11-23")).numerator, dec(3));
+}
+
+/// The checkpointing feed the consumer runs: restore archived days before computing, checkpoint
+/// (and archive) after; optionally a restart from the checkpoints in between.
+struct CheckpointedFeed {
+    feed: Feed,
+    dir: std::path::PathBuf,
+}
+
+impl CheckpointedFeed {
+    async fn compute(&mut self) {
+        let shards: Vec<(Topic, i32)> = self.feed.engine.shards().map(|s| (s.topic, s.partition)).collect();
+        for (topic, partition) in &shards {
+            checkpoint::restore(&self.dir, self.feed.engine.shard_mut(*topic, *partition).unwrap()).unwrap();
+        }
+        self.feed.compute().await;
+        for (topic, partition) in &shards {
+            checkpoint::save(&self.dir, self.feed.engine.shard_mut(*topic, *partition).unwrap()).unwrap();
+        }
+    }
+
+    fn restart(&mut self) {
+        let shards: Vec<(Topic, i32)> = self.feed.engine.shards().map(|s| (s.topic, s.partition)).collect();
+        self.feed.engine = Engine::new(self.feed.engine.config().clone());
+        for (topic, partition) in shards {
+            self.feed.engine.insert_shard(checkpoint::load(&self.dir, topic, partition).unwrap().unwrap());
+        }
+    }
+}
+
+#[tokio::test]
+async fn archiving_closed_days_to_checkpoints_changes_no_result() {
+    let dir = std::env::temp_dir().join(format!("vardpuls-engine-archive-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut kept = Feed::new();
+    let mut archived = CheckpointedFeed { feed: Feed::new(), dir: dir.clone() };
+    let snapshot = r#""event_type":"stock_snapshot","listed_count":21593"#;
+    let listed = r#""event_type":"listed","patient_ref":"p-1","kommun_code":"2062","channel":"e_service_1177""#;
+    // A year in batches: November chats and a list size, then January, then November again,
+    // when last November's chats and December's level are long out of memory.
+    let batches: Vec<Vec<(Topic, String)>> = vec![
+        (1..=8).map(|d| (Topic::Chats, chat(d, &format!("2025-11-{:02}T10:00:00+01:00", d * 3)))).collect(),
+        vec![(Topic::Listings, listing(100, "2025-12-10T12:00:00+01:00", UNIT, snapshot))],
+        vec![
+            (Topic::Chats, chat(101, "2026-01-15T10:00:00+01:00")),
+            (Topic::Listings, listing(102, "2026-01-15T10:00:00+01:00", UNIT, listed)),
+        ],
+        vec![(Topic::Chats, chat(103, "2026-03-02T10:00:00+01:00"))],
+        (1..=6).map(|d| (Topic::Chats, chat(200 + d, &format!("2026-11-{:02}T10:00:00+01:00", d * 2)))).collect(),
+        vec![(Topic::Listings, listing(300, "2026-11-20T10:00:00+01:00", UNIT, listed))],
+        vec![
+            (Topic::Chats, chat(301, "2026-11-25T10:00:00+01:00")),
+            (Topic::Listings, listing(302, "2026-11-25T10:00:00+01:00", UNIT, listed)),
+        ],
+    ];
+    for (i, batch) in batches.into_iter().enumerate() {
+        for (topic, json) in batch {
+            kept.offer(topic, json.clone());
+            archived.feed.offer(topic, json);
+        }
+        kept.compute().await;
+        archived.compute().await;
+        if i == 3 {
+            archived.restart();
+            let chats = archived.feed.engine.shard(Topic::Chats, 0).unwrap();
+            assert!(!chats.archived.is_empty() && chats.closed.len() < 4, "old days stay on disk after a restart");
+        }
+    }
+    let mut differing: Vec<&String> = kept.latest.keys().chain(archived.feed.latest.keys()).collect();
+    differing.retain(|k| kept.latest.get(*k) != archived.feed.latest.get(*k));
+    assert!(differing.is_empty(), "records differ with archiving: {differing:?}");
+    let growth = archived.feed.get(&format!("chat_growth/unit/{UNIT}/2026-11"));
+    assert_eq!((growth.numerator, growth.denominator), (dec(7), Some(dec(8))));
+    assert_eq!(archived.feed.get(&format!("listed_patients/unit/{UNIT}/2026-11-25")).numerator, dec(21596));
+    let listings = archived.feed.engine.shard(Topic::Listings, 0).unwrap();
+    assert!(listings.closed.keys().all(|d| d.to_string().starts_with("2026-11")), "{:?}", listings.closed.keys());
+    std::fs::remove_dir_all(dir).unwrap();
 }

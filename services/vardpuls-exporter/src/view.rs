@@ -125,7 +125,7 @@ impl KpiView {
 pub fn feed_of(kpi: &str) -> Option<&'static str> {
     match vardpuls_aggregator::catalogue::find(kpi)?.stage {
         vardpuls_aggregator::catalogue::Stage::Daily { source } => Some(source.short_name()),
-        vardpuls_aggregator::catalogue::Stage::Monthly => None,
+        vardpuls_aggregator::catalogue::Stage::Monthly { .. } => None,
     }
 }
 

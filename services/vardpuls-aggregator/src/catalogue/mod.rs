@@ -35,8 +35,10 @@ pub enum Measure {
 pub enum Stage {
     /// Computed per local day from one input topic's events; summed per month.
     Daily { source: Topic },
-    /// Computed per month from the daily partials.
-    Monthly,
+    /// Computed per month from the daily partials of one input topic's KPIs; with `last_year`,
+    /// also from the same month a year earlier (those days then stay in memory, see
+    /// [`crate::shard::Shard::resident_months`]).
+    Monthly { source: Topic, last_year: bool },
 }
 
 /// How unit values sum up to kommun and region (see [`crate::rollup`]).
@@ -93,7 +95,7 @@ pub const CATALOGUE: &[KpiDefinition] = &[
     kpi!("listings_via_1177", daily(Topic::Listings), Count, BY_PATIENT_KOMMUN),
     kpi!("listing_net_change", daily(Topic::Listings), Count, BY_PATIENT_KOMMUN),
     kpi!("listed_patients", daily(Topic::Listings), Stock),
-    kpi!("chat_growth", Stage::Monthly, Growth),
+    kpi!("chat_growth", Stage::Monthly { source: Topic::Chats, last_year: true }, Growth),
 ];
 
 /// Sums daily partials into months for every daily KPI that is not a stock.
@@ -103,6 +105,11 @@ pub const MONTHLY_LAST_SQL: &str = include_str!("monthly_last.sql");
 
 pub fn find(id: &str) -> Option<&'static KpiDefinition> {
     CATALOGUE.iter().find(|k| k.id == id)
+}
+
+/// Whether a monthly KPI compares `topic`'s partials with the same month last year.
+pub fn compares_with_last_year(topic: Topic) -> bool {
+    CATALOGUE.iter().any(|k| k.stage == Stage::Monthly { source: topic, last_year: true })
 }
 
 pub fn daily_kpis_of(topic: Topic) -> impl Iterator<Item = &'static KpiDefinition> {
