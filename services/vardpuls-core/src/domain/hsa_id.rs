@@ -1,12 +1,20 @@
 //! HSA-id: the national catalogue identifier of a care unit.
 
 use crate::rejection::{Invalid, Rule};
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// `SE` + the 10-digit organisation number of the catalogue owner + `-` + `[A-Za-z0-9]+`,
 /// at most 31 characters. Example: `SE2321000131-P000000123457` (Västra Götalandsregionen).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HsaId(String);
+///
+/// Stored inline (32 bytes, no heap): every event carries one, and the aggregator holds all
+/// events of its open days. Compares, orders and hashes as its text.
+#[derive(Clone, Copy)]
+pub struct HsaId {
+    len: u8,
+    bytes: [u8; HsaId::MAX_LEN],
+}
 
 impl HsaId {
     pub const MAX_LEN: usize = 31;
@@ -32,16 +40,50 @@ impl HsaId {
         if local.is_empty() || !local.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(fail("unit part must be ASCII letters and digits"));
         }
-        Ok(HsaId(s.to_string()))
+        let mut bytes = [0; Self::MAX_LEN];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Ok(HsaId { len: s.len() as u8, bytes })
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.bytes[..self.len as usize]).expect("parse accepts ASCII only")
     }
 
     /// The organisation number of the catalogue owner, e.g. `2321000131` for VGR.
     pub fn organisation_number(&self) -> &str {
-        &self.0[2..12]
+        &self.as_str()[2..12]
+    }
+}
+
+impl PartialEq for HsaId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for HsaId {}
+
+impl PartialOrd for HsaId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for HsaId {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for HsaId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl fmt::Debug for HsaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HsaId({:?})", self.as_str())
     }
 }
 
@@ -51,11 +93,11 @@ fn truncate(s: &str) -> String {
 
 impl fmt::Display for HsaId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
-super::serde_via_parse!(HsaId, |v| v.0.clone());
+super::serde_via_parse!(HsaId, |v| v.as_str().to_string());
 
 #[cfg(test)]
 mod tests {
@@ -66,6 +108,17 @@ mod tests {
         let id = HsaId::parse("SE2321000131-P000000123457").unwrap();
         assert_eq!(id.organisation_number(), "2321000131");
         assert!(HsaId::parse("SE2321000180-E0abc").is_ok());
+        let longest = "SE2321000131-P00000000000000000";
+        assert_eq!(longest.len(), HsaId::MAX_LEN);
+        assert_eq!(HsaId::parse(longest).unwrap().as_str(), longest);
+    }
+
+    #[test]
+    fn orders_and_compares_as_text() {
+        let (short, long) = (HsaId::parse("SE2321000180-E9").unwrap(), HsaId::parse("SE2321000180-E10").unwrap());
+        assert!(long < short, "text order, not length first");
+        assert_eq!(short, HsaId::parse("SE2321000180-E9").unwrap());
+        assert_eq!(format!("{short}"), "SE2321000180-E9");
     }
 
     #[test]

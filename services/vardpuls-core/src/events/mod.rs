@@ -53,11 +53,14 @@ impl<'de> Deserialize<'de> for SchemaVersion {
 }
 
 /// A decoded, valid input event from one of the four input topics.
+///
+/// Visits are boxed: they are twice the size of the other events, and the aggregator holds
+/// every event of its open days, most of them phone events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InputEvent {
     Phone(PhoneEvent),
-    Visit(VisitEvent),
+    Visit(Box<VisitEvent>),
     Listing(ListingEvent),
     Chat(ChatEvent),
 }
@@ -117,7 +120,7 @@ pub fn decode(topic: Topic, bytes: &[u8]) -> Result<InputEvent, Rejection> {
     let text = precheck(bytes)?;
     match topic {
         Topic::Phone => decode_as::<PhoneEvent>(text).map(InputEvent::Phone),
-        Topic::Visits => decode_as::<VisitEvent>(text).map(InputEvent::Visit),
+        Topic::Visits => decode_as::<VisitEvent>(text).map(|v| InputEvent::Visit(Box::new(v))),
         Topic::Listings => decode_as::<ListingEvent>(text).map(InputEvent::Listing),
         Topic::Chats => decode_as::<ChatEvent>(text).map(InputEvent::Chat),
         other => Err(Rejection::whole(Rule::UnknownValue, format!("{other} is not an input topic"))),
