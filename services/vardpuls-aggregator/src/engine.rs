@@ -20,6 +20,7 @@ use std::sync::Arc;
 use vardpuls_core::Topic;
 use vardpuls_core::calendar::{LocalDay, LocalMonth};
 use vardpuls_core::dlq::{DeadLetter, Source};
+use vardpuls_core::domain::HsaId;
 use vardpuls_core::events::decode;
 use vardpuls_core::outputs::{KpiRecord, LateEvent};
 
@@ -58,7 +59,7 @@ pub struct Engine {
     config: AggregatorConfig,
     shards: BTreeMap<ShardId, Shard>,
     /// Which partition holds a unit's events, per topic: routes computed partials to shards.
-    units: HashMap<(Topic, String), i32>,
+    units: HashMap<(Topic, HsaId), i32>,
     ctx: SessionContext,
 }
 
@@ -90,11 +91,13 @@ impl Engine {
     pub fn insert_shard(&mut self, shard: Shard) {
         for events in shard.open.values() {
             for e in events {
-                self.units.insert((shard.topic, e.unit_id().as_str().to_string()), shard.partition);
+                self.units.insert((shard.topic, *e.unit_id()), shard.partition);
             }
         }
         for p in shard.closed.values().flatten().chain(shard.levels.values()) {
-            self.units.insert((shard.topic, p.unit_id.clone()), shard.partition);
+            if let Ok(unit) = HsaId::parse(&p.unit_id) {
+                self.units.insert((shard.topic, unit), shard.partition);
+            }
         }
         self.shards.insert((shard.topic, shard.partition), shard);
     }
@@ -121,7 +124,7 @@ impl Engine {
                 return Routed::Invalid(Box::new(DeadLetter::new(topic, source, reason, payload)));
             }
         };
-        let unit = event.unit_id().as_str().to_string();
+        let unit = *event.unit_id();
         match shard.apply(event, lateness) {
             Applied::Counted => {
                 self.units.insert((topic, unit), partition);
@@ -306,9 +309,10 @@ impl Engine {
     }
 
     fn shard_of(&self, topic: Topic, unit: &str) -> anyhow::Result<ShardId> {
+        let id = HsaId::parse(unit).map_err(|e| anyhow::anyhow!("KPI result for unit `{unit}`: {e}"))?;
         let partition = self
             .units
-            .get(&(topic, unit.to_string()))
+            .get(&(topic, id))
             .ok_or_else(|| anyhow::anyhow!("unit {unit} has no shard for {topic}"))?;
         Ok((topic, *partition))
     }
