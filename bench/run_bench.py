@@ -10,7 +10,9 @@ tansu broker (Kafka protocol, in memory) and DuckDB from PyPI.
     events/s, and the ratio (b)/(c);
 (d) end-to-end latency p50/p99 from produce to the value on the exporter's /metrics at a steady
     rate (`vardpuls measure-latency`);
-(e) peak RSS (VmHWM) of each service;
+(e) peak RSS (VmHWM) of each service, and of the KPI engine over a long national history
+    (`vardpuls aggregate-files --state-dir`, checkpointing as the aggregator does: closed days
+    outside the resident months live in their checkpoint segments, not in memory);
 (f) restart to caught up after kill -9 with a backlog.
 
 Sizes are options; the defaults are the issue's (10 million events for (a), 1 million backlog).
@@ -127,6 +129,27 @@ class Bench:
         self.results["ratio_b_over_c"] = round(b / c, 2)
         shutil.rmtree(files, ignore_errors=True)
 
+    # (e) at 400 days: the engine's state over a long history. One process holds every unit
+    # (one partition per topic), twice what each of two aggregator instances holds.
+    def state(self):
+        files, state_dir = self.work / "history", self.work / "history-state"
+        count, _, days = self.simulate(files, self.args.state_days * NATIONAL_EVENTS_PER_DAY, "2025-10-01")
+        argv = [self.bin, "aggregate-files", str(files), "--batch", "200000", "--state-dir", str(state_dir)]
+        started = time.monotonic()
+        p = subprocess.Popen(argv, env={**os.environ, "RUST_LOG": "warn"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        output = p.stdout.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        seconds = time.monotonic() - started
+        if status != 0:
+            raise SystemExit(f"aggregate-files failed: {output}")
+        shutil.rmtree(files, ignore_errors=True)
+        on_disk = sum(1 for _ in state_dir.glob("*/*.closed/*.json"))
+        self.results["e_engine_state_history"] = {
+            "days": days, "events": count, "seconds": round(seconds, 1), "peak_rss_mib": round(usage.ru_maxrss / 1024),
+            "checkpoint_bytes": sum(f.stat().st_size for f in state_dir.rglob("*") if f.is_file()), "closed_day_segments": on_disk,
+            "note": "one process, every unit (2 aggregator instances hold half each)"}
+        shutil.rmtree(state_dir, ignore_errors=True)
+
     # (a), (e), (f), (d)
     def pipeline(self):
         port = free_port()
@@ -212,7 +235,8 @@ def main():
     parser.add_argument("--latency-seconds", type=int, default=60)
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench/results.json")
-    parser.add_argument("--only", choices=["files", "pipeline"], help="run one part")
+    parser.add_argument("--state-days", type=int, default=400, help="(e) history for the engine's state; 0 skips it")
+    parser.add_argument("--only", choices=["files", "pipeline", "state"], help="run one part")
     args = parser.parse_args()
 
     bench = Bench(args)
@@ -222,6 +246,8 @@ def main():
             bench.files()
         if args.only in (None, "pipeline"):
             bench.pipeline()
+        if args.only in (None, "state") and args.state_days > 0:
+            bench.state()
     finally:
         bench.cleanup()
     r = bench.results
@@ -235,6 +261,9 @@ def main():
                  ("(d) end-to-end latency", f"p50 {d['p50_s']} s, p99 {d['p99_s']} s", f"at {d['rate_events_per_s']} events/s"),
                  ("(e) peak RSS", ", ".join(f"{k} {v} MiB" for k, v in e.items()), ""),
                  ("(f) restart to caught up", f"{f['seconds']} s", f"{f['backlog_events']:,} events of backlog")]
+    if "e_engine_state_history" in r:
+        h = r["e_engine_state_history"]
+        rows += [("(e) engine state, long history", f"{h['peak_rss_mib']} MiB peak RSS", f"{h['days']} national days, {h['events']:,} events, every unit in one process")]
     width = max(len(x[0]) for x in rows) if rows else 0
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:<40} {note}")

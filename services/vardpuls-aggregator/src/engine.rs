@@ -59,7 +59,7 @@ pub struct Engine {
     config: AggregatorConfig,
     shards: BTreeMap<ShardId, Shard>,
     /// Which partition holds a unit's events, per topic: routes computed partials to shards.
-    units: HashMap<(Topic, HsaId), i32>,
+    units: foldhash::HashMap<(Topic, HsaId), i32>,
     ctx: SessionContext,
 }
 
@@ -67,7 +67,7 @@ impl Engine {
     pub fn new(config: AggregatorConfig) -> Engine {
         // Two target partitions: this is a 2-core service, and batches are small.
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
-        Engine { config, shards: BTreeMap::new(), units: HashMap::new(), ctx }
+        Engine { config, shards: BTreeMap::new(), units: Default::default(), ctx }
     }
 
     pub fn config(&self) -> &AggregatorConfig {
