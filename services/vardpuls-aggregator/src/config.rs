@@ -11,7 +11,8 @@ pub struct AggregatorConfig {
     pub allowed_lateness_hours: i64,
     /// Where shard checkpoints live. Instances of one consumer group must share it.
     pub state_dir: PathBuf,
-    /// Closed days kept for months and last-year comparisons.
+    /// Closed days kept for months and last-year comparisons, in checkpoint segments; memory
+    /// holds only the months open days need (see `Shard::resident_months`).
     pub retention_days: i64,
     /// Count calls abandoned without a callback as no contact (true, the default) or leave
     /// them out of the same-day denominator.
