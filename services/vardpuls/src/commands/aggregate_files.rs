@@ -102,7 +102,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     let outcomes: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
     println!(
-        "{events} events in {seconds:.2} s: {:.0} events/s; {records_out} KPI records ({}); decoding and keying {:.2} s, SQL, state and checkpoints {:.2} s",
+        "{events} events in {seconds:.2} s: {:.0} events/s; {records_out} KPI records published ({}); decoding and keying {:.2} s, SQL, state and checkpoints {:.2} s",
         events as f64 / seconds,
         outcomes.join(", "),
         seconds - computing.as_secs_f64(),
