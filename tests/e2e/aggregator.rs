@@ -70,13 +70,12 @@ fn config(state_dir: &Path) -> AggregatorConfig {
     }
 }
 
-/// A running `vardpuls` process, killed when dropped so a failing test leaves nothing behind.
-
-/// Starts the binary with batches of `batch` messages (small batches mean many checkpoints).
+/// Starts the binary with batches of 100 messages (small batches mean many checkpoints).
 fn spawn_aggregator(kafka: &TestKafka, state_dir: &Path) -> Running {
     spawn_aggregator_with(kafka, state_dir, 100)
 }
 
+/// Starts the binary with batches of `batch` messages.
 fn spawn_aggregator_with(kafka: &TestKafka, state_dir: &Path, batch: usize) -> Running {
     let child = Command::new(crate::support::vardpuls_binary())
         .args(["run", "--target", "aggregator"])

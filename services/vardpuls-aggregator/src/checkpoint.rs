@@ -17,8 +17,8 @@ use crate::partial::Partial;
 use crate::shard::{Shard, level_key};
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 use foldhash::HashMap;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Write};
@@ -85,6 +85,7 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         }
         File::open(&segments)?.sync_all()?;
     }
+    let kept = shard.closed_days();
     let head = HeadRef {
         topic: shard.topic,
         partition: shard.partition,
@@ -94,14 +95,13 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         seen: &shard.seen,
         emitted: &shard.emitted,
         levels: shard.levels.values().collect(),
-        closed_days: shard.closed_days().into_iter().collect(),
+        closed_days: kept.iter().copied().collect(),
     };
     bytes += write_atomically(&target, &head)?;
     // The rename itself must survive a power cut too.
     File::open(dir)?.sync_all()?;
     shard.persisted.extend(new_days);
     // Days expired from the shard: their segments go once the head no longer lists them.
-    let kept = shard.closed_days();
     let expired: Vec<NaiveDate> = shard.persisted.iter().filter(|d| !kept.contains(d)).copied().collect();
     for day in expired {
         let _ = fs::remove_file(segments.join(format!("{day}.json")));
@@ -123,7 +123,8 @@ pub fn restore(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<()> {
 
 fn read_segment(state_dir: &Path, topic: Topic, partition: i32, day: NaiveDate) -> anyhow::Result<Vec<Partial>> {
     let segment = segment_dir(state_dir, topic, partition).join(format!("{day}.json"));
-    let file = File::open(&segment).with_context(|| format!("the checkpoint lists {day}, but {} is missing", segment.display()))?;
+    let file = File::open(&segment)
+        .with_context(|| format!("the checkpoint lists {day}, but {} is missing", segment.display()))?;
     serde_json::from_reader(BufReader::with_capacity(1 << 20, file))
         .with_context(|| format!("reading checkpoint segment {}", segment.display()))
 }

@@ -187,14 +187,13 @@ impl ConsumerContext for RebalanceContext {
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 let mut worker = self.worker.lock().expect("lock");
-                let result = worker.flush().map(|offsets| {
+                let result = worker.flush().inspect(|_| {
                     for p in partitions.elements() {
                         if let Ok(topic) = p.topic().parse::<Topic>() {
                             worker.engine.remove_shard(topic, p.partition());
                             tracing::info!(%topic, partition = p.partition(), "partition revoked");
                         }
                     }
-                    offsets
                 });
                 drop(worker);
                 match result {

@@ -310,10 +310,8 @@ impl Engine {
 
     fn shard_of(&self, topic: Topic, unit: &str) -> anyhow::Result<ShardId> {
         let id = HsaId::parse(unit).map_err(|e| anyhow::anyhow!("KPI result for unit `{unit}`: {e}"))?;
-        let partition = self
-            .units
-            .get(&(topic, id))
-            .ok_or_else(|| anyhow::anyhow!("unit {unit} has no shard for {topic}"))?;
+        let partition =
+            self.units.get(&(topic, id)).ok_or_else(|| anyhow::anyhow!("unit {unit} has no shard for {topic}"))?;
         Ok((topic, *partition))
     }
 

@@ -17,6 +17,7 @@ use crate::partial::{Partial, Period};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 // foldhash, not SipHash: the event-id set is probed once per event (SipHash was 6 % of replay).
 use foldhash::HashMap;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use vardpuls_core::Topic;
 use vardpuls_core::calendar::{LocalDay, LocalMonth};
@@ -123,9 +124,14 @@ impl Shard {
     /// Takes the stock values among a closed day's partials as the latest levels.
     pub fn update_levels(&mut self, partials: &[Partial]) {
         for p in partials.iter().filter(|p| is_stock(&p.kpi)) {
-            let newer = self.levels.get(&level_key(p)).is_none_or(|old| day_of(old) <= day_of(p));
-            if newer {
-                self.levels.insert(level_key(p), p.clone());
+            match self.levels.entry(level_key(p)) {
+                Entry::Occupied(mut old) if day_of(old.get()) <= day_of(p) => {
+                    old.insert(p.clone());
+                }
+                Entry::Occupied(_) => {}
+                Entry::Vacant(slot) => {
+                    slot.insert(p.clone());
+                }
             }
         }
     }

@@ -53,7 +53,8 @@ pub fn run(
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
             Some(Err(KafkaError::PartitionEOF(partition))) => {
-                if rebuilding.remove(&partition) && rebuilding.is_empty() {
+                let last_to_reach_its_end = rebuilding.remove(&partition) && rebuilding.is_empty();
+                if last_to_reach_its_end {
                     tracing::info!(records = state.view.read().expect("lock").len(), "KPI view rebuilt; ready");
                     state.set_ready();
                     if let Some(m) = &metrics {

@@ -19,18 +19,18 @@ impl Rng {
         Rng(state)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         mix(self.0)
     }
 
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
+        if n == 0 { 0 } else { self.next_u64() % n }
     }
 
     pub fn chance(&mut self, p: f64) -> bool {
@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn same_seed_same_numbers_and_sane_distributions() {
         let (mut a, mut b) = (Rng::derive(7, &[1, 2]), Rng::derive(7, &[1, 2]));
-        assert_eq!((0..5).map(|_| a.next()).collect::<Vec<_>>(), (0..5).map(|_| b.next()).collect::<Vec<_>>());
+        assert_eq!((0..5).map(|_| a.next_u64()).collect::<Vec<_>>(), (0..5).map(|_| b.next_u64()).collect::<Vec<_>>());
         let mut r = Rng::new(1);
         let mean = (0..20_000).map(|_| r.poisson(12.0) as f64).sum::<f64>() / 20_000.0;
         assert!((mean - 12.0).abs() < 0.2, "{mean}");
