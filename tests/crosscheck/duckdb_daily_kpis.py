@@ -1,81 +1,200 @@
 #!/usr/bin/env python3
-"""Daily KPIs computed by DuckDB from NDJSON files, as an analyst would in batch.
+"""Every daily KPI of vardpuls, computed by DuckDB from NDJSON files, as an analyst would in batch.
 
-An independent cross-check of the aggregator: a different engine, its own SQL, and its own
-calendar (DuckDB's ICU time zones rather than vardpuls' Rust calendar). Reads phone.ndjson,
-visits.ndjson and chats.ndjson from the directory given, counts each event_id once, and prints
-one JSON object per line: kpi, unit_id, day, numerator, denominator.
+An independent cross-check of the aggregator: a different engine, its own SQL written from
+DOMAIN.md's definitions, and its own calendar (DuckDB's ICU time zones rather than vardpuls'
+Rust calendar). It is also the other side of the aggregation benchmark (`make bench`, (c)), so
+it computes the same daily KPIs with the same breakdowns as the aggregator's catalogue.
+
+Reads phone.ndjson, visits.ndjson, listings.ndjson and chats.ndjson (any subset) from the
+directory given, loads each once with explicit column types and counts each event_id once, and
+prints one JSON object per line: kpi, unit_id, day, dimensions (`k=v;k=v`, keys in alphabetical
+order, empty for the total), numerator and denominator as decimal strings (denominator null for
+counts and sums). On stderr it reports the time from reading the files to having every value
+in memory, which the benchmark compares with `vardpuls aggregate-files`.
 
 Usage: duckdb_daily_kpis.py DIR
 """
 import json
 import pathlib
 import sys
+import time
+from decimal import Decimal
 
 import duckdb
 
 LOCAL_DAY = "CAST(timezone('Europe/Stockholm', CAST({col} AS TIMESTAMPTZ)) AS DATE)"
 
+# The fields each KPI reads, typed as the event contracts (schemas/) define them.
+COLUMNS = {
+    "phone": {"event_id": "VARCHAR", "occurred_at": "VARCHAR", "unit_id": "VARCHAR", "event_type": "VARCHAR",
+              "call_id": "VARCHAR", "line": "VARCHAR", "in_phone_hours": "BOOLEAN",
+              "queue_wait_seconds": "BIGINT", "reached": "BOOLEAN"},
+    "visits": {"event_id": "VARCHAR", "occurred_at": "VARCHAR", "unit_id": "VARCHAR", "profession": "VARCHAR",
+               "contact_form": "VARCHAR", "listed_unit_id": "VARCHAR",
+               "assessment": "STRUCT(first_contact_at VARCHAR, patient_chosen_wait BOOLEAN)",
+               "out_of_county": "STRUCT(provider VARCHAR, home_region VARCHAR, price_sek VARCHAR)"},
+    "listings": {"event_id": "VARCHAR", "occurred_at": "VARCHAR", "unit_id": "VARCHAR", "event_type": "VARCHAR",
+                 "kommun_code": "VARCHAR", "channel": "VARCHAR", "listed_count": "BIGINT"},
+    "chats": {"event_id": "VARCHAR", "occurred_at": "VARCHAR", "unit_id": "VARCHAR", "channel": "VARCHAR"},
+}
+
+# Each query returns unit_id, day, dimensions, numerator, denominator.
 QUERIES = {
-    "same_day_contact": """
-        WITH p AS (
-            SELECT *, {day} AS day FROM read_json_auto('{dir}/phone.ndjson', union_by_name = true)
-            QUALIFY row_number() OVER (PARTITION BY event_id) = 1
-        ), calls AS (
+    "same_day_contact": ("phone", """
+        WITH calls AS (
             SELECT unit_id, day, call_id,
                    bool_or(event_type = 'call_received' AND in_phone_hours) AS counted,
                    bool_or(event_type = 'call_answered' OR (event_type = 'callback_completed' AND reached)) AS met
-            FROM p WHERE line = 'primary_care'
+            FROM phone WHERE line = 'primary_care'
             GROUP BY unit_id, day, call_id
         )
-        SELECT unit_id, day, count(*) FILTER (WHERE met) AS numerator, count(*) AS denominator
+        SELECT unit_id, day, '', count(*) FILTER (WHERE met), count(*)
         FROM calls WHERE counted GROUP BY unit_id, day
-    """,
-    "visits": """
-        SELECT unit_id, day, count(*) AS numerator, NULL AS denominator FROM (
-            SELECT *, {day} AS day FROM read_json_auto('{dir}/visits.ndjson', union_by_name = true)
-            QUALIFY row_number() OVER (PARTITION BY event_id) = 1
-        ) GROUP BY unit_id, day
-    """,
-    "digital_visit_share": """
-        SELECT unit_id, day, count(*) FILTER (WHERE contact_form IN ('video', 'chat')) AS numerator,
-               count(*) AS denominator FROM (
-            SELECT *, {day} AS day FROM read_json_auto('{dir}/visits.ndjson', union_by_name = true)
-            QUALIFY row_number() OVER (PARTITION BY event_id) = 1
-        ) GROUP BY unit_id, day
-    """,
-    "assessment_within_3_days": """
-        SELECT unit_id, day,
-               count(*) FILTER (WHERE date_diff('day', first_day, day) <= 3) AS numerator,
-               count(*) AS denominator FROM (
-            SELECT *, {day} AS day, {first_day} AS first_day
-            FROM read_json_auto('{dir}/visits.ndjson', union_by_name = true)
-            QUALIFY row_number() OVER (PARTITION BY event_id) = 1
+    """),
+    "phone_1177_answered_share": ("phone", """
+        WITH calls AS (
+            SELECT unit_id, day, call_id,
+                   bool_or(event_type = 'call_received') AS received,
+                   bool_or(event_type = 'call_answered') AS answered
+            FROM phone WHERE line = '1177'
+            GROUP BY unit_id, day, call_id
         )
-        WHERE assessment IS NOT NULL AND NOT coalesce(assessment.patient_chosen_wait, false)
+        SELECT unit_id, day, '', count(*) FILTER (WHERE answered), count(*)
+        FROM calls WHERE received GROUP BY unit_id, day
+    """),
+    "phone_1177_mean_wait_seconds": ("phone", """
+        SELECT unit_id, day, '', sum(queue_wait_seconds), count(*)
+        FROM phone WHERE line = '1177' AND event_type = 'call_answered'
         GROUP BY unit_id, day
-    """,
-    "chats_started": """
-        SELECT unit_id, day, count(*) AS numerator, NULL AS denominator FROM (
-            SELECT *, {day} AS day FROM read_json_auto('{dir}/chats.ndjson', union_by_name = true)
-            QUALIFY row_number() OVER (PARTITION BY event_id) = 1
-        ) GROUP BY unit_id, day
-    """,
+    """),
+    "visits": ("visits", """
+        SELECT unit_id, day, '', count(*), NULL FROM visits GROUP BY unit_id, day
+        UNION ALL
+        SELECT unit_id, day, 'profession=' || profession, count(*), NULL FROM visits GROUP BY unit_id, day, profession
+        UNION ALL
+        SELECT unit_id, day, 'contact_form=' || contact_form, count(*), NULL FROM visits GROUP BY unit_id, day, contact_form
+    """),
+    "digital_visit_share": ("visits", """
+        SELECT unit_id, day, '', count(*) FILTER (WHERE contact_form IN ('video', 'chat')), count(*)
+        FROM visits GROUP BY unit_id, day
+    """),
+    "assessment_within_3_days": ("visits", """
+        WITH assessments AS (
+            SELECT unit_id, day, profession,
+                   date_diff('day', {first_contact_day}, day) <= 3 AS within
+            FROM visits
+            WHERE assessment IS NOT NULL AND NOT coalesce(assessment.patient_chosen_wait, false)
+        )
+        SELECT unit_id, day, '', count(*) FILTER (WHERE within), count(*) FROM assessments GROUP BY unit_id, day
+        UNION ALL
+        SELECT unit_id, day, 'profession=' || profession, count(*) FILTER (WHERE within), count(*)
+        FROM assessments GROUP BY unit_id, day, profession
+    """),
+    "visits_other_unit_share": ("visits", """
+        SELECT unit_id, day, '', count(*) FILTER (WHERE listed_unit_id <> unit_id), count(*)
+        FROM visits WHERE listed_unit_id IS NOT NULL GROUP BY unit_id, day
+    """),
+    "out_of_county_digital_cost_sek": ("visits", """
+        WITH contacts AS (
+            SELECT unit_id, day, profession, out_of_county.provider AS provider,
+                   out_of_county.home_region AS home_region,
+                   CAST(out_of_county.price_sek AS DECIMAL(18, 2)) AS price
+            FROM visits WHERE out_of_county IS NOT NULL
+        )
+        SELECT unit_id, day, 'home_region=' || home_region, sum(price), NULL
+        FROM contacts GROUP BY unit_id, day, home_region
+        UNION ALL
+        SELECT unit_id, day, 'home_region=' || home_region || ';profession=' || profession || ';provider=' || provider,
+               sum(price), NULL
+        FROM contacts GROUP BY unit_id, day, home_region, profession, provider
+    """),
+    "chats_started": ("chats", """
+        SELECT unit_id, day, '', count(*), NULL FROM chats GROUP BY unit_id, day
+        UNION ALL
+        SELECT unit_id, day, 'channel=' || channel, count(*), NULL FROM chats GROUP BY unit_id, day, channel
+    """),
+    "listings_via_1177": ("listings", """
+        WITH via AS (SELECT * FROM listings WHERE event_type = 'listed' AND channel = 'e_service_1177')
+        SELECT unit_id, day, '', count(*), NULL FROM via GROUP BY unit_id, day
+        UNION ALL
+        SELECT unit_id, day, 'kommun_code=' || kommun_code, count(*), NULL FROM via GROUP BY unit_id, day, kommun_code
+    """),
+    "listing_net_change": ("listings", """
+        WITH moves AS (
+            SELECT unit_id, day, kommun_code, CASE WHEN event_type = 'listed' THEN 1 ELSE -1 END AS delta
+            FROM listings WHERE event_type IN ('listed', 'unlisted')
+        )
+        SELECT unit_id, day, '', sum(delta), NULL FROM moves GROUP BY unit_id, day
+        UNION ALL
+        SELECT unit_id, day, 'kommun_code=' || kommun_code, sum(delta), NULL FROM moves GROUP BY unit_id, day, kommun_code
+    """),
+    # A stock over the whole history in the files: the latest snapshot on or before the day,
+    # moved by the listings and unlistings after it up to the end of the day.
+    "listed_patients": ("listings", """
+        WITH days AS (
+            SELECT DISTINCT unit_id, day FROM listings
+        ), snapshots AS (
+            SELECT unit_id, ts, day, max(listed_count) AS listed_count
+            FROM listings WHERE event_type = 'stock_snapshot' GROUP BY unit_id, ts, day
+        ), latest AS (
+            SELECT d.unit_id, d.day, max(s.ts) AS snap_at
+            FROM days d LEFT JOIN snapshots s ON s.unit_id = d.unit_id AND s.day <= d.day
+            GROUP BY d.unit_id, d.day
+        )
+        SELECT l.unit_id, l.day, '',
+               coalesce(any_value(s.listed_count), 0)
+                 + coalesce(sum(CASE m.event_type WHEN 'listed' THEN 1 WHEN 'unlisted' THEN -1 ELSE 0 END), 0),
+               NULL
+        FROM latest l
+        LEFT JOIN snapshots s ON s.unit_id = l.unit_id AND s.ts = l.snap_at
+        LEFT JOIN listings m ON m.unit_id = l.unit_id AND m.day <= l.day
+              AND m.event_type IN ('listed', 'unlisted') AND (l.snap_at IS NULL OR m.ts > l.snap_at)
+        GROUP BY l.unit_id, l.day
+    """),
 }
+
+
+def load(con: duckdb.DuckDBPyConnection, directory: pathlib.Path) -> set:
+    """One table per topic file present: typed, each event_id once, with its instant and local day."""
+    loaded = set()
+    for topic, columns in COLUMNS.items():
+        path = directory / f"{topic}.ndjson"
+        if not path.exists():
+            continue
+        spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
+        con.execute(f"""
+            CREATE TABLE {topic} AS
+            SELECT *, CAST(occurred_at AS TIMESTAMPTZ) AS ts, {LOCAL_DAY.format(col='occurred_at')} AS day
+            FROM read_json('{path}', format = 'newline_delimited', columns = {spec})
+            QUALIFY row_number() OVER (PARTITION BY event_id) = 1
+        """)
+        loaded.add(topic)
+    return loaded
+
+
+def text(value) -> str | None:
+    if value is None:
+        return None
+    return format(Decimal(value).normalize(), "f")
 
 
 def main() -> None:
     directory = pathlib.Path(sys.argv[1])
+    started = time.monotonic()
     con = duckdb.connect()
-    for kpi, sql in QUERIES.items():
-        query = sql.format(
-            dir=directory,
-            day=LOCAL_DAY.format(col="occurred_at"),
-            first_day=LOCAL_DAY.format(col="assessment.first_contact_at"),
-        )
-        for unit_id, day, numerator, denominator in con.sql(query).fetchall():
-            print(json.dumps({"kpi": kpi, "unit_id": unit_id, "day": day.isoformat(),
-                              "numerator": int(numerator), "denominator": None if denominator is None else int(denominator)}))
+    con.execute("SET TimeZone = 'UTC'")
+    loaded = load(con, directory)
+    first_contact_day = LOCAL_DAY.format(col="assessment.first_contact_at")
+    results = {kpi: con.sql(sql.format(first_contact_day=first_contact_day)).fetchall()
+               for kpi, (topic, sql) in QUERIES.items() if topic in loaded}
+    seconds = time.monotonic() - started
+    out = sys.stdout
+    for kpi, rows in results.items():
+        for unit_id, day, dimensions, numerator, denominator in rows:
+            out.write(json.dumps({"kpi": kpi, "unit_id": unit_id, "day": day.isoformat(), "dimensions": dimensions,
+                                  "numerator": text(numerator), "denominator": text(denominator)}) + "\n")
+    print(f"{sum(map(len, results.values()))} daily values of {len(results)} KPIs in {seconds:.3f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":

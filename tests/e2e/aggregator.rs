@@ -4,6 +4,7 @@
 
 use crate::scenario::{Message, stream};
 use crate::support::{KillOnDrop as Running, TestKafka, produce, tempdir};
+use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -243,15 +244,38 @@ fn unsafe_sigterm(pid: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daily_kpis_agree_with_an_independent_duckdb_computation() {
-    let messages = stream(23, 20);
-    let published = reference_run(&messages).await;
+    // The hand-written scenario: spring DST, duplicates, late and out-of-order events; it has
+    // the inputs of five KPIs.
+    assert_daily_kpis_agree_with_duckdb(&stream(23, 20), 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_daily_kpi_agrees_with_duckdb_on_simulated_load() {
+    // Region Dalarna's units from Friday to Monday over the autumn DST shift (a 25-hour day), with duplicates and
+    // out-of-order events: the inputs of every daily KPI, breakdowns, money and list sizes.
+    use vardpuls_simulator::{faults::Faults, registry, stream::Simulation};
+    let faults = Faults { duplicate: 0.02, out_of_order: 0.05, ..Faults::default() };
+    let simulation = Simulation::new(registry::dalarna(), 11, faults);
+    let first = vardpuls_core::calendar::LocalDay::parse("2026-10-23").unwrap();
+    let messages: Vec<Message> = simulation
+        .days(first, 4)
+        .flat_map(|(_, events)| events)
+        .map(|e| Message { topic: e.topic, key: e.key, payload: e.payload })
+        .collect();
+    assert_daily_kpis_agree_with_duckdb(&messages, 12).await;
+}
+
+/// Runs `messages` through the aggregator and the same valid, on-time events through DuckDB
+/// (tests/crosscheck/duckdb_daily_kpis.py), and asserts that every daily unit value agrees.
+async fn assert_daily_kpis_agree_with_duckdb(messages: &[Message], kpi_count: usize) {
+    let published = reference_run(messages).await;
 
     // The same valid, on-time events as NDJSON files (duplicates included: both sides must
     // count an event id once). Invalid messages are the DLQ's business, late ones the late
     // topic's; neither is in a daily KPI.
     let dir = tempdir();
     let mut files: BTreeMap<Topic, Vec<u8>> = BTreeMap::new();
-    for m in &messages {
+    for m in messages {
         let Ok(event) = vardpuls_core::events::decode(m.topic, &m.payload) else { continue };
         if String::from_utf8_lossy(&m.payload).contains("\"chat_id\":\"late-") {
             continue;
@@ -267,35 +291,33 @@ async fn daily_kpis_agree_with_an_independent_duckdb_computation() {
     let output = Command::new("python3").arg(script).arg(&dir).output().expect("python3");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 
-    let duckdb: BTreeMap<String, (String, Option<String>)> = String::from_utf8(output.stdout)
+    // Every daily value, breakdowns included, keyed kpi/unit/day/dimensions, compared as
+    // decimals (DuckDB prints 500 where vardpuls may print 500.00).
+    type Values = BTreeMap<String, (Decimal, Option<Decimal>)>;
+    let decimal = |v: &serde_json::Value| v.as_str().map(|s| s.parse::<Decimal>().unwrap().normalize());
+    let duckdb: Values = String::from_utf8(output.stdout)
         .unwrap()
         .lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let key = format!(
-                "{}/unit/{}/{}",
-                v["kpi"].as_str().unwrap(),
-                v["unit_id"].as_str().unwrap(),
-                v["day"].as_str().unwrap()
-            );
-            (key, (v["numerator"].to_string(), v["denominator"].as_i64().map(|d| d.to_string())))
+            let [kpi, unit, day, dimensions] = ["kpi", "unit_id", "day", "dimensions"].map(|f| v[f].as_str().unwrap());
+            (format!("{kpi}/{unit}/{day}/{dimensions}"), (decimal(&v["numerator"]).unwrap(), decimal(&v["denominator"])))
         })
         .collect();
     let kpis: BTreeSet<&str> = duckdb.keys().map(|k| k.split('/').next().unwrap()).collect();
-    assert_eq!(kpis.len(), 5, "{kpis:?}");
-    let ours: BTreeMap<String, (String, Option<String>)> = published
-        .iter()
-        .filter(|(key, record)| {
-            record["grain"] == "day"
-                && record["dimensions"].as_object().is_some_and(|d| d.is_empty())
-                && kpis.contains(key.split('/').next().unwrap())
-        })
-        .map(|(key, r)| {
-            let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
-            (key.clone(), (text(&r["numerator"]).unwrap(), text(&r["denominator"])))
+    assert_eq!(kpis.len(), kpi_count, "KPIs with values: {kpis:?}");
+    let ours: Values = published
+        .values()
+        .filter(|record| record["grain"] == "day" && record["scope"] == "unit")
+        .map(|r| {
+            let dimensions: Vec<String> =
+                r["dimensions"].as_object().unwrap().iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap())).collect();
+            let [kpi, unit, day] = ["kpi", "scope_id", "period"].map(|f| r[f].as_str().unwrap());
+            let key = format!("{kpi}/{unit}/{day}/{}", dimensions.join(";"));
+            (key, (decimal(&r["numerator"]).unwrap(), decimal(&r["denominator"])))
         })
         .collect();
-    assert!(duckdb.len() > 50, "too few values to compare: {}", duckdb.len());
+    assert!(duckdb.len() > 20 * kpi_count, "too few values to compare: {}", duckdb.len());
     assert_eq!(ours, duckdb);
 }
 

@@ -20,7 +20,7 @@ use foldhash::HashMap;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use vardpuls_core::Topic;
-use vardpuls_core::calendar::{LocalDay, LocalMonth};
+use vardpuls_core::calendar::{DaySpan, LocalDay, LocalMonth};
 use vardpuls_core::events::InputEvent;
 
 #[derive(Debug, Clone)]
@@ -45,6 +45,9 @@ pub struct Shard {
     pub dirty: BTreeSet<NaiveDate>,
     /// Closed days whose partials are already in their own checkpoint segment file.
     pub persisted: BTreeSet<NaiveDate>,
+    /// The local day of the last event applied, with its bounds: spares a time-zone lookup
+    /// for the next events, which mostly fall on the same day.
+    recent_day: Option<DaySpan>,
 }
 
 /// A stock level's identity: KPI, unit and breakdown.
@@ -78,6 +81,7 @@ impl Shard {
             emitted: HashMap::default(),
             dirty: BTreeSet::new(),
             persisted: BTreeSet::new(),
+            recent_day: None,
         }
     }
 
@@ -91,19 +95,21 @@ impl Shard {
     }
 
     pub fn apply(&mut self, event: InputEvent, lateness: Duration) -> Applied {
-        let at = event.occurred_at();
-        let day = at.local_day();
-        if self.is_final(day, lateness) {
-            return Applied::Late { day, closed_at: Self::closes_at(day, lateness) };
+        let at = event.occurred_at().utc();
+        let span = DaySpan::of(at, &mut self.recent_day);
+        let (day, closes_at) = (span.day, span.end + lateness);
+        if self.watermark.is_some_and(|w| w >= closes_at) {
+            return Applied::Late { day, closed_at: closes_at };
         }
-        let id = event.event_id().as_u128();
-        if self.seen.contains_key(&id) {
-            return Applied::Duplicate;
+        match self.seen.entry(event.event_id().as_u128()) {
+            Entry::Occupied(_) => return Applied::Duplicate,
+            Entry::Vacant(slot) => {
+                slot.insert(day.date());
+            }
         }
-        self.seen.insert(id, day.date());
         self.open.entry(day.date()).or_default().push(event);
         self.dirty.insert(day.date());
-        self.watermark = Some(self.watermark.map_or(at.utc(), |w| w.max(at.utc())));
+        self.watermark = Some(self.watermark.map_or(at, |w| w.max(at)));
         Applied::Counted
     }
 

@@ -67,6 +67,37 @@ impl fmt::Display for LocalDay {
     }
 }
 
+/// A local day with its UTC bounds, for placing many instants in a row: events arrive
+/// roughly in time order, so most fall in the same day as the one before, and a check of two
+/// bounds replaces a time-zone lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaySpan {
+    pub day: LocalDay,
+    /// Local midnight starting the day, in UTC.
+    pub start: DateTime<Utc>,
+    /// The next local midnight (exclusive), in UTC.
+    pub end: DateTime<Utc>,
+}
+
+impl DaySpan {
+    pub fn containing(instant: DateTime<Utc>) -> DaySpan {
+        let day = LocalDay::of(instant);
+        DaySpan { day, start: day.start(), end: day.end() }
+    }
+
+    pub fn contains(&self, instant: DateTime<Utc>) -> bool {
+        self.start <= instant && instant < self.end
+    }
+
+    /// The span of `instant`, reusing `cached` when the instant falls inside it.
+    pub fn of(instant: DateTime<Utc>, cached: &mut Option<DaySpan>) -> DaySpan {
+        match cached {
+            Some(span) if span.contains(instant) => *span,
+            _ => *cached.insert(DaySpan::containing(instant)),
+        }
+    }
+}
+
 /// A calendar month in Europe/Stockholm, shown as `2026-11`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LocalMonth {
@@ -128,6 +159,25 @@ mod tests {
         assert_eq!(LocalDay::of(t("2026-03-29T22:30:00Z")), day("2026-03-30"));
         // 22:30 UTC on 25 October is 23:30 CET: still the 25th (after the autumn shift).
         assert_eq!(LocalDay::of(t("2026-10-25T22:30:00Z")), day("2026-10-25"));
+    }
+
+    #[test]
+    fn day_spans_follow_dst_and_the_cache_never_answers_for_another_day() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let spring = DaySpan::containing(t("2026-03-29T12:00:00Z"));
+        assert_eq!(spring.end - spring.start, Duration::hours(23));
+        let mut cached = None;
+        for (instant, expected) in [
+            ("2026-10-25T12:00:00Z", "2026-10-25"),
+            ("2026-10-25T22:59:59Z", "2026-10-25"),
+            ("2026-10-25T23:00:00Z", "2026-10-26"),
+            ("2026-10-24T21:59:59Z", "2026-10-24"),
+            ("2026-10-24T22:00:00Z", "2026-10-25"),
+        ] {
+            let span = DaySpan::of(t(instant), &mut cached);
+            assert_eq!(span.day, day(expected), "{instant}");
+            assert_eq!(span, DaySpan::containing(t(instant)), "{instant}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::calendar::LocalDay;
 use crate::rejection::{Invalid, Rule};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use std::fmt;
 
 /// An instant as the source system wrote it. The offset is required: a local time without one
@@ -25,7 +25,7 @@ impl EventTime {
                 ),
             )
         })?;
-        let year = t.with_timezone(&Utc).format("%Y").to_string().parse::<i32>().unwrap_or(0);
+        let year = t.with_timezone(&Utc).year();
         if !(Self::MIN_YEAR..=Self::MAX_YEAR).contains(&year) {
             return Err(Invalid::new(
                 Rule::TimestampRange,
