@@ -3,7 +3,7 @@
 //! at, so replaying from there counts nothing twice and loses nothing.
 //!
 //! Files live under `<state_dir>/<topic>/`: `<partition>.json` holds what changes batch by batch
-//! (offset, watermark, open days' events, their ids, emitted values) and lists the closed days;
+//! (offset, watermark, open days' events, emitted values) and lists the closed days;
 //! each closed day's partials sit in `<partition>.closed/<day>.json`, written once when the day
 //! closes. So a checkpoint rewrites only the open part, however much history the shard keeps.
 //! Closed days of months no open day needs are then dropped from memory ([`Shard::archive`])
@@ -43,14 +43,15 @@ struct HeadRef<'a> {
     next_offset: i64,
     watermark: Option<DateTime<Utc>>,
     open: &'a BTreeMap<NaiveDate, Vec<InputEvent>>,
-    seen: &'a HashMap<u128, NaiveDate>,
     emitted: &'a HashMap<String, Partial>,
     levels: Vec<&'a Partial>,
     closed_days: Vec<NaiveDate>,
 }
 
 /// The head file, as read. `closed` is the single-file format of earlier versions; heads
-/// without `levels` come from versions that kept every closed day in memory.
+/// without `levels` come from versions that kept every closed day in memory. The ids of the
+/// open days' events are not stored: they are the events' own (earlier versions stored them
+/// as `seen`, which is ignored).
 #[derive(Deserialize)]
 struct Head {
     topic: Topic,
@@ -58,7 +59,6 @@ struct Head {
     next_offset: i64,
     watermark: Option<DateTime<Utc>>,
     open: BTreeMap<NaiveDate, Vec<InputEvent>>,
-    seen: HashMap<u128, NaiveDate>,
     emitted: HashMap<String, Partial>,
     #[serde(default)]
     closed_days: Vec<NaiveDate>,
@@ -92,7 +92,6 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         next_offset: shard.next_offset,
         watermark: shard.watermark,
         open: &shard.open,
-        seen: &shard.seen,
         emitted: &shard.emitted,
         levels: shard.levels.values().collect(),
         closed_days: kept.iter().copied().collect(),
@@ -162,8 +161,7 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
     let mut shard = Shard::new(topic, partition);
     shard.next_offset = head.next_offset;
     shard.watermark = head.watermark;
-    shard.open = head.open;
-    shard.seen = head.seen;
+    shard.set_open(head.open);
     shard.emitted = head.emitted;
     if let Some(closed) = head.closed {
         // An earlier single-file checkpoint: its closed days get segments on the next save.

@@ -21,7 +21,8 @@ use vardpuls_core::Topic;
 use vardpuls_core::calendar::{LocalDay, LocalMonth};
 use vardpuls_core::dlq::{DeadLetter, Source};
 use vardpuls_core::domain::HsaId;
-use vardpuls_core::events::decode;
+use vardpuls_core::events::{InputEvent, decode};
+use vardpuls_core::rejection::Rejection;
 use vardpuls_core::outputs::{KpiRecord, LateEvent};
 
 type ShardId = (Topic, i32);
@@ -111,13 +112,29 @@ impl Engine {
 
     /// Applies one consumed message.
     pub fn offer(&mut self, topic: Topic, partition: i32, offset: i64, payload: &[u8]) -> Routed {
+        if self.shards.get(&(topic, partition)).is_some_and(|shard| offset < shard.next_offset) {
+            return Routed::AlreadyApplied;
+        }
+        self.offer_decoded(topic, partition, offset, payload, decode(topic, payload))
+    }
+
+    /// [`Engine::offer`] for a message the caller has decoded already
+    /// (`vardpuls_core::events::decode`), which it may do on other threads.
+    pub fn offer_decoded(
+        &mut self,
+        topic: Topic,
+        partition: i32,
+        offset: i64,
+        payload: &[u8],
+        decoded: Result<InputEvent, Rejection>,
+    ) -> Routed {
         let lateness = self.config.lateness();
         let shard = self.shards.entry((topic, partition)).or_insert_with(|| Shard::new(topic, partition));
         if offset < shard.next_offset {
             return Routed::AlreadyApplied;
         }
         shard.next_offset = offset + 1;
-        let event = match decode(topic, payload) {
+        let event = match decoded {
             Ok(e) => e,
             Err(reason) => {
                 let source = Source::Kafka { topic: topic.name().to_string(), partition, offset };
@@ -127,7 +144,11 @@ impl Engine {
         let unit = *event.unit_id();
         match shard.apply(event, lateness) {
             Applied::Counted => {
-                self.units.insert((topic, unit), partition);
+                // Looked up before inserting: a unit's partition rarely changes, and a lookup
+                // does not write to the table.
+                if self.units.get(&(topic, unit)) != Some(&partition) {
+                    self.units.insert((topic, unit), partition);
+                }
                 Routed::Counted
             }
             Applied::Duplicate => Routed::Duplicate,

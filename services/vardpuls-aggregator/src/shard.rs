@@ -113,6 +113,12 @@ impl Shard {
         Applied::Counted
     }
 
+    /// Takes the open days' events from a checkpoint, and their ids for spotting duplicates.
+    pub fn set_open(&mut self, open: BTreeMap<NaiveDate, Vec<InputEvent>>) {
+        self.seen = open.iter().flat_map(|(day, events)| events.iter().map(|e| (e.event_id().as_u128(), *day))).collect();
+        self.open = open;
+    }
+
     /// Open days whose lateness has passed: to be computed one last time and closed.
     pub fn days_to_close(&self, lateness: Duration) -> Vec<NaiveDate> {
         self.open.keys().copied().filter(|d| self.is_final(LocalDay::from_date(*d), lateness)).collect()

@@ -11,11 +11,12 @@ use std::hash::{Hash, Hasher};
 /// Stored inline (32 bytes, no heap): every event carries one, and the aggregator holds all
 /// events of its open days. Compares and orders as its text. The bytes after the text are
 /// always zero and the text never contains a zero byte, so comparing, ordering and hashing the
-/// whole array gives the same answers as the text, without a length check or a byte loop.
+/// whole array gives the same answers as the text; aligned to 16 bytes, hashing is two loads.
 #[derive(Clone, Copy)]
+#[repr(C, align(16))]
 pub struct HsaId {
-    len: u8,
-    bytes: [u8; HsaId::MAX_LEN],
+    /// The text, then zeros: at least one, as the text is at most 31 bytes.
+    bytes: [u8; 32],
 }
 
 impl HsaId {
@@ -42,13 +43,14 @@ impl HsaId {
         if local.is_empty() || !local.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(fail("unit part must be ASCII letters and digits"));
         }
-        let mut bytes = [0; Self::MAX_LEN];
+        let mut bytes = [0; 32];
         bytes[..s.len()].copy_from_slice(s.as_bytes());
-        Ok(HsaId { len: s.len() as u8, bytes })
+        Ok(HsaId { bytes })
     }
 
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..self.len as usize]).expect("parse accepts ASCII only")
+        let len = self.bytes.iter().position(|&b| b == 0).unwrap_or(Self::MAX_LEN);
+        std::str::from_utf8(&self.bytes[..len]).expect("parse accepts ASCII only")
     }
 
     /// The organisation number of the catalogue owner, e.g. `2321000131` for VGR.
@@ -79,12 +81,10 @@ impl Ord for HsaId {
 
 impl Hash for HsaId {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        // Two fixed-size words: the aggregator hashes a unit id per event.
+        // Two aligned words: the aggregator hashes a unit id per event.
         let (head, tail) = self.bytes.split_at(16);
-        let mut rest = [0u8; 16];
-        rest[..tail.len()].copy_from_slice(tail);
         state.write_u128(u128::from_le_bytes(head.try_into().expect("16 bytes")));
-        state.write_u128(u128::from_le_bytes(rest));
+        state.write_u128(u128::from_le_bytes(tail.try_into().expect("16 bytes")));
     }
 }
 
@@ -126,6 +126,7 @@ mod tests {
         assert!(long < short, "text order, not length first");
         assert_eq!(short, HsaId::parse("SE2321000180-E9").unwrap());
         assert_eq!(format!("{short}"), "SE2321000180-E9");
+        assert_eq!(std::mem::size_of::<HsaId>(), 32);
     }
 
     #[test]

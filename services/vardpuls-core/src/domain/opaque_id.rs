@@ -3,9 +3,10 @@
 
 use super::personnummer::contains_personnummer;
 use crate::rejection::{Invalid, Rule};
+use compact_str::CompactString;
 use std::fmt;
 
-fn parse_opaque(s: &str, what: &str, max_len: usize, allow_space: bool) -> Result<String, Invalid> {
+fn parse_opaque(s: &str, what: &str, max_len: usize, allow_space: bool) -> Result<CompactString, Invalid> {
     if s.is_empty() {
         return Err(Invalid::new(Rule::IdFormat, format!("{what} must not be empty")));
     }
@@ -30,14 +31,16 @@ fn parse_opaque(s: &str, what: &str, max_len: usize, allow_space: bool) -> Resul
             format!("{what} looks like a personal identity number; send a pseudonymous reference instead"),
         ));
     }
-    Ok(s.to_string())
+    Ok(CompactString::new(s))
 }
 
 macro_rules! opaque_id {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $space:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
+        // Inline up to 24 bytes (no heap): ids in practice are short, and the aggregator holds
+        // every event of its open days.
+        pub struct $name(CompactString);
 
         impl $name {
             pub const MAX_LEN: usize = $max;
@@ -57,7 +60,7 @@ macro_rules! opaque_id {
             }
         }
 
-        super::serde_via_parse!($name, |v| v.0.clone());
+        super::serde_via_parse!($name, |v| v.0.to_string());
     };
 }
 

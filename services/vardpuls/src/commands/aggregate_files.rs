@@ -8,11 +8,13 @@ use crate::configuration::Config;
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use vardpuls_aggregator::{Engine, Routed, checkpoint};
-use vardpuls_core::Topic;
+use vardpuls_core::events::{InputEvent, decode};
+use vardpuls_core::{Rejection, Topic};
 use vardpuls_core::outputs::KpiRecord;
 
 #[derive(clap::Args)]
@@ -39,7 +41,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         let path = args.dir.join(format!("{}.ndjson", topic.short_name()));
         if path.exists() {
             let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-            readers.push((topic, std::io::BufReader::with_capacity(1 << 20, file).lines(), 0i64));
+            readers.push((topic, std::io::BufReader::with_capacity(1 << 20, file), 0i64));
         }
     }
     anyhow::ensure!(!readers.is_empty(), "no <topic>.ndjson files in {}", args.dir.display());
@@ -53,19 +55,28 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     // Only kept for `--out`: a long history has millions of records.
     let mut latest: BTreeMap<String, KpiRecord> = BTreeMap::new();
     let mut records_out = 0u64;
+    // Lines are read a chunk at a time, decoded on every core, then applied in file order
+    // (decoding is most of the per-event work; applying must be sequential).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (mut chunk, mut lines) = (Vec::new(), Vec::new());
     loop {
         let mut read_any = false;
-        for (topic, lines, offset) in readers.iter_mut() {
-            for line in lines.by_ref().take(args.batch) {
-                let line = line?;
-                if line.trim().is_empty() {
-                    continue;
+        for (topic, reader, offset) in readers.iter_mut() {
+            let mut left = args.batch;
+            while left > 0 {
+                let read = read_lines(reader, left.min(DECODE_CHUNK_LINES), &mut chunk, &mut lines)?;
+                if read == 0 {
+                    break;
                 }
-                read_any = true;
-                let outcome = Routed::OUTCOMES[engine.offer(*topic, 0, *offset, line.as_bytes()).outcome()];
-                *outcomes.entry(outcome).or_default() += 1;
-                *offset += 1;
-                events += 1;
+                left -= read;
+                read_any |= !lines.is_empty();
+                let decoded = decode_on_threads(*topic, &chunk, &lines, threads);
+                for (line, decoded) in lines.iter().zip(decoded) {
+                    let routed = engine.offer_decoded(*topic, 0, *offset, &chunk[line.clone()], decoded);
+                    *outcomes.entry(Routed::OUTCOMES[routed.outcome()]).or_default() += 1;
+                    *offset += 1;
+                    events += 1;
+                }
             }
         }
         let compute_started = Instant::now();
@@ -109,6 +120,49 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         computing.as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Lines per round of parallel decoding: large enough that starting threads costs nothing,
+/// small enough that a round's lines and events stay in cache-friendly sizes.
+const DECODE_CHUNK_LINES: usize = 32_768;
+
+/// Reads up to `max` lines into `chunk`, and the byte ranges of the non-empty ones (without
+/// line ends and surrounding blanks) into `lines`. Returns how many lines it read: 0 at the end.
+fn read_lines(reader: &mut impl BufRead, max: usize, chunk: &mut Vec<u8>, lines: &mut Vec<Range<usize>>) -> anyhow::Result<usize> {
+    chunk.clear();
+    lines.clear();
+    let mut read = 0;
+    while read < max {
+        let start = chunk.len();
+        if reader.read_until(b'\n', chunk)? == 0 {
+            break;
+        }
+        read += 1;
+        let line = &chunk[start..];
+        let begin = start + (line.len() - line.trim_ascii_start().len());
+        let end = start + line.trim_ascii_end().len();
+        if begin < end {
+            lines.push(begin..end);
+        }
+    }
+    Ok(read)
+}
+
+/// Decodes the lines of `chunk` on up to `threads` threads, in order.
+fn decode_on_threads(
+    topic: Topic,
+    chunk: &[u8],
+    lines: &[Range<usize>],
+    threads: usize,
+) -> Vec<Result<InputEvent, Rejection>> {
+    let per_thread = lines.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = lines
+            .chunks(per_thread)
+            .map(|part| scope.spawn(move || part.iter().map(|line| decode(topic, &chunk[line.clone()])).collect::<Vec<_>>()))
+            .collect();
+        parts.into_iter().flat_map(|part| part.join().expect("a decoding thread panicked")).collect()
+    })
 }
 
 fn shard_ids(engine: &Engine) -> Vec<(Topic, i32)> {
