@@ -2,10 +2,8 @@
 //! After a crash a shard is exactly as it was after some batch, with the offset that batch ended
 //! at, so replaying from there counts nothing twice and loses nothing.
 //!
-//! Files live under `<state_dir>/<topic>/`: the head `<partition>.head` holds what changes batch
-//! by batch (offset, watermark, open days' events, emitted values) and lists the closed days,
-//! in MessagePack (rewritten after every batch: JSON's string escaping was a tenth of the
-//! aggregator's time; earlier versions' `<partition>.json` heads are still read);
+//! Files live under `<state_dir>/<topic>/`: `<partition>.json` holds what changes batch by batch
+//! (offset, watermark, open days' events, emitted values) and lists the closed days;
 //! each closed day's partials sit in `<partition>.closed/<day>.json`, written once when the day
 //! closes. So a checkpoint rewrites only the open part, however much history the shard keeps.
 //! Closed days of months no open day needs are then dropped from memory ([`Shard::archive`])
@@ -30,11 +28,6 @@ use vardpuls_core::calendar::LocalDay;
 use vardpuls_core::events::InputEvent;
 
 pub fn path(state_dir: &Path, topic: Topic, partition: i32) -> PathBuf {
-    state_dir.join(topic.name()).join(format!("{partition}.head"))
-}
-
-/// The JSON head of versions before the MessagePack one.
-fn json_head_path(state_dir: &Path, topic: Topic, partition: i32) -> PathBuf {
     state_dir.join(topic.name()).join(format!("{partition}.json"))
 }
 
@@ -88,8 +81,7 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     if !new_days.is_empty() {
         fs::create_dir_all(&segments).with_context(|| format!("creating {}", segments.display()))?;
         for day in &new_days {
-            let segment = &shard.closed[day];
-            bytes += write_atomically(&segments.join(format!("{day}.json")), |w| Ok(serde_json::to_writer(w, segment)?))?;
+            bytes += write_atomically(&segments.join(format!("{day}.json")), &shard.closed[day])?;
         }
         File::open(&segments)?.sync_all()?;
     }
@@ -104,10 +96,9 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         levels: shard.levels.values().collect(),
         closed_days: kept.iter().copied().collect(),
     };
-    bytes += write_atomically(&target, |w| Ok(rmp_serde::encode::write_named(w, &head)?))?;
+    bytes += write_atomically(&target, &head)?;
     // The rename itself must survive a power cut too.
     File::open(dir)?.sync_all()?;
-    remove_if_present(&json_head_path(state_dir, shard.topic, shard.partition))?;
     shard.persisted.extend(new_days);
     // Days expired from the shard: their segments go once the head no longer lists them.
     let expired: Vec<NaiveDate> = shard.persisted.iter().filter(|d| !kept.contains(d)).copied().collect();
@@ -137,17 +128,12 @@ fn read_segment(state_dir: &Path, topic: Topic, partition: i32, day: NaiveDate) 
         .with_context(|| format!("reading checkpoint segment {}", segment.display()))
 }
 
-fn write_atomically(
-    target: &Path,
-    encode: impl FnOnce(&mut BufWriter<File>) -> anyhow::Result<()>,
-) -> anyhow::Result<u64> {
-    let mut tmp = target.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+fn write_atomically<T: Serialize + ?Sized>(target: &Path, value: &T) -> anyhow::Result<u64> {
+    let tmp = target.with_extension("json.tmp");
     {
         let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut writer = BufWriter::with_capacity(1 << 20, file);
-        encode(&mut writer)?;
+        serde_json::to_writer(&mut writer, value)?;
         writer.flush()?;
         writer.get_ref().sync_all()?;
     }
@@ -155,33 +141,16 @@ fn write_atomically(
     Ok(fs::metadata(target)?.len())
 }
 
-fn remove_if_present(path: &Path) -> anyhow::Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("removing {}", path.display()))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn open_if_present(path: &Path) -> anyhow::Result<Option<BufReader<File>>> {
-    match File::open(path) {
-        Ok(f) => Ok(Some(BufReader::with_capacity(1 << 20, f))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("opening {}", path.display())),
-    }
-}
-
-/// The shard's last checkpoint, if any: the MessagePack head, or an earlier version's JSON one.
+/// The shard's last checkpoint, if any.
 pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Option<Shard>> {
-    let (path, json_path) = (path(state_dir, topic, partition), json_head_path(state_dir, topic, partition));
-    let head: Head = if let Some(reader) = open_if_present(&path)? {
-        rmp_serde::from_read(reader).with_context(|| format!("reading checkpoint {}", path.display()))?
-    } else if let Some(reader) = open_if_present(&json_path)? {
-        serde_json::from_reader(reader).with_context(|| format!("reading checkpoint {}", json_path.display()))?
-    } else {
-        return Ok(None);
+    let path = path(state_dir, topic, partition);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
     };
+    let head: Head = serde_json::from_reader(BufReader::with_capacity(1 << 20, file))
+        .with_context(|| format!("reading checkpoint {}", path.display()))?;
     anyhow::ensure!(
         head.topic == topic && head.partition == partition,
         "{} holds {} partition {}",
@@ -259,38 +228,6 @@ mod tests {
             pending: None,
             last_event_at: Some(1_774_778_400_000_000),
         }
-    }
-
-    #[test]
-    fn a_json_head_of_an_earlier_version_is_read_and_replaced() {
-        let dir = std::env::temp_dir().join(format!("vardpuls-ckpt-json-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let payload = br#"{"schema_version":1,"event_id":"5e1f0c2a-0000-4000-8000-000000000001","occurred_at":"2026-03-29T08:00:00Z","unit_id":"SE2321000180-E00101","event_type":"call_received","call_id":"c1","line":"primary_care","in_phone_hours":true}"#;
-        let event = vardpuls_core::events::decode(Topic::Phone, payload).unwrap();
-        let mut open = BTreeMap::new();
-        open.insert(date("2026-03-29"), vec![event.clone()]);
-        let (emitted, closed_days) = (HashMap::default(), Vec::new());
-        let old = HeadRef {
-            topic: Topic::Phone,
-            partition: 3,
-            next_offset: 7,
-            watermark: Some("2026-03-29T08:00:00Z".parse().unwrap()),
-            open: &open,
-            emitted: &emitted,
-            levels: Vec::new(),
-            closed_days,
-        };
-        fs::create_dir_all(dir.join(Topic::Phone.name())).unwrap();
-        fs::write(json_head_path(&dir, Topic::Phone, 3), serde_json::to_vec(&old).unwrap()).unwrap();
-
-        let mut shard = load(&dir, Topic::Phone, 3).unwrap().expect("the JSON head is read");
-        assert_eq!((shard.next_offset, &shard.open), (7, &open));
-        // The open events' ids come back from the events: the same event again is a duplicate.
-        assert_eq!(shard.apply(event, chrono::Duration::hours(12)), crate::shard::Applied::Duplicate);
-        save(&dir, &mut shard).unwrap();
-        assert!(!json_head_path(&dir, Topic::Phone, 3).exists(), "the JSON head is replaced");
-        assert_eq!(load(&dir, Topic::Phone, 3).unwrap().unwrap().open, open);
-        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
