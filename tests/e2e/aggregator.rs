@@ -301,7 +301,10 @@ async fn assert_daily_kpis_agree_with_duckdb(messages: &[Message], kpi_count: us
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             let [kpi, unit, day, dimensions] = ["kpi", "unit_id", "day", "dimensions"].map(|f| v[f].as_str().unwrap());
-            (format!("{kpi}/{unit}/{day}/{dimensions}"), (decimal(&v["numerator"]).unwrap(), decimal(&v["denominator"])))
+            (
+                format!("{kpi}/{unit}/{day}/{dimensions}"),
+                (decimal(&v["numerator"]).unwrap(), decimal(&v["denominator"])),
+            )
         })
         .collect();
     let kpis: BTreeSet<&str> = duckdb.keys().map(|k| k.split('/').next().unwrap()).collect();
@@ -310,8 +313,12 @@ async fn assert_daily_kpis_agree_with_duckdb(messages: &[Message], kpi_count: us
         .values()
         .filter(|record| record["grain"] == "day" && record["scope"] == "unit")
         .map(|r| {
-            let dimensions: Vec<String> =
-                r["dimensions"].as_object().unwrap().iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap())).collect();
+            let dimensions: Vec<String> = r["dimensions"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+                .collect();
             let [kpi, unit, day] = ["kpi", "scope_id", "period"].map(|f| r[f].as_str().unwrap());
             let key = format!("{kpi}/{unit}/{day}/{}", dimensions.join(";"));
             (key, (decimal(&r["numerator"]).unwrap(), decimal(&r["denominator"])))

@@ -22,8 +22,8 @@ use vardpuls_core::calendar::{LocalDay, LocalMonth};
 use vardpuls_core::dlq::{DeadLetter, Source};
 use vardpuls_core::domain::HsaId;
 use vardpuls_core::events::{InputEvent, decode};
-use vardpuls_core::rejection::Rejection;
 use vardpuls_core::outputs::{KpiRecord, LateEvent};
+use vardpuls_core::rejection::Rejection;
 
 type ShardId = (Topic, i32);
 

@@ -115,7 +115,8 @@ impl Shard {
 
     /// Takes the open days' events from a checkpoint, and their ids for spotting duplicates.
     pub fn set_open(&mut self, open: BTreeMap<NaiveDate, Vec<InputEvent>>) {
-        self.seen = open.iter().flat_map(|(day, events)| events.iter().map(|e| (e.event_id().as_u128(), *day))).collect();
+        self.seen =
+            open.iter().flat_map(|(day, events)| events.iter().map(|e| (e.event_id().as_u128(), *day))).collect();
         self.open = open;
     }
 

@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 use vardpuls_aggregator::{Engine, Routed, checkpoint};
 use vardpuls_core::events::{InputEvent, decode};
-use vardpuls_core::{Rejection, Topic};
 use vardpuls_core::outputs::KpiRecord;
+use vardpuls_core::{Rejection, Topic};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -128,7 +128,12 @@ const DECODE_CHUNK_LINES: usize = 32_768;
 
 /// Reads up to `max` lines into `chunk`, and the byte ranges of the non-empty ones (without
 /// line ends and surrounding blanks) into `lines`. Returns how many lines it read: 0 at the end.
-fn read_lines(reader: &mut impl BufRead, max: usize, chunk: &mut Vec<u8>, lines: &mut Vec<Range<usize>>) -> anyhow::Result<usize> {
+fn read_lines(
+    reader: &mut impl BufRead,
+    max: usize,
+    chunk: &mut Vec<u8>,
+    lines: &mut Vec<Range<usize>>,
+) -> anyhow::Result<usize> {
     chunk.clear();
     lines.clear();
     let mut read = 0;
@@ -159,7 +164,9 @@ fn decode_on_threads(
     std::thread::scope(|scope| {
         let parts: Vec<_> = lines
             .chunks(per_thread)
-            .map(|part| scope.spawn(move || part.iter().map(|line| decode(topic, &chunk[line.clone()])).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|line| decode(topic, &chunk[line.clone()])).collect::<Vec<_>>())
+            })
             .collect();
         parts.into_iter().flat_map(|part| part.join().expect("a decoding thread panicked")).collect()
     })
