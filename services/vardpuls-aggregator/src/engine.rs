@@ -144,11 +144,7 @@ impl Engine {
         let unit = *event.unit_id();
         match shard.apply(event, lateness) {
             Applied::Counted => {
-                // Looked up before inserting: a unit's partition rarely changes, and a lookup
-                // does not write to the table.
-                if self.units.get(&(topic, unit)) != Some(&partition) {
-                    self.units.insert((topic, unit), partition);
-                }
+                self.units.insert((topic, unit), partition);
                 Routed::Counted
             }
             Applied::Duplicate => Routed::Duplicate,
