@@ -80,13 +80,21 @@ pub fn example_lines(topic: Topic, kind: &str) -> Vec<ExampleLine> {
 pub fn tempdir() -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "vardpuls-e2e-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    // A new directory every time: process ids are reused, and a directory left by an earlier
+    // run (a checkpoint that looks caught up) would make a test pass or fail for no reason.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    loop {
+        let dir = std::env::temp_dir().join(format!(
+            "vardpuls-e2e-{}-{nanos}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return dir,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => panic!("creating {}: {e}", dir.display()),
+        }
+    }
 }
 
 /// A blocking HTTP/1.0 request (the tests need no HTTP client crate): status and body.
