@@ -251,8 +251,9 @@ async fn daily_kpis_agree_with_an_independent_duckdb_computation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_daily_kpi_agrees_with_duckdb_on_simulated_load() {
-    // Region Dalarna's units from Friday to Monday over the autumn DST shift (a 25-hour day), with duplicates and
-    // out-of-order events: the inputs of every daily KPI, breakdowns, money and list sizes.
+    // Region Dalarna's units from Friday to Monday over the autumn DST shift (a 25-hour day),
+    // with duplicates and out-of-order events: the inputs of every daily KPI, breakdowns, money
+    // and list sizes.
     use vardpuls_simulator::{faults::Faults, registry, stream::Simulation};
     let faults = Faults { duplicate: 0.02, out_of_order: 0.05, ..Faults::default() };
     let simulation = Simulation::new(registry::dalarna(), 11, faults);

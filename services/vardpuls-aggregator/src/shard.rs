@@ -91,14 +91,20 @@ impl Shard {
     }
 
     pub fn is_final(&self, day: LocalDay, lateness: Duration) -> bool {
-        self.watermark.is_some_and(|w| w >= Self::closes_at(day, lateness))
+        self.has_passed(Self::closes_at(day, lateness))
+    }
+
+    /// Whether the data's watermark has reached `instant`.
+    fn has_passed(&self, instant: DateTime<Utc>) -> bool {
+        self.watermark.is_some_and(|w| w >= instant)
     }
 
     pub fn apply(&mut self, event: InputEvent, lateness: Duration) -> Applied {
         let at = event.occurred_at().utc();
         let span = DaySpan::of(at, &mut self.recent_day);
+        // `closes_at` from the span's end: the same instant, without another time-zone lookup.
         let (day, closes_at) = (span.day, span.end + lateness);
-        if self.watermark.is_some_and(|w| w >= closes_at) {
+        if self.has_passed(closes_at) {
             return Applied::Late { day, closed_at: closes_at };
         }
         match self.seen.entry(event.event_id().as_u128()) {
