@@ -62,6 +62,12 @@ def wait(what, timeout, check, every=0.2):
     raise SystemExit(f"timed out after {timeout} s waiting for {what}")
 
 
+def cpu_seconds(pid):
+    # utime and stime, fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name).
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib(pid):
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -105,9 +111,12 @@ class Bench:
                 p.wait()
         shutil.rmtree(self.work, ignore_errors=True)
 
-    def simulate(self, out_dir, events, start, env=None):
-        days = max(1, round(events / NATIONAL_EVENTS_PER_DAY))
+    def simulate(self, out_dir, events, start, env=None, exact=False):
+        # Whole days, about `events`; or exactly `events`, the last day cut short.
+        days = max(1, round(events / NATIONAL_EVENTS_PER_DAY)) + (2 if exact else 0)
         argv = ["simulate", "--registry", "national", "--from", start, "--days", str(days), "--seed", "7"]
+        if exact:
+            argv += ["--max-events", str(events)]
         if out_dir:
             argv += ["--out", str(out_dir)]
         seconds, output = self.run(*argv, env=env)
@@ -183,9 +192,12 @@ class Bench:
 
         count, produce_seconds, days = self.simulate(None, self.args.events, "2025-01-06", env)
         state = self.work / "state"
-        # One consumer group; instances share the checkpoint directory (as in production).
-        agg_envs = [{**env, "VARDPULS_AGGREGATOR_STATE_DIR": str(state), "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{free_port()}",
+        # Instances share the checkpoint directory (as in production), in fixed slots (a
+        # StatefulSet) or as one consumer group (a Deployment).
+        slots = {"VARDPULS_AGGREGATOR_INSTANCES": str(self.args.aggregators)} if self.args.assignment == "slots" else {}
+        agg_envs = [{**env, **slots, "VARDPULS_AGGREGATOR_STATE_DIR": str(state), "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{free_port()}",
                      "HOSTNAME": f"bench-aggregator-{i}"} for i in range(self.args.aggregators)]
+        broker_cpu = cpu_seconds(tansu.pid)
         started = time.monotonic()
         aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{i}") for i, e in enumerate(agg_envs)]
 
@@ -200,9 +212,18 @@ class Bench:
         replay_seconds = time.monotonic() - started
         self.results["a_replay_through_pipeline"] = {"events": count, "days": days, "seconds": round(replay_seconds, 1),
                                                      "events_per_s": round(count / replay_seconds),
-                                                     "aggregator_instances": self.args.aggregators,
-                                                     "produce_seconds": round(produce_seconds, 1)}
+                                                     "aggregator_instances": self.args.aggregators, "assignment": self.args.assignment,
+                                                     "produce_seconds": round(produce_seconds, 1),
+                                                     "cpu_seconds": {"broker": round(cpu_seconds(tansu.pid) - broker_cpu, 1),
+                                                                     **{f"aggregator_{i}": round(cpu_seconds(a.pid), 1) for i, a in enumerate(aggregators)}}}
         rss = {f"aggregator_{i}_after_replay": round(peak_rss_mib(a.pid)) for i, a in enumerate(aggregators)}
+        # Where each instance's time went: batches, and seconds in batches and in checkpoints.
+        for i, e in enumerate(agg_envs):
+            text = http_get(f"http://{e['VARDPULS_INGEST_LISTEN']}/metrics")[1]
+            self.results["a_replay_through_pipeline"][f"aggregator_{i}"] = {
+                "batches": metric_sum(text, "vardpuls_aggregator_batch_seconds_count"),
+                "batch_seconds": round(metric_sum(text, "vardpuls_aggregator_batch_seconds_sum"), 1),
+                "checkpoint_seconds": round(metric_sum(text, "vardpuls_aggregator_checkpoint_seconds_sum"), 1)}
 
         exp_port = free_port()
         exporter = self.spawn("run", "--target", "exporter", env={**env, "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{exp_port}"}, name="exporter")
@@ -225,11 +246,12 @@ class Bench:
         for a in aggregators:
             a.send_signal(signal.SIGKILL)
             a.wait()
-        backlog, _, _ = self.simulate(None, self.args.backlog, "2026-06-01", env)
+        backlog, _, _ = self.simulate(None, self.args.backlog, "2026-06-01", env, exact=True)
         started = time.monotonic()
         aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{i}-restarted") for i, e in enumerate(agg_envs)]
         wait("the restarted aggregators to catch up", self.args.timeout, lambda: consumed('outcome="replayed"') >= backlog, 0.2)
-        self.results["f_restart_to_caught_up"] = {"backlog_events": backlog, "seconds": round(time.monotonic() - started, 2)}
+        self.results["f_restart_to_caught_up"] = {"backlog_events": backlog, "seconds": round(time.monotonic() - started, 2),
+                                                  "assignment": self.args.assignment}
         state_bytes = sum(f.stat().st_size for f in state.rglob("*") if f.is_file())
         self.results["checkpoint_bytes"] = state_bytes
 
@@ -249,6 +271,8 @@ def main():
     parser.add_argument("--backlog", type=int, default=1_000_000, help="(f) backlog size")
     parser.add_argument("--rate", type=int, default=2000, help="(d) events/s")
     parser.add_argument("--aggregators", type=int, default=os.cpu_count() or 1, help="aggregator instances in the group (default: one per core)")
+    parser.add_argument("--assignment", choices=["slots", "group"], default="slots",
+                        help="aggregators in fixed slots (a StatefulSet, the default) or as one consumer group (a Deployment)")
     parser.add_argument("--latency-seconds", type=int, default=60)
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench/results.json")

@@ -77,8 +77,8 @@ check(re.search(r"^USER 10001$", dockerfile, re.M), "Dockerfile: runs as non-roo
 
 # Kubernetes.
 hpa_max = None
-for path in sorted(glob.glob(str(ROOT / "deploy/k8s/*.yaml"))):
-    name = pathlib.Path(path).name
+for path in sorted(glob.glob(str(ROOT / "deploy/k8s/**/*.yaml"), recursive=True)):
+    name = str(pathlib.Path(path).relative_to(ROOT / "deploy/k8s"))
     for doc in yaml.safe_load_all(open(path, encoding="utf-8")):
         kind = doc["kind"]
         if doc["apiVersion"].startswith("monitoring.coreos.com/"):
@@ -88,7 +88,7 @@ for path in sorted(glob.glob(str(ROOT / "deploy/k8s/*.yaml"))):
             kubernetes_validate.validate(doc, "1.30", strict=True)
         except Exception as e:  # noqa: BLE001 - the message is the finding
             errors.append(f"{name}: {kind} {doc['metadata']['name']}: {e}")
-        if kind == "Deployment":
+        if kind in ("Deployment", "StatefulSet"):
             pod = doc["spec"]["template"]["spec"]
             for c in pod["containers"]:
                 check(c["args"][:2] == ["run", "--target"] and c["args"][2] in targets, f"{name}: unknown target {c['args']}")
@@ -100,6 +100,9 @@ for path in sorted(glob.glob(str(ROOT / "deploy/k8s/*.yaml"))):
                 check({env.get("VARDPULS_KAFKA_PARTITIONS")} == compose_partitions, f"{name}: partitions differ from compose")
                 for key in env:
                     check(env_ok(key), f"{name}: {key} is read by no service")
+                if kind == "StatefulSet":
+                    check(env.get("VARDPULS_AGGREGATOR_INSTANCES") == str(doc["spec"]["replicas"]),
+                          f"{name}: VARDPULS_AGGREGATOR_INSTANCES differs from replicas")
         if kind == "HorizontalPodAutoscaler":
             hpa_max = doc["spec"]["maxReplicas"]
         if kind == "ConfigMap":

@@ -73,13 +73,14 @@ fn config(state_dir: &Path) -> AggregatorConfig {
 
 /// Starts the binary with batches of 100 messages (small batches mean many checkpoints).
 fn spawn_aggregator(kafka: &TestKafka, state_dir: &Path) -> Running {
-    spawn_aggregator_with(kafka, state_dir, 100)
+    spawn_aggregator_with(kafka, state_dir, 100, &[])
 }
 
-/// Starts the binary with batches of `batch` messages.
-fn spawn_aggregator_with(kafka: &TestKafka, state_dir: &Path, batch: usize) -> Running {
+/// Starts the binary with batches of `batch` messages and extra environment variables.
+fn spawn_aggregator_with(kafka: &TestKafka, state_dir: &Path, batch: usize, env: &[(&str, String)]) -> Running {
     let child = Command::new(crate::support::vardpuls_binary())
         .args(["run", "--target", "aggregator"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
         .env("VARDPULS_AGGREGATOR_STATE_DIR", state_dir)
         .env("VARDPULS_AGGREGATOR_ALLOWED_LATENESS_HOURS", "12")
@@ -226,6 +227,49 @@ async fn kill_9_and_restart_publishes_what_an_uninterrupted_run_publishes() {
         .map(|l| l.event["chat_id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(late.len(), 6, "{late:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_slots_split_the_partitions_and_a_killed_slot_resumes_where_it_stopped() {
+    let messages = stream(5, 24);
+    let (first, second) = messages.split_at(messages.len() / 2);
+    let expected = reference_run(&messages).await;
+
+    // Two instances with fixed slots (3 partitions a topic: slot 0 owns 0 and 2, slot 1 owns 1).
+    let kafka = TestKafka::start().await;
+    produce(&kafka, first).await;
+    let state = tempdir();
+    let slot = |i: u32| {
+        let env = [("VARDPULS_AGGREGATOR_INSTANCES", "2".to_string()), ("VARDPULS_AGGREGATOR_INSTANCE", i.to_string())];
+        spawn_aggregator_with(&kafka, &state, 100, &env)
+    };
+    let (mut zero, mut one) = (slot(0), slot(1));
+    wait_until_caught_up(&state, &end_offsets(&kafka), Duration::from_secs(120));
+
+    // Slot 0 is killed; the second half arrives. Slot 1 goes on with its own partitions and
+    // takes none of slot 0's: those stay where slot 0 checkpointed them.
+    zero.0.kill().unwrap(); // SIGKILL
+    zero.0.wait().unwrap();
+    produce(&kafka, second).await;
+    let ends = end_offsets(&kafka);
+    let (odd, even): (BTreeMap<_, _>, BTreeMap<_, _>) = ends.iter().partition(|((_, partition), _)| *partition == 1);
+    wait_until_caught_up(&state, &odd, Duration::from_secs(120));
+    for ((topic, partition), end) in &even {
+        let shard = checkpoint::load(&state, *topic, *partition).unwrap().expect("slot 0 checkpointed");
+        assert!(shard.next_offset < *end, "{topic}/{partition} moved while its slot was down");
+    }
+
+    // Restarted, slot 0 resumes from its checkpoints; together the slots publish what one
+    // uninterrupted instance publishes.
+    zero = slot(0);
+    wait_until_caught_up(&state, &ends, Duration::from_secs(120));
+    terminate(&mut zero.0);
+    terminate(&mut one.0);
+    let actual = latest_kpis(&kafka);
+    assert_eq!(actual.len(), expected.len());
+    for (key, value) in &expected {
+        assert_eq!(actual.get(key), Some(value), "{key}");
+    }
 }
 
 fn checkpoint_exists(state: &Path) -> bool {
@@ -393,7 +437,7 @@ async fn measure_restart_recovery_and_state_size() {
     produce(&kafka, first).await;
     let state = tempdir();
     let started = Instant::now();
-    let mut running = spawn_aggregator_with(&kafka, &state, 50_000);
+    let mut running = spawn_aggregator_with(&kafka, &state, 50_000, &[]);
     let half_ends = end_offsets(&kafka);
     wait_until_caught_up(&state, &half_ends, Duration::from_secs(600));
     let first_half = started.elapsed();
@@ -403,7 +447,7 @@ async fn measure_restart_recovery_and_state_size() {
     running.0.wait().unwrap();
     let ends = end_offsets(&kafka);
     let restarted = Instant::now();
-    let mut running = spawn_aggregator_with(&kafka, &state, 50_000);
+    let mut running = spawn_aggregator_with(&kafka, &state, 50_000, &[]);
     wait_until_caught_up(&state, &ends, Duration::from_secs(600));
     let recovery = restarted.elapsed();
     terminate(&mut running.0);

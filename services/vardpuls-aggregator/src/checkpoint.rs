@@ -2,26 +2,29 @@
 //! After a crash a shard is exactly as it was after some batch, with the offset that batch ended
 //! at, so replaying from there counts nothing twice and loses nothing.
 //!
-//! Files live under `<state_dir>/<topic>/`: `<partition>.json` holds what changes batch by batch
-//! (offset, watermark, open days' events, emitted values) and lists the closed days;
-//! each closed day's partials sit in `<partition>.closed/<day>.json`, written once when the day
-//! closes. So a checkpoint rewrites only the open part, however much history the shard keeps.
+//! Files live under `<state_dir>/<topic>/`: `<partition>.json`, the head, holds what changes
+//! batch by batch (offset, watermark, emitted values), lists the closed days and says how much of
+//! each open day's journal counts. An open day's events are appended to its journal,
+//! `<partition>.open/<day>.ndjson`, as they arrive: a checkpoint writes only the events that
+//! are new since the last one, not the whole open day again. Each closed day's partials sit in
+//! `<partition>.closed/<day>.json`, written once when the day closes. So a checkpoint's cost
+//! follows the batch, not the open days' size or the history the shard keeps.
 //! Closed days of months no open day needs are then dropped from memory ([`Shard::archive`])
 //! and read back from their segments when a month needs them again ([`restore`]).
-//! A day's segment is written (and synced) before the head that lists it; a segment no head
-//! lists yet is ignored, and rewritten with the same content when the replay closes the day
-//! again. Instances of one consumer group share the directory: a partition that moves to
+//! Journals and segments are written (and synced) before the head that vouches for them; what
+//! no head vouches for yet (a segment not listed, a journal's tail past the length the head
+//! gives) is ignored, and overwritten when the replay gets there again. Instances of one consumer group share the directory: a partition that moves to
 //! another instance takes its state with it.
 
 use crate::partial::Partial;
-use crate::shard::{Shard, level_key};
+use crate::shard::{JournalLength, Shard, level_key};
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{BufReader, BufWriter, Write};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use vardpuls_core::Topic;
 use vardpuls_core::calendar::LocalDay;
@@ -35,6 +38,14 @@ fn segment_dir(state_dir: &Path, topic: Topic, partition: i32) -> PathBuf {
     state_dir.join(topic.name()).join(format!("{partition}.closed"))
 }
 
+fn journal_dir(state_dir: &Path, topic: Topic, partition: i32) -> PathBuf {
+    state_dir.join(topic.name()).join(format!("{partition}.open"))
+}
+
+fn journal_path(dir: &Path, day: NaiveDate) -> PathBuf {
+    dir.join(format!("{day}.ndjson"))
+}
+
 /// The head file, as written.
 #[derive(Serialize)]
 struct HeadRef<'a> {
@@ -42,23 +53,27 @@ struct HeadRef<'a> {
     partition: i32,
     next_offset: i64,
     watermark: Option<DateTime<Utc>>,
-    open: &'a BTreeMap<NaiveDate, Vec<InputEvent>>,
+    open_journals: &'a BTreeMap<NaiveDate, JournalLength>,
     emitted: &'a HashMap<String, Partial>,
     levels: Vec<&'a Partial>,
     closed_days: Vec<NaiveDate>,
 }
 
 /// The head file, as read. `closed` is the single-file format of earlier versions; heads
-/// without `levels` come from versions that kept every closed day in memory. The ids of the
-/// open days' events are not stored: they are the events' own (earlier versions stored them
-/// as `seen`, which is ignored).
+/// without `levels` come from versions that kept every closed day in memory; heads with `open`
+/// instead of `open_journals` held the open days' events themselves. The ids of the open days'
+/// events are not stored: they are the events' own (earlier versions stored them as `seen`,
+/// which is ignored).
 #[derive(Deserialize)]
 struct Head {
     topic: Topic,
     partition: i32,
     next_offset: i64,
     watermark: Option<DateTime<Utc>>,
+    #[serde(default)]
     open: BTreeMap<NaiveDate, Vec<InputEvent>>,
+    #[serde(default)]
+    open_journals: BTreeMap<NaiveDate, JournalLength>,
     emitted: HashMap<String, Partial>,
     #[serde(default)]
     closed_days: Vec<NaiveDate>,
@@ -68,9 +83,10 @@ struct Head {
     levels: Option<Vec<Partial>>,
 }
 
-/// Writes the segments of newly closed days, then the head (temporary file, synced, renamed),
-/// then removes segments of days the shard no longer keeps and archives closed days no open
-/// day needs. Returns the bytes written.
+/// Writes the segments of newly closed days and appends the open days' new events to their
+/// journals, then the head (temporary file, synced, renamed), then removes the segments of days
+/// the shard no longer keeps and the journals of days now closed, and archives closed days no
+/// open day needs. Returns the bytes written.
 pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     let target = path(state_dir, shard.topic, shard.partition);
     let dir = target.parent().expect("checkpoint has a directory");
@@ -85,13 +101,19 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         }
         File::open(&segments)?.sync_all()?;
     }
+    bytes += append_journals(state_dir, shard)?;
+    // Days closed since the last head: it no longer vouches for their journals.
+    let closed: Vec<NaiveDate> = shard.journaled.keys().filter(|d| !shard.open.contains_key(d)).copied().collect();
+    for day in &closed {
+        shard.journaled.remove(day);
+    }
     let kept = shard.closed_days();
     let head = HeadRef {
         topic: shard.topic,
         partition: shard.partition,
         next_offset: shard.next_offset,
         watermark: shard.watermark,
-        open: &shard.open,
+        open_journals: &shard.journaled,
         emitted: &shard.emitted,
         levels: shard.levels.values().collect(),
         closed_days: kept.iter().copied().collect(),
@@ -106,8 +128,77 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         let _ = fs::remove_file(segments.join(format!("{day}.json")));
         shard.persisted.remove(&day);
     }
+    // ... and their journals go once the new head is in place.
+    let journals = journal_dir(state_dir, shard.topic, shard.partition);
+    for day in closed {
+        let _ = fs::remove_file(journal_path(&journals, day));
+    }
     shard.archive();
     Ok(bytes)
+}
+
+/// Appends each open day's events that its journal does not hold yet, and syncs what changed.
+/// Starts at the length the last head vouched for, dropping a tail a crash may have left.
+fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
+    let dir = journal_dir(state_dir, shard.topic, shard.partition);
+    let (mut bytes, mut created) = (0, false);
+    for (day, events) in &shard.open {
+        // A journal holding more events than the day has is not this day's: start it again.
+        let done = shard.journaled.get(day).copied().filter(|j| j.events <= events.len()).unwrap_or_default();
+        if done.events == events.len() && shard.journaled.contains_key(day) {
+            continue;
+        }
+        if !created {
+            fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        created |= done.events == 0;
+        let path = journal_path(&dir, *day);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        file.set_len(done.bytes)?;
+        file.seek(SeekFrom::Start(done.bytes))?;
+        let mut writer = BufWriter::with_capacity(1 << 20, file);
+        let mut appended = 0u64;
+        for event in &events[done.events..] {
+            let mut line = serde_json::to_vec(event)?;
+            line.push(b'\n');
+            writer.write_all(&line)?;
+            appended += line.len() as u64;
+        }
+        writer.flush()?;
+        writer.get_ref().sync_data().with_context(|| format!("syncing {}", path.display()))?;
+        shard.journaled.insert(*day, JournalLength { events: events.len(), bytes: done.bytes + appended });
+        bytes += appended;
+    }
+    if created {
+        File::open(&dir)?.sync_all()?;
+    }
+    Ok(bytes)
+}
+
+/// The first `length.events` events of an open day's journal.
+fn read_journal(dir: &Path, day: NaiveDate, length: JournalLength) -> anyhow::Result<Vec<InputEvent>> {
+    let path = journal_path(dir, day);
+    let file = File::open(&path)
+        .with_context(|| format!("the checkpoint lists open day {day}, but {} is missing", path.display()))?;
+    let reader = BufReader::with_capacity(1 << 20, file.take(length.bytes));
+    let mut events = Vec::with_capacity(length.events);
+    for line in reader.split(b'\n') {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        events.push(serde_json::from_slice(&line).with_context(|| format!("reading {}", path.display()))?);
+    }
+    anyhow::ensure!(
+        events.len() == length.events,
+        "{} holds {} events where its checkpoint expects {}",
+        path.display(),
+        events.len(),
+        length.events
+    );
+    Ok(events)
 }
 
 /// Reads archived days back into memory where a resident month needs them (see
@@ -161,7 +252,13 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
     let mut shard = Shard::new(topic, partition);
     shard.next_offset = head.next_offset;
     shard.watermark = head.watermark;
-    shard.set_open(head.open);
+    let mut open = head.open;
+    let journals = journal_dir(state_dir, topic, partition);
+    for (day, length) in &head.open_journals {
+        open.insert(*day, read_journal(&journals, *day, *length)?);
+    }
+    shard.set_open(open);
+    shard.journaled = head.open_journals;
     shard.emitted = head.emitted;
     if let Some(closed) = head.closed {
         // An earlier single-file checkpoint: its closed days get segments on the next save.
@@ -245,6 +342,89 @@ mod tests {
         assert_eq!(back.open, shard.open);
         // The head does not store the ids: they are rebuilt, so the same event is a duplicate.
         assert_eq!(back.apply(event, lateness), crate::shard::Applied::Duplicate);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn call_received(n: u32, at: &str) -> InputEvent {
+        let payload = format!(
+            r#"{{"schema_version":1,"event_id":"5e1f0c2a-0000-4000-8000-{n:012}","occurred_at":"{at}","unit_id":"SE2321000180-E00101","event_type":"call_received","call_id":"c{n}","line":"primary_care","in_phone_hours":true}}"#
+        );
+        vardpuls_core::events::decode(Topic::Phone, payload.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn open_days_are_appended_to_their_journal_not_rewritten() {
+        let dir = temp_dir("journal");
+        let lateness = chrono::Duration::hours(12);
+        let mut shard = Shard::new(Topic::Phone, 3);
+        shard.apply(call_received(1, "2026-03-29T08:00:00Z"), lateness);
+        save(&dir, &mut shard).unwrap();
+        let journal = journal_dir(&dir, Topic::Phone, 3).join("2026-03-29.ndjson");
+        let first = fs::read(&journal).unwrap();
+        assert_eq!(first.iter().filter(|b| **b == b'\n').count(), 1);
+
+        shard.apply(call_received(2, "2026-03-29T09:00:00Z"), lateness);
+        let written = save(&dir, &mut shard).unwrap();
+        let both = fs::read(&journal).unwrap();
+        assert_eq!(&both[..first.len()], &first[..], "the first event is not written again");
+        let head = fs::read_to_string(path(&dir, Topic::Phone, 3)).unwrap();
+        assert!(!head.contains("call_received"), "the head holds no events: {head}");
+        assert_eq!(written, (both.len() - first.len()) as u64 + head.len() as u64);
+
+        let back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
+        assert_eq!(back.open, shard.open);
+        assert_eq!(back.journaled, shard.journaled);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_journal_tail_no_head_vouches_for_is_dropped() {
+        let dir = temp_dir("torn");
+        let lateness = chrono::Duration::hours(12);
+        let mut shard = Shard::new(Topic::Phone, 3);
+        shard.apply(call_received(1, "2026-03-29T08:00:00Z"), lateness);
+        save(&dir, &mut shard).unwrap();
+        // A crash after appending the next batch's events, before the head was replaced: the
+        // journal has a tail (here half a line), the head does not count it.
+        let journal = journal_dir(&dir, Topic::Phone, 3).join("2026-03-29.ndjson");
+        let mut file = OpenOptions::new().append(true).open(&journal).unwrap();
+        file.write_all(br#"{"schema_version":1,"event_id":"5e1f"#).unwrap();
+        drop(file);
+
+        let mut back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
+        assert_eq!(back.open, shard.open);
+        // The replay applies the next event again; the tail is overwritten, not appended to.
+        back.apply(call_received(2, "2026-03-29T09:00:00Z"), lateness);
+        save(&dir, &mut back).unwrap();
+        let again = load(&dir, Topic::Phone, 3).unwrap().unwrap();
+        assert_eq!(again.open, back.open);
+        assert_eq!(again.open[&date("2026-03-29")].len(), 2);
+
+        // When the day closes, its journal goes.
+        back.close(date("2026-03-29"), vec![partial("same_day_contact")]);
+        save(&dir, &mut back).unwrap();
+        assert!(!journal.exists());
+        let last = load(&dir, Topic::Phone, 3).map_err(|e| format!("{e:#}")).unwrap().unwrap();
+        assert!(last.open.is_empty());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_head_from_before_journals_loads_and_gets_journals_on_the_next_save() {
+        let dir = temp_dir("old-head");
+        let event = call_received(1, "2026-03-29T08:00:00Z");
+        let old = serde_json::json!({
+            "topic": "vardpuls.phone.v1", "partition": 3, "next_offset": 7,
+            "watermark": "2026-03-29T08:00:00Z", "open": {"2026-03-29": [event]},
+            "emitted": {}, "levels": [], "closed_days": [],
+        });
+        fs::create_dir_all(dir.join(Topic::Phone.name())).unwrap();
+        fs::write(path(&dir, Topic::Phone, 3), old.to_string()).unwrap();
+        let mut shard = load(&dir, Topic::Phone, 3).unwrap().unwrap();
+        assert_eq!(shard.open[&date("2026-03-29")], vec![event]);
+        save(&dir, &mut shard).unwrap();
+        assert_eq!(load(&dir, Topic::Phone, 3).unwrap().unwrap().open, shard.open);
+        assert!(journal_dir(&dir, Topic::Phone, 3).join("2026-03-29.ndjson").exists());
         fs::remove_dir_all(dir).unwrap();
     }
 

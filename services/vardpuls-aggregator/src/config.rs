@@ -21,7 +21,15 @@ pub struct AggregatorConfig {
     pub max_batch_messages: usize,
     /// Longest wait before a non-empty batch is processed, in milliseconds.
     pub max_batch_wait_ms: u64,
+    /// The consumer group: it splits the partitions among instances (`instances = 0`), or with
+    /// fixed slots only receives the committed offsets, for lag tooling.
     pub consumer_group: String,
+    /// 0 (the default): instances share the partitions as a consumer group. N > 0: N instances
+    /// with fixed slots, each assigning itself its partitions (`crate::assignment`).
+    pub instances: u32,
+    /// This instance's slot (0..N) with `instances = N`; without it, the host name's trailing
+    /// number (a StatefulSet pod's ordinal).
+    pub instance: Option<u32>,
     /// How long the group waits for a silent member before moving its partitions, in
     /// milliseconds: the recovery time after a crash. Kafka's default (45 s) is long for a
     /// wallboard.
@@ -47,6 +55,8 @@ impl Default for AggregatorConfig {
             max_batch_messages: 50_000,
             max_batch_wait_ms: 100,
             consumer_group: "vardpuls-aggregator".to_string(),
+            instances: 0,
+            instance: None,
             session_timeout_ms: 6_000,
             units_file: PathBuf::from("deploy/units.csv"),
             resume_rewind_messages: 10_000,

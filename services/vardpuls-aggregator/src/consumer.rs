@@ -11,6 +11,7 @@
 //! When partitions move (rebalance), the batch is finished and checkpointed before they go, and
 //! the new owner loads the checkpoint from the shared state directory.
 
+use crate::assignment::{Assignment, PartitionLocks};
 use crate::checkpoint;
 use crate::config::AggregatorConfig;
 use crate::crash_marker::CrashMarker;
@@ -25,6 +26,7 @@ use rdkafka::message::Message;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -232,13 +234,15 @@ impl ConsumerContext for RebalanceContext {
 }
 
 /// Runs the aggregator until `stop` is set, then finishes the batch, checkpoints and leaves the
-/// group. Blocking: run it on its own thread.
+/// group (or releases its fixed slot). Blocking: run it on its own thread.
 pub fn run(
     kafka: &KafkaConfig,
     config: AggregatorConfig,
     metrics: Option<AggregatorMetrics>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
+    let hostname = std::env::var("HOSTNAME").ok();
+    let assignment = Assignment::from_config(config.instances, config.instance, hostname.as_deref())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let producer = EventProducer::new(kafka)?;
     let (max_batch, max_wait) = (config.max_batch_messages, Duration::from_millis(config.max_batch_wait_ms));
@@ -269,10 +273,19 @@ pub fn run(
         .set("statistics.interval.ms", "5000")
         .create_with_context(context)
         .context("creating aggregator consumer")?;
-    let marker = CrashMarker::acquire(&state_dir, Duration::from_millis(session_timeout_ms), &stop)?;
-    let inputs: Vec<&str> = Topic::INPUTS.iter().map(|t| t.name()).collect();
-    consumer.subscribe(&inputs).context("subscribing to input topics")?;
-    tracing::info!(group, "aggregator consuming {}", inputs.join(", "));
+    let held = match assignment {
+        Assignment::ConsumerGroup => {
+            let marker = CrashMarker::acquire(&state_dir, Duration::from_millis(session_timeout_ms), &stop)?;
+            let inputs: Vec<&str> = Topic::INPUTS.iter().map(|t| t.name()).collect();
+            consumer.subscribe(&inputs).context("subscribing to input topics")?;
+            Held::GroupMembership(marker)
+        }
+        slot @ Assignment::FixedSlot { .. } => match assign_fixed_slot(&consumer, &worker, slot, &state_dir, &stop)? {
+            Some(locks) => Held::PartitionLocks(locks),
+            None => return Ok(()), // stopped while waiting for a partition
+        },
+    };
+    tracing::info!(group, %assignment, "aggregator consuming");
 
     let mut in_batch = 0usize;
     let mut batch_started = Instant::now();
@@ -301,9 +314,68 @@ pub fn run(
     }
     let offsets = worker.lock().expect("lock").flush()?;
     commit(&consumer, &offsets);
-    consumer.unsubscribe();
-    marker.release();
+    match held {
+        Held::GroupMembership(marker) => {
+            consumer.unsubscribe();
+            marker.release();
+        }
+        Held::PartitionLocks(locks) => drop(locks),
+    }
     Ok(())
+}
+
+/// What an instance holds while it consumes, given up on a clean stop.
+enum Held {
+    GroupMembership(CrashMarker),
+    PartitionLocks(PartitionLocks),
+}
+
+/// Fixed slots: locks this instance's partitions, loads their checkpoints and assigns them from
+/// the checkpointed offsets. `None` if `stop` was set while waiting.
+fn assign_fixed_slot(
+    consumer: &BaseConsumer<RebalanceContext>,
+    worker: &Mutex<Worker>,
+    slot: Assignment,
+    state_dir: &Path,
+    stop: &AtomicBool,
+) -> anyhow::Result<Option<PartitionLocks>> {
+    let mut owned = Vec::new();
+    for topic in Topic::INPUTS {
+        let Some(partitions) = partition_count(consumer, topic, stop)? else { return Ok(None) };
+        owned.extend((0..partitions).filter(|p| slot.owns(*p)).map(|p| (topic, p)));
+    }
+    let Some(locks) = PartitionLocks::acquire(state_dir, &owned, stop)? else { return Ok(None) };
+    let mut list = TopicPartitionList::new();
+    let mut worker = worker.lock().expect("lock");
+    for (topic, partition) in owned {
+        worker.load(topic, partition)?;
+        list.add_partition_offset(topic.name(), partition, worker.resume_offset(topic, partition))?;
+    }
+    consumer.assign(&list).context("assigning partitions")?;
+    Ok(Some(locks))
+}
+
+/// The partition count of an input topic, waiting until it exists. Partitions added later are
+/// picked up at the next start.
+fn partition_count(
+    consumer: &BaseConsumer<RebalanceContext>,
+    topic: Topic,
+    stop: &AtomicBool,
+) -> anyhow::Result<Option<i32>> {
+    loop {
+        let metadata =
+            consumer.fetch_metadata(Some(topic.name()), Duration::from_secs(10)).context("fetching topic metadata")?;
+        let partitions: usize =
+            metadata.topics().iter().filter(|t| t.error().is_none()).map(|t| t.partitions().len()).sum();
+        if partitions > 0 {
+            return Ok(Some(i32::try_from(partitions)?));
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        tracing::warn!(%topic, "input topic has no partitions yet; waiting");
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 fn commit(consumer: &BaseConsumer<RebalanceContext>, offsets: &TopicPartitionList) {

@@ -1,7 +1,8 @@
-//! The aggregator: consumes the input topics as a consumer group, computes the KPI catalogue
-//! with DataFusion per Europe/Stockholm day and month, and publishes upserts to
-//! `vardpuls.kpi.v1`. State is checkpointed per input partition together with its offset.
+//! The aggregator: consumes the input topics (as a consumer group or in fixed slots), computes
+//! the KPI catalogue with DataFusion per Europe/Stockholm day and month, and publishes upserts
+//! to `vardpuls.kpi.v1`. State is checkpointed per input partition together with its offset.
 
+pub mod assignment;
 pub mod catalogue;
 pub mod checkpoint;
 pub mod config;

@@ -45,9 +45,19 @@ pub struct Shard {
     pub dirty: BTreeSet<NaiveDate>,
     /// Closed days whose partials are already in their own checkpoint segment file.
     pub persisted: BTreeSet<NaiveDate>,
+    /// How much of each open day's events its checkpoint journal holds (events are only ever
+    /// appended to an open day, so a checkpoint writes just the rest).
+    pub journaled: BTreeMap<NaiveDate, JournalLength>,
     /// The local day of the last event applied, with its bounds: spares a time-zone lookup
     /// for the next events, which mostly fall on the same day.
     recent_day: Option<DaySpan>,
+}
+
+/// The first `events` of an open day's events, as the first `bytes` of its journal file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JournalLength {
+    pub events: usize,
+    pub bytes: u64,
 }
 
 /// A stock level's identity: KPI, unit and breakdown.
@@ -81,6 +91,7 @@ impl Shard {
             emitted: HashMap::default(),
             dirty: BTreeSet::new(),
             persisted: BTreeSet::new(),
+            journaled: BTreeMap::new(),
             recent_day: None,
         }
     }

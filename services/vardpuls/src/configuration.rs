@@ -60,6 +60,14 @@ impl Config {
                 }
                 "VARDPULS_AGGREGATOR_STATE_DIR" => self.aggregator.state_dir = value.into(),
                 "VARDPULS_AGGREGATOR_GROUP" => self.aggregator.consumer_group = value,
+                "VARDPULS_AGGREGATOR_INSTANCES" => {
+                    self.aggregator.instances =
+                        value.parse().with_context(|| format!("VARDPULS_AGGREGATOR_INSTANCES={value}"))?;
+                }
+                "VARDPULS_AGGREGATOR_INSTANCE" => {
+                    self.aggregator.instance =
+                        Some(value.parse().with_context(|| format!("VARDPULS_AGGREGATOR_INSTANCE={value}"))?);
+                }
                 "VARDPULS_AGGREGATOR_MAX_BATCH_MESSAGES" => {
                     self.aggregator.max_batch_messages =
                         value.parse().with_context(|| format!("VARDPULS_AGGREGATOR_MAX_BATCH_MESSAGES={value}"))?;

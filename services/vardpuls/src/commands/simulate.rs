@@ -45,6 +45,9 @@ pub struct Args {
     /// Send the last `--days` days at once, then every event when its time comes.
     #[arg(long)]
     live: bool,
+    /// Stop after this many events (the last day is cut short), for a backlog of an exact size.
+    #[arg(long)]
+    max_events: Option<usize>,
 }
 
 pub fn registry(kind: Registry, units: usize) -> Vec<SimUnit> {
@@ -77,9 +80,15 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| LocalDay::from_date(today.date() - chrono::Duration::days(args.days as i64)));
     let started = Instant::now();
     let mut sent = Sent::default();
-    for (_, events) in sim.days(from, args.days) {
+    let mut budget = args.max_events.unwrap_or(usize::MAX);
+    for (_, mut events) in sim.days(from, args.days) {
+        events.truncate(budget);
+        budget -= events.len();
         sink.send(&events).await?;
         sent.add(&events);
+        if budget == 0 {
+            break;
+        }
     }
     sink.finish()?;
     let seconds = started.elapsed().as_secs_f64();
