@@ -6,8 +6,8 @@
 use crate::live_day;
 use crate::scenario::Message;
 use crate::support::{
-    KillOnDrop, TestKafka, free_port, get, http, produce, repo_root, tempdir, tool, url_encode, vardpuls_binary,
-    wait_for,
+    KillOnDrop, TempDir, TestKafka, free_port, get, http, produce, repo_root, tempdir, tool, url_encode,
+    vardpuls_binary, wait_for,
 };
 use serde_json::Value;
 use std::io::Write;
@@ -21,12 +21,12 @@ const TOKEN: &str = "e2e-observability-token";
 const REGION: &str = "20";
 const UNIT: &str = "SE2321000180-E00101";
 
-fn start_vardpuls(kafka: &TestKafka, address: &str) -> KillOnDrop {
+fn start_vardpuls(kafka: &TestKafka, address: &str, state: &Path) -> KillOnDrop {
     let root = repo_root();
     let child = Command::new(vardpuls_binary())
         .args(["run", "--target", "all"])
         .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
-        .env("VARDPULS_AGGREGATOR_STATE_DIR", tempdir())
+        .env("VARDPULS_AGGREGATOR_STATE_DIR", state)
         .env("VARDPULS_AGGREGATOR_UNITS_FILE", root.join("deploy/units.csv"))
         .env("VARDPULS_EXPORTER_TARGETS_FILE", root.join("deploy/targets.toml"))
         .env("VARDPULS_INGEST_LISTEN", address)
@@ -45,7 +45,9 @@ fn json(address: &str, path: &str) -> Option<Value> {
     (status == 200).then(|| serde_json::from_str(&body).expect("JSON answer"))
 }
 
-fn start_prometheus(vardpuls: &str) -> (KillOnDrop, String) {
+/// Prometheus scraping `vardpuls`: its directory (config, data, log; bound first, so it is
+/// dropped after the process), the process, and its address.
+fn start_prometheus(vardpuls: &str) -> (TempDir, KillOnDrop, String) {
     let dir = tempdir();
     let rules = repo_root().join("deploy/prometheus");
     let config = format!(
@@ -62,7 +64,7 @@ fn start_prometheus(vardpuls: &str) -> (KillOnDrop, String) {
         .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
         .spawn()
         .expect("starting prometheus");
-    (KillOnDrop(child), address)
+    (dir, KillOnDrop(child), address)
 }
 
 /// Runs an instant query; the result vector, or None on an error answer.
@@ -99,7 +101,8 @@ async fn prometheus_scrapes_the_exporter_and_every_dashboard_query_returns_data(
     produce(&kafka, &messages).await;
 
     let address = format!("127.0.0.1:{}", free_port());
-    let _vardpuls = start_vardpuls(&kafka, &address);
+    let state = tempdir();
+    let _vardpuls = start_vardpuls(&kafka, &address, &state);
     wait_for("vardpuls to answer", Duration::from_secs(60), || std::net::TcpStream::connect(&address).ok());
     // One refused line through HTTP ingest (it carries no in_phone_hours).
     let line = format!(
@@ -162,7 +165,7 @@ async fn prometheus_scrapes_the_exporter_and_every_dashboard_query_returns_data(
     }
 
     // A real Prometheus scrapes it; every dashboard panel query and variable returns data.
-    let (_prometheus, prometheus) = start_prometheus(&address);
+    let (_prometheus_dir, _prometheus, prometheus) = start_prometheus(&address);
     wait_for("Prometheus to scrape vardpuls", Duration::from_secs(60), || {
         query(&prometheus, "vardpuls_kpi_value").filter(|r| !r.is_empty())
     });
@@ -194,7 +197,8 @@ async fn prometheus_scrapes_the_exporter_and_every_dashboard_query_returns_data(
     assert_eq!(rows, order, "wallboard order:\n{dom}");
     assert!(dom.contains("data-status=\"missed\"") || dom.contains("data-status=\"at_risk\""), "{dom}");
     assert!(dom.contains("färre än 20"), "Särna is flagged as a small cell");
-    let shot = tempdir().join("wallboard.png");
+    let shots = tempdir();
+    let shot = shots.join("wallboard.png");
     chromium(
         &[&format!("--screenshot={}", shot.display()), "--window-size=1600,520"],
         &format!("http://{address}/wallboard"),

@@ -76,8 +76,9 @@ pub fn example_lines(topic: Topic, kind: &str) -> Vec<ExampleLine> {
         .collect()
 }
 
-/// A fresh directory under the system temp dir.
-pub fn tempdir() -> PathBuf {
+/// A fresh directory under the system temp dir, removed when the value drops (kept, and named
+/// on stderr, when the test fails, for a look at what it left).
+pub fn tempdir() -> TempDir {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     // A new directory every time: process ids are reused, and a directory left by an earlier
@@ -90,9 +91,34 @@ pub fn tempdir() -> PathBuf {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         match std::fs::create_dir(&dir) {
-            Ok(()) => return dir,
+            Ok(()) => return TempDir(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => panic!("creating {}: {e}", dir.display()),
+        }
+    }
+}
+
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept {} for inspection", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 }

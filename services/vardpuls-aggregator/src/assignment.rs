@@ -37,15 +37,12 @@ impl Assignment {
         }
         let instance = match instance {
             Some(i) => i,
-            None => hostname
-                .and_then(|h| h.rsplit('-').next())
-                .and_then(|n| n.parse().ok())
-                .with_context(|| {
-                    format!(
-                        "aggregator.instances is {instances} but aggregator.instance is not set and the host name \
+            None => hostname.and_then(|h| h.rsplit('-').next()).and_then(|n| n.parse().ok()).with_context(|| {
+                format!(
+                    "aggregator.instances is {instances} but aggregator.instance is not set and the host name \
                          {hostname:?} does not end in -<number>"
-                    )
-                })?,
+                )
+            })?,
         };
         if instance >= instances {
             bail!("aggregator.instance {instance} is not below aggregator.instances {instances}");
@@ -135,8 +132,7 @@ mod tests {
 
     #[test]
     fn fixed_slots_cover_every_partition_once() {
-        let slots: Vec<Assignment> =
-            (0..4).map(|i| Assignment::FixedSlot { instance: i, instances: 4 }).collect();
+        let slots: Vec<Assignment> = (0..4).map(|i| Assignment::FixedSlot { instance: i, instances: 4 }).collect();
         for partition in 0..13 {
             assert_eq!(slots.iter().filter(|s| s.owns(partition)).count(), 1, "partition {partition}");
         }

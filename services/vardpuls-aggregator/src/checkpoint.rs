@@ -16,6 +16,7 @@
 //! gives) is ignored, and overwritten when the replay gets there again. Instances of one consumer group share the directory: a partition that moves to
 //! another instance takes its state with it.
 
+use crate::emitted::{Emitted, LogPosition};
 use crate::partial::Partial;
 use crate::shard::{JournalLength, Shard, level_key};
 use anyhow::Context;
@@ -46,6 +47,10 @@ fn journal_path(dir: &Path, day: NaiveDate) -> PathBuf {
     dir.join(format!("{day}.ndjson"))
 }
 
+fn emitted_path(state_dir: &Path, topic: Topic, partition: i32, generation: u64) -> PathBuf {
+    state_dir.join(topic.name()).join(format!("{partition}.emitted-{generation}.ndjson"))
+}
+
 /// The head file, as written.
 #[derive(Serialize)]
 struct HeadRef<'a> {
@@ -54,14 +59,15 @@ struct HeadRef<'a> {
     next_offset: i64,
     watermark: Option<DateTime<Utc>>,
     open_journals: &'a BTreeMap<NaiveDate, JournalLength>,
-    emitted: &'a HashMap<String, Partial>,
+    emitted_log: LogPosition,
     levels: Vec<&'a Partial>,
     closed_days: Vec<NaiveDate>,
 }
 
 /// The head file, as read. `closed` is the single-file format of earlier versions; heads
 /// without `levels` come from versions that kept every closed day in memory; heads with `open`
-/// instead of `open_journals` held the open days' events themselves. The ids of the open days'
+/// instead of `open_journals`, and `emitted` instead of `emitted_log`, held the open days'
+/// events and the published records themselves. The ids of the open days'
 /// events are not stored: they are the events' own (earlier versions stored them as `seen`,
 /// which is ignored).
 #[derive(Deserialize)]
@@ -74,7 +80,10 @@ struct Head {
     open: BTreeMap<NaiveDate, Vec<InputEvent>>,
     #[serde(default)]
     open_journals: BTreeMap<NaiveDate, JournalLength>,
+    #[serde(default)]
     emitted: HashMap<String, Partial>,
+    #[serde(default)]
+    emitted_log: Option<LogPosition>,
     #[serde(default)]
     closed_days: Vec<NaiveDate>,
     #[serde(default)]
@@ -102,6 +111,8 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         File::open(&segments)?.sync_all()?;
     }
     bytes += append_journals(state_dir, shard)?;
+    let compacted_from = shard.emitted.log.generation;
+    bytes += append_emitted(state_dir, shard)?;
     // Days closed since the last head: it no longer vouches for their journals.
     let closed: Vec<NaiveDate> = shard.journaled.keys().filter(|d| !shard.open.contains_key(d)).copied().collect();
     for day in &closed {
@@ -114,7 +125,7 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         next_offset: shard.next_offset,
         watermark: shard.watermark,
         open_journals: &shard.journaled,
-        emitted: &shard.emitted,
+        emitted_log: shard.emitted.log,
         levels: shard.levels.values().collect(),
         closed_days: kept.iter().copied().collect(),
     };
@@ -128,6 +139,9 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         let _ = fs::remove_file(segments.join(format!("{day}.json")));
         shard.persisted.remove(&day);
     }
+    if shard.emitted.log.generation != compacted_from {
+        let _ = fs::remove_file(emitted_path(state_dir, shard.topic, shard.partition, compacted_from));
+    }
     // ... and their journals go once the new head is in place.
     let journals = journal_dir(state_dir, shard.topic, shard.partition);
     for day in closed {
@@ -138,7 +152,6 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
 }
 
 /// Appends each open day's events that its journal does not hold yet, and syncs what changed.
-/// Starts at the length the last head vouched for, dropping a tail a crash may have left.
 fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     let dir = journal_dir(state_dir, shard.topic, shard.partition);
     let (mut bytes, mut created) = (0, false);
@@ -152,25 +165,7 @@ fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
             fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         created |= done.events == 0;
-        let path = journal_path(&dir, *day);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        file.set_len(done.bytes)?;
-        file.seek(SeekFrom::Start(done.bytes))?;
-        let mut writer = BufWriter::with_capacity(1 << 20, file);
-        let mut appended = 0u64;
-        for event in &events[done.events..] {
-            let mut line = serde_json::to_vec(event)?;
-            line.push(b'\n');
-            writer.write_all(&line)?;
-            appended += line.len() as u64;
-        }
-        writer.flush()?;
-        writer.get_ref().sync_data().with_context(|| format!("syncing {}", path.display()))?;
+        let appended = append_lines(&journal_path(&dir, *day), done.bytes, &events[done.events..])?;
         shard.journaled.insert(*day, JournalLength { events: events.len(), bytes: done.bytes + appended });
         bytes += appended;
     }
@@ -180,25 +175,73 @@ fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     Ok(bytes)
 }
 
-/// The first `length.events` events of an open day's journal.
-fn read_journal(dir: &Path, day: NaiveDate, length: JournalLength) -> anyhow::Result<Vec<InputEvent>> {
-    let path = journal_path(dir, day);
-    let file = File::open(&path)
-        .with_context(|| format!("the checkpoint lists open day {day}, but {} is missing", path.display()))?;
-    let reader = BufReader::with_capacity(1 << 20, file.take(length.bytes));
-    let mut events = Vec::with_capacity(length.events);
+/// Appends the published records that changed to the shard's log, or, once the log has grown to
+/// several times the live records, writes them all to a new generation of it (the head then
+/// points there and the old one goes).
+fn append_emitted(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
+    let (topic, partition, log) = (shard.topic, shard.partition, shard.emitted.log);
+    let keys = shard.emitted.take_changed_keys();
+    let changes: Vec<(&String, Option<&Partial>)> = keys.iter().map(|k| (k, shard.emitted.get(k))).collect();
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let compact = log.entries + changes.len() > 2 * shard.emitted.len() + 1024;
+    let (position, bytes) = if compact {
+        let generation = log.generation + 1;
+        let entries: Vec<(&String, Option<&Partial>)> = shard.emitted.iter().map(|(k, p)| (k, Some(p))).collect();
+        let bytes = append_lines(&emitted_path(state_dir, topic, partition, generation), 0, &entries)?;
+        (LogPosition { generation, entries: entries.len(), bytes }, bytes)
+    } else {
+        let path = emitted_path(state_dir, topic, partition, log.generation);
+        let bytes = append_lines(&path, log.bytes, &changes)?;
+        (
+            LogPosition { generation: log.generation, entries: log.entries + changes.len(), bytes: log.bytes + bytes },
+            bytes,
+        )
+    };
+    shard.emitted.log = position;
+    Ok(bytes)
+}
+
+/// Writes `items` as JSON lines to `path` from byte `from` on, dropping whatever follows it (a
+/// tail no head vouches for), and syncs the file. Returns the bytes written.
+fn append_lines<T: Serialize>(path: &Path, from: u64, items: &[T]) -> anyhow::Result<u64> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    file.set_len(from)?;
+    file.seek(SeekFrom::Start(from))?;
+    let mut writer = BufWriter::with_capacity(1 << 20, file);
+    for item in items {
+        serde_json::to_writer(&mut writer, item)?;
+        writer.write_all(b"\n")?;
+    }
+    writer.flush()?;
+    let mut file = writer.into_inner().map_err(|e| e.into_error())?;
+    file.sync_data().with_context(|| format!("syncing {}", path.display()))?;
+    Ok(file.stream_position()? - from)
+}
+
+/// The first `entries` JSON lines of `path`, within its first `bytes` bytes.
+fn read_lines<T: serde::de::DeserializeOwned>(path: &Path, bytes: u64, entries: usize) -> anyhow::Result<Vec<T>> {
+    let file =
+        File::open(path).with_context(|| format!("the checkpoint lists {}, but it is missing", path.display()))?;
+    let reader = BufReader::with_capacity(1 << 20, file.take(bytes));
+    let mut items = Vec::with_capacity(entries);
     for line in reader.split(b'\n') {
         let line = line.with_context(|| format!("reading {}", path.display()))?;
-        events.push(serde_json::from_slice(&line).with_context(|| format!("reading {}", path.display()))?);
+        items.push(serde_json::from_slice(&line).with_context(|| format!("reading {}", path.display()))?);
     }
     anyhow::ensure!(
-        events.len() == length.events,
-        "{} holds {} events where its checkpoint expects {}",
+        items.len() == entries,
+        "{} holds {} entries where its checkpoint expects {entries}",
         path.display(),
-        events.len(),
-        length.events
+        items.len()
     );
-    Ok(events)
+    Ok(items)
 }
 
 /// Reads archived days back into memory where a resident month needs them (see
@@ -255,11 +298,24 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
     let mut open = head.open;
     let journals = journal_dir(state_dir, topic, partition);
     for (day, length) in &head.open_journals {
-        open.insert(*day, read_journal(&journals, *day, *length)?);
+        open.insert(*day, read_lines(&journal_path(&journals, *day), length.bytes, length.events)?);
     }
     shard.set_open(open);
     shard.journaled = head.open_journals;
-    shard.emitted = head.emitted;
+    shard.emitted = match head.emitted_log {
+        Some(log) => {
+            let mut emitted = Emitted::default();
+            if log.entries > 0 {
+                let path = emitted_path(state_dir, topic, partition, log.generation);
+                for (key, partial) in read_lines::<(String, Option<Partial>)>(&path, log.bytes, log.entries)? {
+                    emitted.replay(key, partial);
+                }
+            }
+            emitted.log = log;
+            emitted
+        }
+        None => Emitted::from_map(head.emitted),
+    };
     if let Some(closed) = head.closed {
         // An earlier single-file checkpoint: its closed days get segments on the next save.
         shard.closed = closed;
@@ -410,20 +466,60 @@ mod tests {
     }
 
     #[test]
+    fn published_records_are_logged_as_they_change_and_compacted_when_the_log_outgrows_them() {
+        let dir = temp_dir("emitted");
+        let mut shard = Shard::new(Topic::Phone, 3);
+        shard.emitted.insert("a".into(), partial("same_day_contact"));
+        shard.emitted.insert("b".into(), partial("visits"));
+        save(&dir, &mut shard).unwrap();
+        let first_log = emitted_path(&dir, Topic::Phone, 3, 0);
+        let first = fs::read(&first_log).unwrap();
+        // One record changes, one period becomes final: two entries appended, nothing rewritten.
+        let mut changed = partial("same_day_contact");
+        changed.numerator = 4.into();
+        shard.emitted.insert("a".into(), changed);
+        shard.emitted.remove("b");
+        save(&dir, &mut shard).unwrap();
+        let both = fs::read(&first_log).unwrap();
+        assert_eq!(&both[..first.len()], &first[..]);
+        assert_eq!(shard.emitted.log.entries, 4);
+        let back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
+        assert_eq!(back.emitted.values().collect::<Vec<_>>(), shard.emitted.values().collect::<Vec<_>>());
+        assert_eq!(back.emitted.len(), 1);
+
+        // Many changes to one record: the log moves to a new generation holding just the live
+        // record, and the old one goes.
+        for n in 0..1100 {
+            let mut p = partial("same_day_contact");
+            p.numerator = n.into();
+            shard.emitted.insert("a".into(), p);
+            save(&dir, &mut shard).unwrap();
+        }
+        assert_eq!(shard.emitted.log.generation, 1);
+        assert!(!first_log.exists());
+        let back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
+        assert_eq!(back.emitted.get("a").unwrap().numerator, 1099.into());
+        assert_eq!(back.emitted.log, shard.emitted.log);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn a_head_from_before_journals_loads_and_gets_journals_on_the_next_save() {
         let dir = temp_dir("old-head");
         let event = call_received(1, "2026-03-29T08:00:00Z");
         let old = serde_json::json!({
             "topic": "vardpuls.phone.v1", "partition": 3, "next_offset": 7,
             "watermark": "2026-03-29T08:00:00Z", "open": {"2026-03-29": [event]},
-            "emitted": {}, "levels": [], "closed_days": [],
+            "emitted": {"a": partial("visits")}, "levels": [], "closed_days": [],
         });
         fs::create_dir_all(dir.join(Topic::Phone.name())).unwrap();
         fs::write(path(&dir, Topic::Phone, 3), old.to_string()).unwrap();
         let mut shard = load(&dir, Topic::Phone, 3).unwrap().unwrap();
         assert_eq!(shard.open[&date("2026-03-29")], vec![event]);
+        assert_eq!(shard.emitted.get("a"), Some(&partial("visits")));
         save(&dir, &mut shard).unwrap();
-        assert_eq!(load(&dir, Topic::Phone, 3).unwrap().unwrap().open, shard.open);
+        let back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
+        assert_eq!((back.open, back.emitted.get("a")), (shard.open.clone(), Some(&partial("visits"))));
         assert!(journal_dir(&dir, Topic::Phone, 3).join("2026-03-29.ndjson").exists());
         fs::remove_dir_all(dir).unwrap();
     }

@@ -19,7 +19,8 @@ pub struct AggregatorConfig {
     pub count_abandoned_calls: bool,
     /// Messages applied before results are computed, published and checkpointed.
     pub max_batch_messages: usize,
-    /// Longest wait before a non-empty batch is processed, in milliseconds.
+    /// Longest wait before a non-empty batch is processed, in milliseconds. Past it, a batch
+    /// still takes messages already fetched (a backlog), up to `max_batch_messages`.
     pub max_batch_wait_ms: u64,
     /// The consumer group: it splits the partitions among instances (`instances = 0`), or with
     /// fixed slots only receives the committed offsets, for lag tooling.

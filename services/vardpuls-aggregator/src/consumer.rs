@@ -92,6 +92,7 @@ impl Worker {
         for result in self.runtime.block_on(join_all(std::mem::take(&mut self.deliveries))) {
             result.context("publishing aggregator output")?;
         }
+        tracing::debug!(shards = self.touched.len(), records = records.len(), "batch computed");
         let checkpoint_started = Instant::now();
         let mut offsets = TopicPartitionList::new();
         let mut bytes = 0;
@@ -290,10 +291,18 @@ pub fn run(
     let mut in_batch = 0usize;
     let mut batch_started = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        match consumer.poll(Duration::from_millis(100)) {
+        // Past its window, a batch still takes what is already fetched (a backlog) without
+        // waiting for more: batches grow to `max_batch` while catching up, where each
+        // recomputation of the open days then serves more messages, and stay short when
+        // messages trickle in.
+        let window_passed = in_batch > 0 && batch_started.elapsed() >= max_wait;
+        let timeout = if window_passed { Duration::ZERO } else { Duration::from_millis(100) };
+        let mut received = false;
+        match consumer.poll(timeout) {
             None => {}
             Some(Err(e)) => tracing::warn!(error = %e, "Kafka consumer error"),
             Some(Ok(message)) => {
+                received = true;
                 let topic: Topic = message.topic().parse().map_err(|e: String| anyhow::anyhow!(e))?;
                 if in_batch == 0 {
                     batch_started = Instant::now();
@@ -306,7 +315,8 @@ pub fn run(
         if let Some(e) = failed.lock().expect("lock").take() {
             return Err(e);
         }
-        if in_batch > 0 && (in_batch >= max_batch || batch_started.elapsed() >= max_wait) {
+        let window_passed = in_batch > 0 && batch_started.elapsed() >= max_wait;
+        if in_batch >= max_batch || (window_passed && !received) {
             let offsets = worker.lock().expect("lock").flush()?;
             commit(&consumer, &offsets);
             in_batch = 0;

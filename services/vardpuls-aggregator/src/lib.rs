@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod consumer;
 pub mod crash_marker;
+pub mod emitted;
 pub mod engine;
 pub mod metrics;
 pub mod partial;

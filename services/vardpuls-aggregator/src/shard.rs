@@ -13,6 +13,7 @@
 //! - the event-time watermark and the next offset to read.
 
 use crate::catalogue::{self, Measure};
+use crate::emitted::Emitted;
 use crate::partial::{Partial, Period};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 // foldhash, not SipHash: the event-id set is probed once per event (SipHash was 6 % of replay).
@@ -40,7 +41,7 @@ pub struct Shard {
     /// The latest final value per stock KPI, unit and breakdown.
     pub levels: HashMap<LevelKey, Partial>,
     /// Records published for periods that are not final yet, to publish only changes.
-    pub emitted: HashMap<String, Partial>,
+    pub emitted: Emitted,
     /// Open days that received events since the last computation.
     pub dirty: BTreeSet<NaiveDate>,
     /// Closed days whose partials are already in their own checkpoint segment file.
@@ -88,7 +89,7 @@ impl Shard {
             closed: BTreeMap::new(),
             archived: BTreeSet::new(),
             levels: HashMap::default(),
-            emitted: HashMap::default(),
+            emitted: Emitted::default(),
             dirty: BTreeSet::new(),
             persisted: BTreeSet::new(),
             journaled: BTreeMap::new(),

@@ -86,10 +86,8 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
             0 => format!("group {}", settings.consumer_group),
             n => format!("fixed slots of {n}"),
         };
-        where_to_look.push(format!(
-            "aggregator  {assignment} -> vardpuls.kpi.v1 (state in {})",
-            settings.state_dir.display()
-        ));
+        where_to_look
+            .push(format!("aggregator  {assignment} -> vardpuls.kpi.v1 (state in {})", settings.state_dir.display()));
         aggregator = Some(tokio::task::spawn_blocking(move || {
             vardpuls_aggregator::consumer::run(&kafka, settings, Some(metrics), stop)
         }));
