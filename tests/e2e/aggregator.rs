@@ -93,6 +93,16 @@ fn spawn_aggregator_with(kafka: &TestKafka, state_dir: &Path, batch: usize, env:
     Running(child)
 }
 
+/// The same keys with the same values (naming a few keys that differ).
+fn assert_same_kpis(actual: &BTreeMap<String, serde_json::Value>, expected: &BTreeMap<String, serde_json::Value>) {
+    let missing: Vec<_> = expected.keys().filter(|k| !actual.contains_key(*k)).take(5).collect();
+    let extra: Vec<_> = actual.keys().filter(|k| !expected.contains_key(*k)).take(5).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    for (key, value) in expected {
+        assert_eq!(&actual[key], value, "{key}");
+    }
+}
+
 /// The KPIs one uninterrupted in-process aggregator publishes for `messages`.
 async fn reference_run(messages: &[Message]) -> BTreeMap<String, serde_json::Value> {
     reference_run_on(&TestKafka::start().await, messages).await
@@ -166,11 +176,7 @@ async fn two_instances_in_one_group_publish_what_one_publishes() {
             .sum();
         assert!(counted > 0.0, "an instance consumed nothing: the group did not split the partitions");
     }
-    let actual = latest_kpis(&kafka);
-    assert_eq!(actual.len(), expected.len());
-    for (key, value) in &expected {
-        assert_eq!(actual.get(key), Some(value), "{key}");
-    }
+    assert_same_kpis(&latest_kpis(&kafka), &expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,13 +206,7 @@ async fn kill_9_and_restart_publishes_what_an_uninterrupted_run_publishes() {
     wait_until_caught_up(&state, &ends, Duration::from_secs(120));
     terminate(&mut running.0);
 
-    let actual = latest_kpis(&crashing);
-    let missing: Vec<_> = expected.keys().filter(|k| !actual.contains_key(*k)).take(5).collect();
-    let extra: Vec<_> = actual.keys().filter(|k| !expected.contains_key(*k)).take(5).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
-    for (key, value) in &expected {
-        assert_eq!(&actual[key], value, "{key}");
-    }
+    assert_same_kpis(&latest_kpis(&crashing), &expected);
 
     // Invalid messages: on the DLQ with their Kafka position (at least once across the crash).
     let dead: BTreeSet<(i32, i64)> = crashing
@@ -265,11 +265,7 @@ async fn fixed_slots_split_the_partitions_and_a_killed_slot_resumes_where_it_sto
     wait_until_caught_up(&state, &ends, Duration::from_secs(120));
     terminate(&mut zero.0);
     terminate(&mut one.0);
-    let actual = latest_kpis(&kafka);
-    assert_eq!(actual.len(), expected.len());
-    for (key, value) in &expected {
-        assert_eq!(actual.get(key), Some(value), "{key}");
-    }
+    assert_same_kpis(&latest_kpis(&kafka), &expected);
 }
 
 fn checkpoint_exists(state: &Path) -> bool {

@@ -5,7 +5,7 @@
 //! Files live under `<state_dir>/<topic>/`: `<partition>.json`, the head, holds what changes
 //! batch by batch (offset, watermark, emitted values), lists the closed days and says how much of
 //! each open day's journal counts. An open day's events are appended to its journal,
-//! `<partition>.open/<day>.ndjson`, as they arrive: a checkpoint writes only the events that
+//! `<partition>.open/<day>.ndjson` (each event's input JSON as it was consumed), as they arrive: a checkpoint writes only the events that
 //! are new since the last one, not the whole open day again. Each closed day's partials sit in
 //! `<partition>.closed/<day>.json`, written once when the day closes. So a checkpoint's cost
 //! follows the batch, not the open days' size or the history the shard keeps.
@@ -165,10 +165,18 @@ fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
             fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         created |= done.events == 0;
-        let appended = append_lines(&journal_path(&dir, *day), done.bytes, &events[done.events..])?;
+        // The raw JSON kept since the last checkpoint, if it is exactly the events missing;
+        // otherwise (a head of an earlier version, state built in a test) encoded again.
+        let raw = shard.unjournaled.remove(day).filter(|(count, _)| done.events + count == events.len());
+        let lines = match raw {
+            Some((_, lines)) => lines,
+            None => events[done.events..].iter().flat_map(|e| e.to_json().into_iter().chain([b'\n'])).collect(),
+        };
+        let appended = append_bytes(&journal_path(&dir, *day), done.bytes, &lines)?;
         shard.journaled.insert(*day, JournalLength { events: events.len(), bytes: done.bytes + appended });
         bytes += appended;
     }
+    shard.unjournaled.clear();
     if created {
         File::open(&dir)?.sync_all()?;
     }
@@ -203,9 +211,19 @@ fn append_emitted(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     Ok(bytes)
 }
 
-/// Writes `items` as JSON lines to `path` from byte `from` on, dropping whatever follows it (a
-/// tail no head vouches for), and syncs the file. Returns the bytes written.
+/// Writes `items` as JSON lines to `path` from byte `from` on (see [`append_bytes`]).
 fn append_lines<T: Serialize>(path: &Path, from: u64, items: &[T]) -> anyhow::Result<u64> {
+    let mut lines = Vec::new();
+    for item in items {
+        serde_json::to_writer(&mut lines, item)?;
+        lines.push(b'\n');
+    }
+    append_bytes(path, from, &lines)
+}
+
+/// Writes `bytes` to `path` from byte `from` on, dropping whatever follows it (a tail no head
+/// vouches for), and syncs the file. Returns the bytes written.
+fn append_bytes(path: &Path, from: u64, bytes: &[u8]) -> anyhow::Result<u64> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -214,26 +232,25 @@ fn append_lines<T: Serialize>(path: &Path, from: u64, items: &[T]) -> anyhow::Re
         .with_context(|| format!("opening {}", path.display()))?;
     file.set_len(from)?;
     file.seek(SeekFrom::Start(from))?;
-    let mut writer = BufWriter::with_capacity(1 << 20, file);
-    for item in items {
-        serde_json::to_writer(&mut writer, item)?;
-        writer.write_all(b"\n")?;
-    }
-    writer.flush()?;
-    let mut file = writer.into_inner().map_err(|e| e.into_error())?;
+    file.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
     file.sync_data().with_context(|| format!("syncing {}", path.display()))?;
-    Ok(file.stream_position()? - from)
+    Ok(bytes.len() as u64)
 }
 
-/// The first `entries` JSON lines of `path`, within its first `bytes` bytes.
-fn read_lines<T: serde::de::DeserializeOwned>(path: &Path, bytes: u64, entries: usize) -> anyhow::Result<Vec<T>> {
+/// The first `entries` lines of `path`, within its first `bytes` bytes, each parsed by `parse`.
+fn read_lines<T, E: std::error::Error + Send + Sync + 'static>(
+    path: &Path,
+    bytes: u64,
+    entries: usize,
+    parse: impl Fn(&[u8]) -> Result<T, E>,
+) -> anyhow::Result<Vec<T>> {
     let file =
         File::open(path).with_context(|| format!("the checkpoint lists {}, but it is missing", path.display()))?;
     let reader = BufReader::with_capacity(1 << 20, file.take(bytes));
     let mut items = Vec::with_capacity(entries);
     for line in reader.split(b'\n') {
         let line = line.with_context(|| format!("reading {}", path.display()))?;
-        items.push(serde_json::from_slice(&line).with_context(|| format!("reading {}", path.display()))?);
+        items.push(parse(&line).with_context(|| format!("reading {}", path.display()))?);
     }
     anyhow::ensure!(
         items.len() == entries,
@@ -298,7 +315,8 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
     let mut open = head.open;
     let journals = journal_dir(state_dir, topic, partition);
     for (day, length) in &head.open_journals {
-        open.insert(*day, read_lines(&journal_path(&journals, *day), length.bytes, length.events)?);
+        let decode = |line: &[u8]| vardpuls_core::events::decode(topic, line);
+        open.insert(*day, read_lines(&journal_path(&journals, *day), length.bytes, length.events, decode)?);
     }
     shard.set_open(open);
     shard.journaled = head.open_journals;
@@ -307,7 +325,8 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
             let mut emitted = Emitted::default();
             if log.entries > 0 {
                 let path = emitted_path(state_dir, topic, partition, log.generation);
-                for (key, partial) in read_lines::<(String, Option<Partial>)>(&path, log.bytes, log.entries)? {
+                let parse = |line: &[u8]| serde_json::from_slice::<(String, Option<Partial>)>(line);
+                for (key, partial) in read_lines(&path, log.bytes, log.entries, parse)? {
                     emitted.replay(key, partial);
                 }
             }
@@ -401,28 +420,41 @@ mod tests {
         fs::remove_dir_all(dir).unwrap();
     }
 
-    fn call_received(n: u32, at: &str) -> InputEvent {
-        let payload = format!(
+    fn call_received_json(n: u32, at: &str) -> String {
+        format!(
             r#"{{"schema_version":1,"event_id":"5e1f0c2a-0000-4000-8000-{n:012}","occurred_at":"{at}","unit_id":"SE2321000180-E00101","event_type":"call_received","call_id":"c{n}","line":"primary_care","in_phone_hours":true}}"#
-        );
-        vardpuls_core::events::decode(Topic::Phone, payload.as_bytes()).unwrap()
+        )
+    }
+
+    fn call_received(n: u32, at: &str) -> InputEvent {
+        vardpuls_core::events::decode(Topic::Phone, call_received_json(n, at).as_bytes()).unwrap()
+    }
+
+    /// A phone shard with one call on 2026-03-29, checkpointed in `dir`; and that day's journal.
+    fn checkpointed_with_one_call(dir: &Path) -> (Shard, PathBuf) {
+        let mut shard = Shard::new(Topic::Phone, 3);
+        shard.apply(call_received(1, "2026-03-29T08:00:00Z"), chrono::Duration::hours(12));
+        save(dir, &mut shard).unwrap();
+        (shard, journal_dir(dir, Topic::Phone, 3).join("2026-03-29.ndjson"))
     }
 
     #[test]
     fn open_days_are_appended_to_their_journal_not_rewritten() {
         let dir = temp_dir("journal");
         let lateness = chrono::Duration::hours(12);
-        let mut shard = Shard::new(Topic::Phone, 3);
-        shard.apply(call_received(1, "2026-03-29T08:00:00Z"), lateness);
-        save(&dir, &mut shard).unwrap();
-        let journal = journal_dir(&dir, Topic::Phone, 3).join("2026-03-29.ndjson");
+        let (mut shard, journal) = checkpointed_with_one_call(&dir);
         let first = fs::read(&journal).unwrap();
         assert_eq!(first.iter().filter(|b| **b == b'\n').count(), 1);
 
+        // The engine keeps the event's JSON as consumed (spread over two lines here), and the
+        // journal appends it as one line rather than encoding the event again.
+        let raw = call_received_json(2, "2026-03-29T09:00:00Z").replacen(",", ",\n", 1);
         shard.apply(call_received(2, "2026-03-29T09:00:00Z"), lateness);
+        shard.keep_raw(raw.as_bytes());
         let written = save(&dir, &mut shard).unwrap();
         let both = fs::read(&journal).unwrap();
         assert_eq!(&both[..first.len()], &first[..], "the first event is not written again");
+        assert_eq!(&both[first.len()..], format!("{}\n", raw.replace('\n', " ")).as_bytes());
         let head = fs::read_to_string(path(&dir, Topic::Phone, 3)).unwrap();
         assert!(!head.contains("call_received"), "the head holds no events: {head}");
         assert_eq!(written, (both.len() - first.len()) as u64 + head.len() as u64);
@@ -437,12 +469,9 @@ mod tests {
     fn a_journal_tail_no_head_vouches_for_is_dropped() {
         let dir = temp_dir("torn");
         let lateness = chrono::Duration::hours(12);
-        let mut shard = Shard::new(Topic::Phone, 3);
-        shard.apply(call_received(1, "2026-03-29T08:00:00Z"), lateness);
-        save(&dir, &mut shard).unwrap();
+        let (shard, journal) = checkpointed_with_one_call(&dir);
         // A crash after appending the next batch's events, before the head was replaced: the
         // journal has a tail (here half a line), the head does not count it.
-        let journal = journal_dir(&dir, Topic::Phone, 3).join("2026-03-29.ndjson");
         let mut file = OpenOptions::new().append(true).open(&journal).unwrap();
         file.write_all(br#"{"schema_version":1,"event_id":"5e1f"#).unwrap();
         drop(file);

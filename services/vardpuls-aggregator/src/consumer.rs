@@ -9,7 +9,9 @@
 //! A crash anywhere replays from the last checkpoint: outputs already sent are sent again as
 //! the same upserts, and messages already in the state are recognised by offset and skipped.
 //! When partitions move (rebalance), the batch is finished and checkpointed before they go, and
-//! the new owner loads the checkpoint from the shared state directory.
+//! the new owner loads the checkpoint from the shared state directory. With fixed slots
+//! (`crate::assignment`) an instance assigns itself its partitions and they never move while it
+//! runs.
 
 use crate::assignment::{Assignment, PartitionLocks};
 use crate::checkpoint;
