@@ -36,6 +36,7 @@ import urllib.request
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Events per simulated national day (1 200 units), used to size the simulations.
 NATIONAL_EVENTS_PER_DAY = 220_000
+PIPELINE_KEYS = ("a_replay_through_pipeline", "d_end_to_end_latency", "e_peak_rss_mib", "f_restart_to_caught_up", "checkpoint_bytes")
 
 
 def free_port():
@@ -104,11 +105,15 @@ class Bench:
         self.processes.append(p)
         return p
 
-    def cleanup(self):
+    def stop_processes(self):
         for p in self.processes:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        self.processes = []
+
+    def cleanup(self):
+        self.stop_processes()
         shutil.rmtree(self.work, ignore_errors=True)
 
     def simulate(self, out_dir, events, start, env=None, exact=False):
@@ -176,14 +181,14 @@ class Bench:
             "note": "one process, every unit (2 aggregator instances hold half each)"}
         shutil.rmtree(state_dir, ignore_errors=True)
 
-    # (a), (e), (f), (d)
-    def pipeline(self):
+    # (a), (e), (f), (d), with the aggregators in one consumer group or in fixed slots.
+    def pipeline(self, assignment):
         port = free_port()
         bootstrap = f"127.0.0.1:{port}"
         url = f"tcp://{bootstrap}"
         tansu = subprocess.Popen([self.args.tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
                                   "--storage-engine", "memory://tansu/", "--cluster-id", "vardpuls-bench"],
-                                 stdout=open(self.work / "tansu.log", "w"), stderr=subprocess.STDOUT)
+                                 stdout=open(self.work / f"tansu-{assignment}.log", "w"), stderr=subprocess.STDOUT)
         self.processes.append(tansu)
         env = {"VARDPULS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn",
                "VARDPULS_AGGREGATOR_UNITS_FILE": str(ROOT / "deploy/units.csv"),
@@ -191,15 +196,15 @@ class Bench:
         wait("the broker", 60, lambda: subprocess.run([self.bin, "topics"], env={**os.environ, **env}, capture_output=True).returncode == 0, 0.5)
 
         count, produce_seconds, days = self.simulate(None, self.args.events, "2025-01-06", env)
-        state = self.work / "state"
+        state = self.work / f"state-{assignment}"
         # Instances share the checkpoint directory (as in production), in fixed slots (a
         # StatefulSet) or as one consumer group (a Deployment).
-        slots = {"VARDPULS_AGGREGATOR_INSTANCES": str(self.args.aggregators)} if self.args.assignment == "slots" else {}
+        slots = {"VARDPULS_AGGREGATOR_INSTANCES": str(self.args.aggregators)} if assignment == "slots" else {}
         agg_envs = [{**env, **slots, "VARDPULS_AGGREGATOR_STATE_DIR": str(state), "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{free_port()}",
                      "HOSTNAME": f"bench-aggregator-{i}"} for i in range(self.args.aggregators)]
         broker_cpu = cpu_seconds(tansu.pid)
         started = time.monotonic()
-        aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{i}") for i, e in enumerate(agg_envs)]
+        aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{assignment}-{i}") for i, e in enumerate(agg_envs)]
 
         def consumed(exclude=None):
             total = 0.0
@@ -212,7 +217,7 @@ class Bench:
         replay_seconds = time.monotonic() - started
         self.results["a_replay_through_pipeline"] = {"events": count, "days": days, "seconds": round(replay_seconds, 1),
                                                      "events_per_s": round(count / replay_seconds),
-                                                     "aggregator_instances": self.args.aggregators, "assignment": self.args.assignment,
+                                                     "aggregator_instances": self.args.aggregators, "assignment": assignment,
                                                      "produce_seconds": round(produce_seconds, 1),
                                                      "cpu_seconds": {"broker": round(cpu_seconds(tansu.pid) - broker_cpu, 1),
                                                                      **{f"aggregator_{i}": round(cpu_seconds(a.pid), 1) for i, a in enumerate(aggregators)}}}
@@ -248,12 +253,15 @@ class Bench:
             a.wait()
         backlog, _, _ = self.simulate(None, self.args.backlog, "2026-06-01", env, exact=True)
         started = time.monotonic()
-        aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{i}-restarted") for i, e in enumerate(agg_envs)]
+        aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{assignment}-{i}-restarted") for i, e in enumerate(agg_envs)]
         wait("the restarted aggregators to catch up", self.args.timeout, lambda: consumed('outcome="replayed"') >= backlog, 0.2)
         self.results["f_restart_to_caught_up"] = {"backlog_events": backlog, "seconds": round(time.monotonic() - started, 2),
-                                                  "assignment": self.args.assignment}
+                                                  "assignment": assignment}
         state_bytes = sum(f.stat().st_size for f in state.rglob("*") if f.is_file())
         self.results["checkpoint_bytes"] = state_bytes
+        # This run's broker and services stop here, so they take nothing from the next part.
+        self.stop_processes()
+        shutil.rmtree(state, ignore_errors=True)
 
     def machine(self):
         cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
@@ -271,8 +279,9 @@ def main():
     parser.add_argument("--backlog", type=int, default=1_000_000, help="(f) backlog size")
     parser.add_argument("--rate", type=int, default=2000, help="(d) events/s")
     parser.add_argument("--aggregators", type=int, default=os.cpu_count() or 1, help="aggregator instances in the group (default: one per core)")
-    parser.add_argument("--assignment", choices=["slots", "group"], default="slots",
-                        help="aggregators in fixed slots (a StatefulSet, the default) or as one consumer group (a Deployment)")
+    parser.add_argument("--assignment", choices=["group", "slots", "both"], default="both",
+                        help="aggregators as one consumer group (a Deployment; top-level figures), in fixed slots "
+                             "(a StatefulSet; figures under fixed_slots), or both (the default)")
     parser.add_argument("--latency-seconds", type=int, default=60)
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench/results.json")
@@ -286,7 +295,13 @@ def main():
         if args.only in (None, "files"):
             bench.files()
         if args.only in (None, "pipeline"):
-            bench.pipeline()
+            if args.assignment in ("group", "both"):
+                bench.pipeline("group")
+            if args.assignment in ("slots", "both"):
+                group_figures = {k: bench.results.pop(k) for k in PIPELINE_KEYS if k in bench.results}
+                bench.pipeline("slots")
+                bench.results["fixed_slots"] = {k: bench.results.pop(k) for k in PIPELINE_KEYS if k in bench.results}
+                bench.results.update(group_figures)
         if args.only in (None, "state") and args.state_days > 0:
             bench.state()
     finally:
@@ -296,12 +311,14 @@ def main():
     if "b_aggregation_from_files" in r:
         rows += [("(b) aggregation from files", f"{r['b_aggregation_from_files']['events_per_s']:,} events/s", f"{r['b_aggregation_from_files']['events']:,} events"),
                  ("(c) DuckDB, same files", f"{r['c_duckdb_from_files']['events_per_s']:,} events/s", f"ratio (b)/(c) = {r['ratio_b_over_c']}")]
-    if "a_replay_through_pipeline" in r:
-        a, d, e, f = r["a_replay_through_pipeline"], r["d_end_to_end_latency"], r["e_peak_rss_mib"], r["f_restart_to_caught_up"]
-        rows += [("(a) replay through the pipeline", f"{a['events_per_s']:,} events/s", f"{a['events']:,} events in {a['seconds']} s"),
-                 ("(d) end-to-end latency", f"p50 {d['p50_s']} s, p99 {d['p99_s']} s", f"at {d['rate_events_per_s']} events/s"),
-                 ("(e) peak RSS", ", ".join(f"{k} {v} MiB" for k, v in e.items()), ""),
-                 ("(f) restart to caught up", f"{f['seconds']} s", f"{f['backlog_events']:,} events of backlog")]
+    for mode, p in [("consumer group", r), ("fixed slots", r.get("fixed_slots", {}))]:
+        if "a_replay_through_pipeline" not in p:
+            continue
+        a, d, e, f = p["a_replay_through_pipeline"], p["d_end_to_end_latency"], p["e_peak_rss_mib"], p["f_restart_to_caught_up"]
+        rows += [(f"(a) replay through the pipeline, {mode}", f"{a['events_per_s']:,} events/s", f"{a['events']:,} events in {a['seconds']} s"),
+                 (f"(d) end-to-end latency, {mode}", f"p50 {d['p50_s']} s, p99 {d['p99_s']} s", f"at {d['rate_events_per_s']} events/s"),
+                 (f"(e) peak RSS, {mode}", ", ".join(f"{k} {v} MiB" for k, v in e.items()), ""),
+                 (f"(f) restart to caught up, {mode}", f"{f['seconds']} s", f"{f['backlog_events']:,} events of backlog")]
     if "e_engine_state_history" in r:
         h = r["e_engine_state_history"]
         rows += [("(e) engine state, long history", f"{h['peak_rss_mib']} MiB peak RSS", f"{h['days']} national days, {h['events']:,} events, every unit in one process")]

@@ -5,7 +5,7 @@
 //! Files live under `<state_dir>/<topic>/`: `<partition>.json`, the head, holds what changes
 //! batch by batch (offset, watermark, emitted values), lists the closed days and says how much of
 //! each open day's journal counts. An open day's events are appended to its journal,
-//! `<partition>.open/<day>.ndjson` (each event's input JSON as it was consumed), as they arrive: a checkpoint writes only the events that
+//! `<partition>.open/<day>.ndjson` (each event in its input contract's JSON), as they arrive: a checkpoint writes only the events that
 //! are new since the last one, not the whole open day again. Each closed day's partials sit in
 //! `<partition>.closed/<day>.json`, written once when the day closes. So a checkpoint's cost
 //! follows the batch, not the open days' size or the history the shard keeps.
@@ -165,18 +165,13 @@ fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
             fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         created |= done.events == 0;
-        // The raw JSON kept since the last checkpoint, if it is exactly the events missing;
-        // otherwise (a head of an earlier version, state built in a test) encoded again.
-        let raw = shard.unjournaled.remove(day).filter(|(count, _)| done.events + count == events.len());
-        let lines = match raw {
-            Some((_, lines)) => lines,
-            None => events[done.events..].iter().flat_map(|e| e.to_json().into_iter().chain([b'\n'])).collect(),
-        };
+        // Each event in its input contract's JSON, as it was consumed.
+        let lines: Vec<u8> =
+            events[done.events..].iter().flat_map(|e| e.to_json().into_iter().chain([b'\n'])).collect();
         let appended = append_bytes(&journal_path(&dir, *day), done.bytes, &lines)?;
         shard.journaled.insert(*day, JournalLength { events: events.len(), bytes: done.bytes + appended });
         bytes += appended;
     }
-    shard.unjournaled.clear();
     if created {
         File::open(&dir)?.sync_all()?;
     }
@@ -420,14 +415,11 @@ mod tests {
         fs::remove_dir_all(dir).unwrap();
     }
 
-    fn call_received_json(n: u32, at: &str) -> String {
-        format!(
-            r#"{{"schema_version":1,"event_id":"5e1f0c2a-0000-4000-8000-{n:012}","occurred_at":"{at}","unit_id":"SE2321000180-E00101","event_type":"call_received","call_id":"c{n}","line":"primary_care","in_phone_hours":true}}"#
-        )
-    }
-
     fn call_received(n: u32, at: &str) -> InputEvent {
-        vardpuls_core::events::decode(Topic::Phone, call_received_json(n, at).as_bytes()).unwrap()
+        let payload = format!(
+            r#"{{"schema_version":1,"event_id":"5e1f0c2a-0000-4000-8000-{n:012}","occurred_at":"{at}","unit_id":"SE2321000180-E00101","event_type":"call_received","call_id":"c{n}","line":"primary_care","in_phone_hours":true}}"#
+        );
+        vardpuls_core::events::decode(Topic::Phone, payload.as_bytes()).unwrap()
     }
 
     /// A phone shard with one call on 2026-03-29, checkpointed in `dir`; and that day's journal.
@@ -446,15 +438,15 @@ mod tests {
         let first = fs::read(&journal).unwrap();
         assert_eq!(first.iter().filter(|b| **b == b'\n').count(), 1);
 
-        // The engine keeps the event's JSON as consumed (spread over two lines here), and the
-        // journal appends it as one line rather than encoding the event again.
-        let raw = call_received_json(2, "2026-03-29T09:00:00Z").replacen(",", ",\n", 1);
         shard.apply(call_received(2, "2026-03-29T09:00:00Z"), lateness);
-        shard.keep_raw(raw.as_bytes());
         let written = save(&dir, &mut shard).unwrap();
         let both = fs::read(&journal).unwrap();
         assert_eq!(&both[..first.len()], &first[..], "the first event is not written again");
-        assert_eq!(&both[first.len()..], format!("{}\n", raw.replace('\n', " ")).as_bytes());
+        // One line, the event in its input contract's JSON.
+        let second = both[first.len()..].strip_suffix(b"\n").unwrap();
+        assert!(!second.contains(&b'\n'));
+        let decoded = vardpuls_core::events::decode(Topic::Phone, second).unwrap();
+        assert_eq!(decoded, call_received(2, "2026-03-29T09:00:00Z"));
         let head = fs::read_to_string(path(&dir, Topic::Phone, 3)).unwrap();
         assert!(!head.contains("call_received"), "the head holds no events: {head}");
         assert_eq!(written, (both.len() - first.len()) as u64 + head.len() as u64);

@@ -62,22 +62,13 @@ pub struct Engine {
     /// Which partition holds a unit's events, per topic: routes computed partials to shards.
     units: foldhash::HashMap<(Topic, HsaId), i32>,
     ctx: SessionContext,
-    /// Whether shards keep each counted event's raw JSON until the next checkpoint appends it
-    /// to the day's journal (no need to encode the event again). Off when nothing checkpoints.
-    keep_raw: bool,
 }
 
 impl Engine {
     pub fn new(config: AggregatorConfig) -> Engine {
         // Two target partitions: this is a 2-core service, and batches are small.
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
-        Engine { config, shards: BTreeMap::new(), units: Default::default(), ctx, keep_raw: true }
-    }
-
-    /// For runs that never checkpoint (`aggregate-files` without a state directory).
-    pub fn without_checkpoints(mut self) -> Engine {
-        self.keep_raw = false;
-        self
+        Engine { config, shards: BTreeMap::new(), units: Default::default(), ctx }
     }
 
     pub fn config(&self) -> &AggregatorConfig {
@@ -153,9 +144,6 @@ impl Engine {
         let unit = *event.unit_id();
         match shard.apply(event, lateness) {
             Applied::Counted => {
-                if self.keep_raw {
-                    shard.keep_raw(payload);
-                }
                 self.units.insert((topic, unit), partition);
                 Routed::Counted
             }

@@ -49,9 +49,6 @@ pub struct Shard {
     /// How much of each open day's events its checkpoint journal holds (events are only ever
     /// appended to an open day, so a checkpoint writes just the rest).
     pub journaled: BTreeMap<NaiveDate, JournalLength>,
-    /// The raw JSON lines of events counted since the last checkpoint, by day, and how many:
-    /// what the next checkpoint appends to the journals.
-    pub unjournaled: BTreeMap<NaiveDate, (usize, Vec<u8>)>,
     /// The local day of the last event applied, with its bounds: spares a time-zone lookup
     /// for the next events, which mostly fall on the same day.
     recent_day: Option<DaySpan>,
@@ -96,7 +93,6 @@ impl Shard {
             dirty: BTreeSet::new(),
             persisted: BTreeSet::new(),
             journaled: BTreeMap::new(),
-            unjournaled: BTreeMap::new(),
             recent_day: None,
         }
     }
@@ -133,16 +129,6 @@ impl Shard {
         self.dirty.insert(day.date());
         self.watermark = Some(self.watermark.map_or(at, |w| w.max(at)));
         Applied::Counted
-    }
-
-    /// Keeps the raw JSON of the event just counted for the day's journal. Line breaks (JSON
-    /// whitespace, never inside a string) become spaces, so it stays one line.
-    pub fn keep_raw(&mut self, payload: &[u8]) {
-        let day = self.recent_day.as_ref().expect("an event was just counted").day.date();
-        let (count, lines) = self.unjournaled.entry(day).or_default();
-        *count += 1;
-        lines.extend(payload.iter().map(|b| if matches!(b, b'\n' | b'\r') { b' ' } else { *b }));
-        lines.push(b'\n');
     }
 
     /// Takes the open days' events from a checkpoint, and their ids for spotting duplicates.
