@@ -2,19 +2,22 @@
 //! After a crash a shard is exactly as it was after some batch, with the offset that batch ended
 //! at, so replaying from there counts nothing twice and loses nothing.
 //!
-//! Files live under `<state_dir>/<topic>/`: `<partition>.json`, the head, holds what changes
-//! batch by batch (offset, watermark, emitted values), lists the closed days and says how much of
-//! each open day's journal counts. An open day's events are appended to its journal,
-//! `<partition>.open/<day>.ndjson` (each event in its input contract's JSON), as they arrive: a checkpoint writes only the events that
-//! are new since the last one, not the whole open day again. Each closed day's partials sit in
-//! `<partition>.closed/<day>.json`, written once when the day closes. So a checkpoint's cost
-//! follows the batch, not the open days' size or the history the shard keeps.
-//! Closed days of months no open day needs are then dropped from memory ([`Shard::archive`])
-//! and read back from their segments when a month needs them again ([`restore`]).
-//! Journals and segments are written (and synced) before the head that vouches for them; what
-//! no head vouches for yet (a segment not listed, a journal's tail past the length the head
-//! gives) is ignored, and overwritten when the replay gets there again. Instances of one consumer group share the directory: a partition that moves to
-//! another instance takes its state with it.
+//! Files live under `<state_dir>/<topic>/`:
+//! - `<partition>.json`, the head, replaced atomically every checkpoint: offset, watermark,
+//!   stock levels, the list of closed days, and how much of each journal and of the log counts;
+//! - `<partition>.open/<day>.ndjson`, an open day's journal: its events (each in its input
+//!   contract's JSON), appended as they arrive and deleted when the day closes;
+//! - `<partition>.emitted-<generation>.ndjson`, the log of published records of open periods:
+//!   each change appended, rewritten as a new generation when it outgrows the live records;
+//! - `<partition>.closed/<day>.json`, a closed day's partials, written once when it closes.
+//!
+//! So a checkpoint writes what the batch changed, not the open days or the history the shard
+//! keeps. Closed days of months no open day needs are then dropped from memory
+//! ([`Shard::archive`]) and read back from their segments when a month needs them again
+//! ([`restore`]). Journals, log and segments are written (and synced) before the head that
+//! vouches for them; what no head vouches for yet (a segment not listed, a tail past the length
+//! the head gives) is ignored, and overwritten when the replay gets there again. Instances
+//! share the directory: a partition that moves to another instance takes its state with it.
 
 use crate::emitted::{Emitted, LogPosition};
 use crate::partial::Partial;
