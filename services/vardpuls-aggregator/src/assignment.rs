@@ -29,6 +29,12 @@ pub enum Assignment {
 }
 
 impl Assignment {
+    /// This instance's assignment: `from_config` with the configuration and `HOSTNAME`.
+    pub fn of(config: &crate::AggregatorConfig) -> anyhow::Result<Assignment> {
+        let hostname = std::env::var("HOSTNAME").ok();
+        Assignment::from_config(config.instances, config.instance, hostname.as_deref())
+    }
+
     /// From `instances` and `instance` of the configuration. Without `instance`, the trailing
     /// number of the host name is the slot (`vardpuls-aggregator-2` is 2, a StatefulSet's pod).
     pub fn from_config(instances: u32, instance: Option<u32>, hostname: Option<&str>) -> anyhow::Result<Assignment> {

@@ -169,8 +169,11 @@ fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         }
         created |= done.events == 0;
         // Each event in its input contract's JSON, as it was consumed.
-        let lines: Vec<u8> =
-            events[done.events..].iter().flat_map(|e| e.to_json().into_iter().chain([b'\n'])).collect();
+        let mut lines = Vec::new();
+        for event in &events[done.events..] {
+            event.write_json(&mut lines);
+            lines.push(b'\n');
+        }
         let appended = append_bytes(&journal_path(&dir, *day), done.bytes, &lines)?;
         shard.journaled.insert(*day, JournalLength { events: events.len(), bytes: done.bytes + appended });
         bytes += appended;

@@ -244,8 +244,7 @@ pub fn run(
     metrics: Option<AggregatorMetrics>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
-    let hostname = std::env::var("HOSTNAME").ok();
-    let assignment = Assignment::from_config(config.instances, config.instance, hostname.as_deref())?;
+    let assignment = Assignment::of(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let producer = EventProducer::new(kafka)?;
     let (max_batch, max_wait) = (config.max_batch_messages, Duration::from_millis(config.max_batch_wait_ms));

@@ -105,11 +105,18 @@ impl InputEvent {
 
     /// The canonical JSON encoding, as produced to Kafka.
     pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        out
+    }
+
+    /// [`InputEvent::to_json`], appended to `out` (many events into one buffer).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
         let r = match self {
-            InputEvent::Phone(e) => serde_json::to_vec(e),
-            InputEvent::Visit(e) => serde_json::to_vec(e),
-            InputEvent::Listing(e) => serde_json::to_vec(e),
-            InputEvent::Chat(e) => serde_json::to_vec(e),
+            InputEvent::Phone(e) => serde_json::to_writer(out, e),
+            InputEvent::Visit(e) => serde_json::to_writer(out, e),
+            InputEvent::Listing(e) => serde_json::to_writer(out, e),
+            InputEvent::Chat(e) => serde_json::to_writer(out, e),
         };
         r.expect("events serialize")
     }

@@ -82,12 +82,12 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     if matches!(args.target, Target::All | Target::Aggregator) {
         let metrics = AggregatorMetrics::register(&registry)?;
         let (kafka, settings, stop) = (config.kafka.clone(), config.aggregator.clone(), stop.clone());
-        let assignment = match settings.instances {
-            0 => format!("group {}", settings.consumer_group),
-            n => format!("fixed slots of {n}"),
-        };
-        where_to_look
-            .push(format!("aggregator  {assignment} -> vardpuls.kpi.v1 (state in {})", settings.state_dir.display()));
+        let assignment = vardpuls_aggregator::assignment::Assignment::of(&settings)?;
+        where_to_look.push(format!(
+            "aggregator  {assignment}, group {} -> vardpuls.kpi.v1 (state in {})",
+            settings.consumer_group,
+            settings.state_dir.display()
+        ));
         aggregator = Some(tokio::task::spawn_blocking(move || {
             vardpuls_aggregator::consumer::run(&kafka, settings, Some(metrics), stop)
         }));
