@@ -4,14 +4,14 @@
 //! rather than writing every record of every open period again.
 
 use crate::partial::Partial;
-use foldhash::HashMap;
-use std::collections::BTreeSet;
+use foldhash::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Emitted {
     current: HashMap<String, Partial>,
-    /// Keys inserted or removed since the last checkpoint.
-    changed: BTreeSet<String>,
+    /// Keys inserted or removed since the last checkpoint (hashed, not ordered: a batch adds
+    /// thousands, and the log's order among different keys does not matter).
+    changed: HashSet<String>,
     /// Where the checkpoint log stands (see `checkpoint`).
     pub log: LogPosition,
 }
@@ -64,9 +64,9 @@ impl Emitted {
         self.current.iter()
     }
 
-    /// The keys inserted or removed since the last checkpoint, in order; `get` then gives
-    /// each one's record, or `None` where it was removed (its period became final).
-    pub fn take_changed_keys(&mut self) -> BTreeSet<String> {
+    /// The keys inserted or removed since the last checkpoint; `get` then gives each one's
+    /// record, or `None` where it was removed (its period became final).
+    pub fn take_changed_keys(&mut self) -> HashSet<String> {
         std::mem::take(&mut self.changed)
     }
 
@@ -99,7 +99,8 @@ mod tests {
         emitted.insert("a".into(), p.clone());
         emitted.insert("b".into(), p.clone());
         emitted.remove("missing");
-        let changed = emitted.take_changed_keys();
+        let mut changed: Vec<_> = emitted.take_changed_keys().into_iter().collect();
+        changed.sort();
         assert_eq!(
             changed.iter().map(|k| (k.as_str(), emitted.get(k).is_some())).collect::<Vec<_>>(),
             [("a", true), ("b", true)]

@@ -7,7 +7,7 @@
 use crate::catalogue::{self, CATALOGUE, MONTHLY_LAST_SQL, MONTHLY_SUM_SQL, Measure, Stage};
 use crate::config::AggregatorConfig;
 use crate::partial::{self, Partial, Period};
-use crate::records::to_record;
+use crate::records::{record_key, to_record};
 use crate::shard::{Applied, Shard};
 use crate::tables;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -306,14 +306,13 @@ impl Engine {
                 // A final record is stamped with the instant its period closed, so a replay after
                 // a crash reproduces it exactly; an open one with the data's watermark.
                 let stamp = if is_final { closes_at(&p, lateness) } else { as_of };
-                let record = to_record(&p, is_final, stamp);
-                let key = record.key();
+                let key = record_key(&p);
                 if is_final {
                     shard.emitted.remove(&key);
-                    changed.push(record);
+                    changed.push(to_record(&p, is_final, stamp));
                 } else if shard.emitted.get(&key) != Some(&p) {
+                    changed.push(to_record(&p, is_final, stamp));
                     shard.emitted.insert(key, p);
-                    changed.push(record);
                 }
             }
             for (day, partials) in finals {
@@ -439,14 +438,23 @@ fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
     );
     let (mut num, mut den, mut pending) = (tables::decimal_builder(), tables::decimal_builder(), Int64Builder::new());
     let mut last = Int64Builder::new();
+    // Rows come a day at a time: the day's calendar columns are formatted once per run of it.
+    let mut calendar: Option<(NaiveDate, i32, String, String)> = None;
     for p in rows {
         let Period::Day(d) = p.period else { continue };
-        let local = LocalDay::from_date(d);
+        let (_, date32, this_month, month_last_year) = match &calendar {
+            Some(c) if c.0 == d => c,
+            _ => {
+                let local = LocalDay::from_date(d);
+                let m = local.month();
+                calendar.insert((d, tables::date32(local), m.to_string(), m.same_month_last_year().to_string()))
+            }
+        };
         kpi.append_value(&p.kpi);
         unit.append_value(&p.unit_id);
-        day.append_value(tables::date32(local));
-        month.append_value(local.month().to_string());
-        last_year.append_value(local.month().same_month_last_year().to_string());
+        day.append_value(*date32);
+        month.append_value(this_month);
+        last_year.append_value(month_last_year);
         dom.append_value(d.day() as i64);
         dims.append_value(&p.dimensions);
         num.append_value(tables::scaled(p.numerator));
