@@ -16,6 +16,7 @@ use vardpuls_aggregator::{AggregatorConfig, checkpoint};
 use vardpuls_core::Topic;
 use vardpuls_core::dlq::Source;
 use vardpuls_core::outputs::LateEvent;
+use vardpuls_kafka::partition_of;
 
 /// The next offset of every input partition that has messages.
 fn end_offsets(kafka: &TestKafka) -> BTreeMap<(Topic, i32), i64> {
@@ -245,6 +246,18 @@ async fn fixed_slots_split_the_partitions_and_a_killed_slot_resumes_where_it_sto
     };
     let (mut zero, mut one) = (slot(0), slot(1));
     wait_until_caught_up(&state, &end_offsets(&kafka), Duration::from_secs(120));
+    // The producer placed every unit where Kafka's default partitioner (murmur2) does, which
+    // `aggregate-files --partitions` relies on.
+    let mut units_checked = 0;
+    for (topic, partition) in end_offsets(&kafka).keys() {
+        let shard = checkpoint::load(&state, *topic, *partition).unwrap().expect("checkpointed");
+        let open = shard.open.values().flatten().map(|e| e.unit_id().as_str());
+        for unit in open.chain(shard.closed.values().flatten().map(|p| p.unit_id.as_str())) {
+            assert_eq!(partition_of(unit.as_bytes(), kafka.config.partitions), *partition, "{topic} {unit}");
+            units_checked += 1;
+        }
+    }
+    assert!(units_checked > 100, "{units_checked}");
 
     // Slot 0 is killed; the second half arrives. Slot 1 goes on with its own partitions and
     // takes none of slot 0's: those stay where slot 0 checkpointed them.

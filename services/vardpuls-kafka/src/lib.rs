@@ -4,9 +4,11 @@
 pub mod admin;
 pub mod config;
 pub mod local_broker;
+pub mod partitioner;
 pub mod producer;
 pub mod reader;
 
 pub use config::{FROM_START, KafkaConfig};
 pub use local_broker::LocalBroker;
+pub use partitioner::partition_of;
 pub use producer::EventProducer;

@@ -12,7 +12,9 @@ use vardpuls_core::dlq::DeadLetter;
 use vardpuls_core::events::InputEvent;
 
 /// A Kafka producer with the settings vardpuls needs for "nothing lost, nothing twice":
-/// idempotence on (no duplicates from retries) and acknowledgement by all in-sync replicas.
+/// idempotence on (no duplicates from retries) and acknowledgement by all in-sync replicas;
+/// and Kafka's default partitioner (murmur2, see [`crate::partitioner`]) rather than
+/// librdkafka's CRC32, so any Java producer places a unit in the same partition.
 #[derive(Clone)]
 pub struct EventProducer {
     inner: FutureProducer,
@@ -25,7 +27,13 @@ impl EventProducer {
     pub fn new(config: &KafkaConfig) -> anyhow::Result<EventProducer> {
         let mut c = config.client_config();
         for (key, value) in
-            [("enable.idempotence", "true"), ("acks", "all"), ("linger.ms", "5"), ("message.timeout.ms", "60000")]
+            [
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("linger.ms", "5"),
+            ("message.timeout.ms", "60000"),
+            ("partitioner", "murmur2_random"),
+        ]
         {
             if !config.options.contains_key(key) {
                 c.set(key, value);

@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+use vardpuls_aggregator::assignment::Assignment;
 use vardpuls_aggregator::{Engine, Routed, checkpoint};
 use vardpuls_core::events::{InputEvent, decode};
 use vardpuls_core::outputs::KpiRecord;
@@ -32,6 +33,22 @@ pub struct Args {
     /// archived days before it, as the aggregator service does.
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Shard each topic's events into this many partitions by unit, as Kafka's default
+    /// partitioner places them in topics of this size (one shard a topic by default).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    partitions: i32,
+    /// Compute only the partitions one of this many aggregator instances in fixed slots owns
+    /// (`p % instances == instance`): the state and memory of one instance.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    instances: u32,
+    /// The slot of `--instances` to compute, from 0.
+    #[arg(long, default_value_t = 0)]
+    instance: u32,
+    /// Threads that decode lines (default: one per core). With 1, lines are decoded on the
+    /// engine's thread, as the aggregator service does: its memory, without the other threads'
+    /// allocator arenas.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    decode_threads: Option<u32>,
 }
 
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
@@ -41,27 +58,32 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         let path = args.dir.join(format!("{}.ndjson", topic.short_name()));
         if path.exists() {
             let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-            readers.push((topic, std::io::BufReader::with_capacity(1 << 20, file), 0i64));
+            readers.push((topic, std::io::BufReader::with_capacity(1 << 20, file), BTreeMap::<i32, i64>::new()));
         }
     }
     anyhow::ensure!(!readers.is_empty(), "no <topic>.ndjson files in {}", args.dir.display());
+    let slot = Slot {
+        partitions: args.partitions,
+        owner: Assignment::from_config(args.instances, Some(args.instance), None)?,
+    };
     if let Some(dir) = &args.state_dir {
         let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(true);
         anyhow::ensure!(empty, "--state-dir {} must be a new or empty directory", dir.display());
     }
     let started = Instant::now();
     let mut computing = std::time::Duration::ZERO;
-    let (mut events, mut outcomes) = (0u64, BTreeMap::<&str, u64>::new());
+    let (mut events, mut outcomes, mut skipped) = (0u64, BTreeMap::<&str, u64>::new(), 0u64);
     // Only kept for `--out`: a long history has millions of records.
     let mut latest: BTreeMap<String, KpiRecord> = BTreeMap::new();
     let mut records_out = 0u64;
     // Lines are read a chunk at a time, decoded on every core, then applied in file order
     // (decoding is most of the per-event work; applying must be sequential).
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads =
+        args.decode_threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
     let (mut chunk, mut lines) = (Vec::new(), Vec::new());
     loop {
         let mut read_any = false;
-        for (topic, reader, offset) in readers.iter_mut() {
+        for (topic, reader, offsets) in readers.iter_mut() {
             let mut left = args.batch;
             while left > 0 {
                 let read = read_lines(reader, left.min(DECODE_CHUNK_LINES), &mut chunk, &mut lines)?;
@@ -72,7 +94,15 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
                 read_any |= !lines.is_empty();
                 let decoded = decode_on_threads(*topic, &chunk, &lines, threads);
                 for (line, decoded) in lines.iter().zip(decoded) {
-                    let routed = engine.offer_decoded(*topic, 0, *offset, &chunk[line.clone()], decoded);
+                    // A line that does not decode has no unit: its partition is unknown, and the
+                    // first slot takes it (to count it as invalid once).
+                    let partition = decoded.as_ref().map_or(0, |e| slot.partition_of(e.unit_id().as_str()));
+                    if !slot.owns(partition) {
+                        skipped += 1;
+                        continue;
+                    }
+                    let offset = offsets.entry(partition).or_default();
+                    let routed = engine.offer_decoded(*topic, partition, *offset, &chunk[line.clone()], decoded);
                     *outcomes.entry(Routed::OUTCOMES[routed.outcome()]).or_default() += 1;
                     *offset += 1;
                     events += 1;
@@ -111,7 +141,10 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         }
         out.flush()?;
     }
-    let outcomes: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let mut outcomes: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    if skipped > 0 {
+        outcomes.push(format!("{skipped} in other slots' partitions skipped"));
+    }
     println!(
         "{events} events in {seconds:.2} s: {:.0} events/s; {records_out} KPI records published ({}); decoding and keying {:.2} s, SQL, state and checkpoints {:.2} s",
         events as f64 / seconds,
@@ -120,6 +153,23 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         computing.as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The partitions this run computes (`--partitions`, `--instances`, `--instance`).
+struct Slot {
+    partitions: i32,
+    /// The service's fixed slot with the same numbers owns the same partitions.
+    owner: Assignment,
+}
+
+impl Slot {
+    fn partition_of(&self, unit: &str) -> i32 {
+        if self.partitions == 1 { 0 } else { vardpuls_kafka::partition_of(unit.as_bytes(), self.partitions) }
+    }
+
+    fn owns(&self, partition: i32) -> bool {
+        self.owner.owns(partition)
+    }
 }
 
 /// Lines per round of parallel decoding: large enough that starting threads costs nothing,
@@ -160,6 +210,9 @@ fn decode_on_threads(
     lines: &[Range<usize>],
     threads: usize,
 ) -> Vec<Result<InputEvent, Rejection>> {
+    if threads == 1 {
+        return lines.iter().map(|line| decode(topic, &chunk[line.clone()])).collect();
+    }
     let per_thread = lines.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         let parts: Vec<_> = lines
