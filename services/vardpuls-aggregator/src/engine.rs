@@ -4,7 +4,7 @@
 //! It does no I/O. The Kafka loop ([`crate::consumer`]) feeds it messages, asks it to
 //! [`Engine::compute`] after each batch, publishes what it returns, and checkpoints the shards.
 
-use crate::catalogue::{self, CATALOGUE, MONTHLY_LAST_SQL, MONTHLY_SUM_SQL, Measure, Stage};
+use crate::catalogue::{self, CATALOGUE, MONTH_TO_DATE_SQL, MONTHLY_LAST_SQL, MONTHLY_SUM_SQL, Measure, Stage};
 use crate::config::AggregatorConfig;
 use crate::partial::{self, Partial, Period};
 use crate::records::{record_key, to_record};
@@ -235,12 +235,28 @@ impl Engine {
                     .map(|d| LocalDay::from_date(*d).month()),
             );
         }
-        let wanted: BTreeSet<LocalMonth> = months.iter().flat_map(|m| [*m, m.same_month_last_year()]).collect();
+        // A touched month's closed days come folded, as its month to date (made now where a
+        // restart or a new month left none); last year's months come day by day.
+        let missing: BTreeMap<(ShardId, LocalMonth), Vec<NaiveDate>> = active
+            .iter()
+            .flat_map(|id| {
+                let shard = &self.shards[id];
+                let current = shard.current_months();
+                months
+                    .iter()
+                    .filter(move |m| current.contains(m) && !shard.month_to_date.contains_key(m))
+                    .map(move |m| ((*id, *m), Vec::new()))
+            })
+            .collect();
+        self.fold_months_to_date(missing).await?;
+        let last_years: BTreeSet<LocalMonth> = months.iter().map(|m| m.same_month_last_year()).collect();
         let mut rows: Vec<&Partial> = Vec::new();
         for id in &active {
             let shard = &self.shards[id];
+            rows.extend(months.iter().flat_map(|m| shard.month_to_date.get(m)).flatten());
             for (day, partials) in &shard.closed {
-                if wanted.contains(&LocalDay::from_date(*day).month()) {
+                let month = LocalDay::from_date(*day).month();
+                if last_years.contains(&month) && !months.contains(&month) {
                     rows.extend(partials);
                 }
             }
@@ -255,19 +271,11 @@ impl Engine {
         let mut monthly: HashMap<ShardId, Vec<Partial>> = HashMap::new();
         if !rows.is_empty() && !months.is_empty() {
             self.register("daily", daily_table(&rows)?)?;
-            let month_list = months.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ");
-            let daily_kpis = |stock: bool| {
-                CATALOGUE
-                    .iter()
-                    .filter(|k| matches!(k.stage, Stage::Daily { .. }) && (k.measure == Measure::Stock) == stock)
-                    .map(|k| format!("'{}'", k.id))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            let month_list = sql_list(&months);
             let sum_sql =
-                self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &daily_kpis(false))]);
+                self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &daily_kpi_list(false))]);
             let last_sql =
-                self.render(MONTHLY_LAST_SQL, &[("{months}", &month_list), ("{stock_kpis}", &daily_kpis(true))]);
+                self.render(MONTHLY_LAST_SQL, &[("{months}", &month_list), ("{stock_kpis}", &daily_kpi_list(true))]);
             let mut results = self.run("monthly", &sum_sql).await?;
             results.extend(self.run("monthly stock", &last_sql).await?);
             for kpi in CATALOGUE.iter().filter(|k| matches!(k.stage, Stage::Monthly { .. })) {
@@ -282,7 +290,8 @@ impl Engine {
 
         // Close days, then publish what changed.
         let mut changed = Vec::new();
-        for id in active {
+        let mut closed_now: BTreeMap<(ShardId, LocalMonth), Vec<NaiveDate>> = BTreeMap::new();
+        for id in active.iter().copied() {
             let shard = self.shards.get_mut(&id).expect("active shard exists");
             let as_of = shard.watermark.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
             let close = closing.remove(&id).unwrap_or_default();
@@ -317,11 +326,64 @@ impl Engine {
             }
             for (day, partials) in finals {
                 shard.close(day, partials);
+                closed_now.entry((id, LocalDay::from_date(day).month())).or_default().push(day);
             }
             shard.dirty.clear();
-            shard.expire(self.config.retention_days);
+        }
+        self.fold_months_to_date(closed_now).await?;
+        // Only now: a jump of the watermark (a live event after a backfill) may expire the very
+        // days just closed, which the fold still read.
+        for id in &active {
+            self.shards.get_mut(id).expect("active shard exists").expire(self.config.retention_days);
         }
         Ok(changed)
+    }
+
+    /// Folds closed days into months to date with `month_to_date.sql`. For each shard and
+    /// month: its month to date so far and the given days, or, where it has none yet, every
+    /// closed day of the month (all must be in memory: the caller restores archived ones).
+    async fn fold_months_to_date(&mut self, folds: BTreeMap<(ShardId, LocalMonth), Vec<NaiveDate>>) -> anyhow::Result<()> {
+        if folds.is_empty() {
+            return Ok(());
+        }
+        let mut rows: Vec<&Partial> = Vec::new();
+        for ((id, month), days) in &folds {
+            let shard = &self.shards[id];
+            let first = rows.len();
+            let in_month = |d: &&NaiveDate| LocalDay::from_date(**d).month() == *month;
+            match shard.month_to_date.get(month) {
+                Some(so_far) => rows.extend(so_far.iter().chain(days.iter().flat_map(|d| &shard.closed[d]))),
+                None => {
+                    if let Some(day) = shard.archived.iter().find(in_month) {
+                        anyhow::bail!("{}/{}: closed day {day} is archived; restore it first", id.0, id.1);
+                    }
+                    rows.extend(shard.closed.iter().filter(|(d, _)| in_month(d)).flat_map(|(_, p)| p));
+                }
+            }
+            // Restored days may hold units this instance has had no event of since it started.
+            for p in &rows[first..] {
+                if let Ok(unit) = HsaId::parse(&p.unit_id) {
+                    self.units.insert((id.0, unit), id.1);
+                }
+            }
+        }
+        let mut folded: BTreeMap<(ShardId, LocalMonth), Vec<Partial>> = folds.keys().map(|k| (*k, Vec::new())).collect();
+        if !rows.is_empty() {
+            let months: BTreeSet<LocalMonth> = folds.keys().map(|(_, m)| *m).collect();
+            let sql = self.render(
+                MONTH_TO_DATE_SQL,
+                &[("{months}", &sql_list(&months)), ("{additive_kpis}", &daily_kpi_list(false)), ("{stock_kpis}", &daily_kpi_list(true))],
+            );
+            self.register("daily", daily_table(&rows)?)?;
+            for p in self.run("month to date", &sql).await? {
+                let id = self.shard_of(source_of(&p.kpi)?, &p.unit_id)?;
+                folded.entry((id, p.period.local_month())).or_default().push(p);
+            }
+        }
+        for ((id, month), partials) in folded {
+            self.shards.get_mut(&id).expect("folded shard exists").month_to_date.insert(month, partials);
+        }
+        Ok(())
     }
 
     fn shard_of(&self, topic: Topic, unit: &str) -> anyhow::Result<ShardId> {
@@ -357,6 +419,20 @@ impl Engine {
             .map_err(|e| anyhow::anyhow!("running {kpi}: {e}"))?;
         partial::from_batches(kpi, &batches)
     }
+}
+
+/// The daily KPIs that are stocks (or, with `false`, additive), as a SQL list.
+fn daily_kpi_list(stock: bool) -> String {
+    CATALOGUE
+        .iter()
+        .filter(|k| matches!(k.stage, Stage::Daily { .. }) && (k.measure == Measure::Stock) == stock)
+        .map(|k| format!("'{}'", k.id))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn sql_list(months: &BTreeSet<LocalMonth>) -> String {
+    months.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ")
 }
 
 fn has_stock_kpi(topic: Topic) -> bool {

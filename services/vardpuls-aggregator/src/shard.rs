@@ -6,8 +6,10 @@
 //! - the events of days that are still open (not yet past the allowed lateness), raw;
 //! - the ids of those events, to count each event id once;
 //! - the final daily partials of closed days (no events), for months and last-year comparisons:
-//!   in memory only for the months open days still need ([`Shard::resident_months`]); the
+//!   in memory only for the months that need them day by day ([`Shard::resident_months`]); the
 //!   others are archived, on disk only, in their checkpoint segments;
+//! - per month that open days still change, its closed days folded into one row per KPI, unit
+//!   and breakdown (*month to date*): what the monthly queries read instead of every closed day;
 //! - the latest final level of each stock KPI, unit and breakdown (the opening level of open
 //!   days), so no archived day is needed for it;
 //! - the event-time watermark and the next offset to read.
@@ -38,6 +40,9 @@ pub struct Shard {
     pub closed: BTreeMap<NaiveDate, Vec<Partial>>,
     /// Closed days not in memory: their partials are only in their checkpoint segment.
     pub archived: BTreeSet<NaiveDate>,
+    /// Per month open days still change: its closed days' partials folded by
+    /// `month_to_date.sql`. Rebuilt from the closed days after a restart, so not checkpointed.
+    pub month_to_date: BTreeMap<LocalMonth, Vec<Partial>>,
     /// The latest final value per stock KPI, unit and breakdown.
     pub levels: HashMap<LevelKey, Partial>,
     /// Records published for periods that are not final yet, to publish only changes.
@@ -88,6 +93,7 @@ impl Shard {
             seen: HashMap::default(),
             closed: BTreeMap::new(),
             archived: BTreeSet::new(),
+            month_to_date: BTreeMap::new(),
             levels: HashMap::default(),
             emitted: Emitted::default(),
             dirty: BTreeSet::new(),
@@ -176,22 +182,32 @@ impl Shard {
         }
     }
 
-    /// The months whose closed days must be in memory: those of the open days and the
-    /// watermark (the months a batch can still change), and, where a monthly KPI compares with
-    /// last year, the same months a year earlier. Memory so stays at about a month of closed
-    /// days however long the retention.
-    pub fn resident_months(&self) -> BTreeSet<LocalMonth> {
+    /// The months a batch can still change: those of the open days and of the watermark.
+    pub fn current_months(&self) -> BTreeSet<LocalMonth> {
         let mut months: BTreeSet<LocalMonth> = self.open.keys().map(|d| LocalDay::from_date(*d).month()).collect();
         months.extend(self.watermark.map(|w| LocalDay::of(w).month()));
+        months
+    }
+
+    /// The months whose closed days must be in memory, day by day: current months without
+    /// their month to date yet (to fold it), and, where a monthly KPI compares with last year,
+    /// the same months a year earlier (it compares day by day). Memory so stays at about a
+    /// month of closed days, for chats, and none for other topics, however long the retention.
+    pub fn resident_months(&self) -> BTreeSet<LocalMonth> {
+        let current = self.current_months();
+        let mut months: BTreeSet<LocalMonth> =
+            current.iter().filter(|m| !self.month_to_date.contains_key(m)).copied().collect();
         if catalogue::compares_with_last_year(self.topic) {
-            let last_year: Vec<LocalMonth> = months.iter().map(|m| m.same_month_last_year()).collect();
-            months.extend(last_year);
+            months.extend(current.iter().map(|m| m.same_month_last_year()));
         }
         months
     }
 
-    /// Moves closed days that are in their segment and not in a resident month out of memory.
+    /// Moves closed days that are in their segment and not in a resident month out of memory,
+    /// and forgets the month to date of months no longer current.
     pub fn archive(&mut self) {
+        let current = self.current_months();
+        self.month_to_date.retain(|m, _| current.contains(m));
         let resident = self.resident_months();
         let leaving: Vec<NaiveDate> = self
             .closed

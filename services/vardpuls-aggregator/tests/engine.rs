@@ -459,3 +459,23 @@ async fn small_batches_and_a_restart_give_the_values_of_one_computation() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A live event after a backfill moves the watermark past the retention of the days it closes:
+/// they close, publish their final values and expire in the same computation.
+#[tokio::test]
+async fn a_watermark_jump_closes_and_expires_days_in_one_computation() {
+    let mut f = Feed::new();
+    f.offer(Topic::Chats, chat(1, "2025-01-10T10:00:00+01:00"));
+    f.compute().await;
+    f.offer(Topic::Chats, chat(2, "2025-01-10T11:00:00+01:00"));
+    f.offer(Topic::Chats, chat(3, "2026-11-24T10:00:00+01:00"));
+    f.compute().await;
+    let day = f.get(&format!("chats_started/unit/{UNIT}/2025-01-10"));
+    assert!(day.is_final);
+    assert_eq!(day.numerator, dec(2));
+    let month = f.get(&format!("chats_started/unit/{UNIT}/2025-01"));
+    assert!(month.is_final);
+    assert_eq!(month.numerator, dec(2));
+    let shard = f.engine.shard(Topic::Chats, 0).unwrap();
+    assert!(shard.closed_days().iter().all(|d| d.to_string() > "2025-10".to_string()), "{:?}", shard.closed_days());
+}

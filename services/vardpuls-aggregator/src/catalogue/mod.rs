@@ -102,6 +102,8 @@ pub const CATALOGUE: &[KpiDefinition] = &[
 pub const MONTHLY_SUM_SQL: &str = include_str!("monthly_sum.sql");
 /// Takes the month's last daily value for stock KPIs.
 pub const MONTHLY_LAST_SQL: &str = include_str!("monthly_last.sql");
+/// Folds a month's closed days into its month to date (see [`crate::shard::Shard`]).
+pub const MONTH_TO_DATE_SQL: &str = include_str!("month_to_date.sql");
 
 pub fn find(id: &str) -> Option<&'static KpiDefinition> {
     CATALOGUE.iter().find(|k| k.id == id)
