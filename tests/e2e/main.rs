@@ -3,6 +3,7 @@
 
 mod aggregator;
 mod alerting;
+mod backfill;
 mod http_ingest;
 mod import;
 mod live_day;

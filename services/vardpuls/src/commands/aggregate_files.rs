@@ -25,12 +25,15 @@ pub struct Args {
     /// Write the latest record per KPI key here, as NDJSON.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Messages per topic between two computations. Larger batches recompute open days less
-    /// often; files have no latency to keep low.
+    /// Lines of the largest file between two computations; the other files advance as far
+    /// into their length, so all topics move through the same days together. Larger batches
+    /// recompute open days less often; files have no latency to keep low.
     #[arg(long, default_value_t = 1_000_000)]
     batch: usize,
-    /// Checkpoint every shard after each computation into this (new) directory, restoring
-    /// archived days before it, as the aggregator service does.
+    /// Checkpoint every shard after each computation into this directory, restoring archived
+    /// days before it, as the aggregator service does. A directory with checkpoints of an
+    /// earlier run (with the same `--partitions`) is continued: the files are the days after
+    /// that run's, as a backfill in parts.
     #[arg(long)]
     state_dir: Option<PathBuf>,
     /// Shard each topic's events into this many partitions by unit, as Kafka's default
@@ -53,22 +56,24 @@ pub struct Args {
 
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let mut engine = Engine::new(config.aggregator.clone());
-    let mut readers = Vec::new();
+    let mut files = Vec::new();
     for topic in Topic::INPUTS {
         let path = args.dir.join(format!("{}.ndjson", topic.short_name()));
         if path.exists() {
             let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-            readers.push((topic, std::io::BufReader::with_capacity(1 << 20, file), BTreeMap::<i32, i64>::new()));
+            let size = file.metadata()?.len();
+            let reader = std::io::BufReader::with_capacity(1 << 20, file);
+            files.push(TopicFile { topic, reader, size, read: 0, offsets: BTreeMap::new() });
         }
     }
-    anyhow::ensure!(!readers.is_empty(), "no <topic>.ndjson files in {}", args.dir.display());
+    anyhow::ensure!(!files.is_empty(), "no <topic>.ndjson files in {}", args.dir.display());
+    files.sort_by_key(|f| std::cmp::Reverse(f.size));
     let slot = Slot {
         partitions: args.partitions,
         owner: Assignment::from_config(args.instances, Some(args.instance), None)?,
     };
     if let Some(dir) = &args.state_dir {
-        let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(true);
-        anyhow::ensure!(empty, "--state-dir {} must be a new or empty directory", dir.display());
+        continue_from_checkpoints(&mut engine, dir, &mut files, &slot)?;
     }
     let started = Instant::now();
     let mut computing = std::time::Duration::ZERO;
@@ -83,14 +88,22 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let (mut chunk, mut lines) = (Vec::new(), Vec::new());
     loop {
         let mut read_any = false;
-        for (topic, reader, offsets) in readers.iter_mut() {
-            let mut left = args.batch;
-            while left > 0 {
-                let read = read_lines(reader, left.min(DECODE_CHUNK_LINES), &mut chunk, &mut lines)?;
+        // How far into its length the largest file got this round; the others follow it.
+        let mut progress: Option<f64> = None;
+        for TopicFile { topic, reader, size, read: read_so_far, offsets } in files.iter_mut() {
+            let (mut left, mut bytes_left) = match progress {
+                None => (args.batch, u64::MAX),
+                Some(share) => (usize::MAX, ((share * *size as f64).ceil() as u64).saturating_sub(*read_so_far)),
+            };
+            while left > 0 && bytes_left > 0 {
+                let (read, bytes) =
+                    read_lines(reader, left.min(DECODE_CHUNK_LINES), bytes_left, &mut chunk, &mut lines)?;
                 if read == 0 {
                     break;
                 }
                 left -= read;
+                bytes_left = bytes_left.saturating_sub(bytes);
+                *read_so_far += bytes;
                 read_any |= !lines.is_empty();
                 let decoded = decode_on_threads(*topic, &chunk, &lines, threads);
                 for (line, decoded) in lines.iter().zip(decoded) {
@@ -108,6 +121,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
                     events += 1;
                 }
             }
+            progress.get_or_insert(if *size == 0 { 1.0 } else { *read_so_far as f64 / *size as f64 });
         }
         let compute_started = Instant::now();
         if let Some(dir) = &args.state_dir {
@@ -176,18 +190,52 @@ impl Slot {
 /// small enough that a round's lines and events stay in cache-friendly sizes.
 const DECODE_CHUNK_LINES: usize = 32_768;
 
-/// Reads up to `max` lines into `chunk`, and the byte ranges of the non-empty ones (without
-/// line ends and surrounding blanks) into `lines`. Returns how many lines it read: 0 at the end.
+/// Loads the checkpoints of an earlier run into the engine, and numbers each partition's
+/// events on from where that run stopped.
+fn continue_from_checkpoints(
+    engine: &mut Engine,
+    dir: &std::path::Path,
+    files: &mut [TopicFile],
+    slot: &Slot,
+) -> anyhow::Result<()> {
+    for file in files.iter_mut() {
+        for partition in (0..slot.partitions).filter(|p| slot.owns(*p)) {
+            if let Some(shard) = checkpoint::load(dir, file.topic, partition)? {
+                file.offsets.insert(partition, shard.next_offset);
+                engine.insert_shard(shard);
+            }
+        }
+        // A partition beyond `--partitions` means the units would land elsewhere now.
+        let beyond = checkpoint::load(dir, file.topic, slot.partitions)?;
+        anyhow::ensure!(beyond.is_none(), "{} holds more than {} partitions of {}", dir.display(), slot.partitions, file.topic);
+    }
+    Ok(())
+}
+
+/// One input file and how far it has been read.
+struct TopicFile {
+    topic: Topic,
+    reader: std::io::BufReader<std::fs::File>,
+    size: u64,
+    read: u64,
+    /// The next offset per partition, as the topic's partitions would number the events.
+    offsets: BTreeMap<i32, i64>,
+}
+
+/// Reads up to `max` lines, and whole lines until at least `max_bytes`, into `chunk`, and the
+/// byte ranges of the non-empty ones (without line ends and surrounding blanks) into `lines`.
+/// Returns how many lines and bytes it read: no lines at the end.
 fn read_lines(
     reader: &mut impl BufRead,
     max: usize,
+    max_bytes: u64,
     chunk: &mut Vec<u8>,
     lines: &mut Vec<Range<usize>>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, u64)> {
     chunk.clear();
     lines.clear();
     let mut read = 0;
-    while read < max {
+    while read < max && (chunk.len() as u64) < max_bytes {
         let start = chunk.len();
         if reader.read_until(b'\n', chunk)? == 0 {
             break;
@@ -200,7 +248,7 @@ fn read_lines(
             lines.push(begin..end);
         }
     }
-    Ok(read)
+    Ok((read, chunk.len() as u64))
 }
 
 /// Decodes the lines of `chunk` on up to `threads` threads, in order.
