@@ -372,7 +372,13 @@ impl Engine {
             let months: BTreeSet<LocalMonth> = folds.keys().map(|(_, m)| *m).collect();
             let sql = self.render(
                 MONTH_TO_DATE_SQL,
-                &[("{months}", &sql_list(&months)), ("{additive_kpis}", &daily_kpi_list(false)), ("{stock_kpis}", &daily_kpi_list(true))],
+                &[
+                    ("{monthly_sum}", MONTHLY_SUM_SQL),
+                    ("{monthly_last}", MONTHLY_LAST_SQL),
+                    ("{months}", &sql_list(&months)),
+                    ("{additive_kpis}", &daily_kpi_list(false)),
+                    ("{stock_kpis}", &daily_kpi_list(true)),
+                ],
             );
             self.register("daily", daily_table(&rows)?)?;
             for p in self.run("month to date", &sql).await? {

@@ -4,7 +4,8 @@ SELECT kpi, unit_id, month, dimensions,
        sum(numerator) AS numerator,
        sum(denominator) AS denominator,
        sum(pending) AS pending,
-       max(last_event_at) AS last_event_at
+       max(last_event_at) AS last_event_at,
+       max(day) AS last_day
 FROM daily
 WHERE kpi IN ({additive_kpis}) AND month IN ({months})
 GROUP BY kpi, unit_id, month, dimensions
