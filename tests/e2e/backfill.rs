@@ -42,7 +42,10 @@ fn split(all: &Path, cutoff: &str, before: &Path, after: &Path) {
         let lines: Vec<&str> = text.lines().collect();
         let reaches = |line: &&str| {
             let event: Option<serde_json::Value> = serde_json::from_str(line).ok();
-            let at = event.as_ref().and_then(|e| e["occurred_at"].as_str()).and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok());
+            let at = event
+                .as_ref()
+                .and_then(|e| e["occurred_at"].as_str())
+                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok());
             at.is_some_and(|at| at.with_timezone(&chrono::Utc).to_rfc3339().as_str() >= cutoff)
         };
         let at = lines.iter().position(reaches).unwrap_or(lines.len());
@@ -57,8 +60,18 @@ fn a_backfill_in_parts_and_slots_publishes_what_one_run_publishes() {
     let (all, first, second) = (dir.join("all"), dir.join("first"), dir.join("second"));
     // Dalarna over the spring DST change and a month end, with duplicates and disorder.
     vardpuls(&[
-        "simulate", "--registry", "dalarna", "--from", "2026-03-26", "--days", "8", "--seed", "9", "--faults",
-        "--out", all.to_str().unwrap(),
+        "simulate",
+        "--registry",
+        "dalarna",
+        "--from",
+        "2026-03-26",
+        "--days",
+        "8",
+        "--seed",
+        "9",
+        "--faults",
+        "--out",
+        all.to_str().unwrap(),
     ]);
     split(&all, "2026-03-30T", &first, &second);
     let path = |p: &Path| p.to_str().unwrap().to_string();
@@ -75,13 +88,32 @@ fn a_backfill_in_parts_and_slots_publishes_what_one_run_publishes() {
         for (part, files) in [("first", &first), ("second", &second)] {
             let out = dir.join(format!("{slot}-{part}.ndjson"));
             vardpuls(&[
-                "aggregate-files", &path(files), "--partitions", "3", "--instances", "2", "--instance", slot,
-                "--state-dir", &path(&state), "--batch", "5000", "--decode-threads", "1", "--out", &path(&out),
+                "aggregate-files",
+                &path(files),
+                "--partitions",
+                "3",
+                "--instances",
+                "2",
+                "--instance",
+                slot,
+                "--state-dir",
+                &path(&state),
+                "--batch",
+                "5000",
+                "--decode-threads",
+                "1",
+                "--out",
+                &path(&out),
             ]);
             merged.extend(records(&out));
         }
     }
     let differing: Vec<&String> =
         expected.keys().chain(merged.keys()).filter(|k| expected.get(*k) != merged.get(*k)).collect();
-    assert!(differing.is_empty(), "{} records differ, e.g. {:?}", differing.len(), &differing[..differing.len().min(5)]);
+    assert!(
+        differing.is_empty(),
+        "{} records differ, e.g. {:?}",
+        differing.len(),
+        &differing[..differing.len().min(5)]
+    );
 }

@@ -342,7 +342,10 @@ impl Engine {
     /// Folds closed days into months to date with `month_to_date.sql`. For each shard and
     /// month: its month to date so far and the given days, or, where it has none yet, every
     /// closed day of the month (all must be in memory: the caller restores archived ones).
-    async fn fold_months_to_date(&mut self, folds: BTreeMap<(ShardId, LocalMonth), Vec<NaiveDate>>) -> anyhow::Result<()> {
+    async fn fold_months_to_date(
+        &mut self,
+        folds: BTreeMap<(ShardId, LocalMonth), Vec<NaiveDate>>,
+    ) -> anyhow::Result<()> {
         if folds.is_empty() {
             return Ok(());
         }
@@ -367,7 +370,8 @@ impl Engine {
                 }
             }
         }
-        let mut folded: BTreeMap<(ShardId, LocalMonth), Vec<Partial>> = folds.keys().map(|k| (*k, Vec::new())).collect();
+        let mut folded: BTreeMap<(ShardId, LocalMonth), Vec<Partial>> =
+            folds.keys().map(|k| (*k, Vec::new())).collect();
         if !rows.is_empty() {
             let months: BTreeSet<LocalMonth> = folds.keys().map(|(_, m)| *m).collect();
             let sql = self.render(

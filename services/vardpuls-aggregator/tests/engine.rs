@@ -477,5 +477,5 @@ async fn a_watermark_jump_closes_and_expires_days_in_one_computation() {
     assert!(month.is_final);
     assert_eq!(month.numerator, dec(2));
     let shard = f.engine.shard(Topic::Chats, 0).unwrap();
-    assert!(shard.closed_days().iter().all(|d| d.to_string() > "2025-10".to_string()), "{:?}", shard.closed_days());
+    assert!(shard.closed_days().iter().all(|d| d.to_string().as_str() > "2025-10"), "{:?}", shard.closed_days());
 }

@@ -26,15 +26,13 @@ const QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 impl EventProducer {
     pub fn new(config: &KafkaConfig) -> anyhow::Result<EventProducer> {
         let mut c = config.client_config();
-        for (key, value) in
-            [
+        for (key, value) in [
             ("enable.idempotence", "true"),
             ("acks", "all"),
             ("linger.ms", "5"),
             ("message.timeout.ms", "60000"),
             ("partitioner", "murmur2_random"),
-        ]
-        {
+        ] {
             if !config.options.contains_key(key) {
                 c.set(key, value);
             }

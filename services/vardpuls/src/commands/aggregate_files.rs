@@ -207,7 +207,13 @@ fn continue_from_checkpoints(
         }
         // A partition beyond `--partitions` means the units would land elsewhere now.
         let beyond = checkpoint::load(dir, file.topic, slot.partitions)?;
-        anyhow::ensure!(beyond.is_none(), "{} holds more than {} partitions of {}", dir.display(), slot.partitions, file.topic);
+        anyhow::ensure!(
+            beyond.is_none(),
+            "{} holds more than {} partitions of {}",
+            dir.display(),
+            slot.partitions,
+            file.topic
+        );
     }
     Ok(())
 }
