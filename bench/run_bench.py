@@ -132,7 +132,8 @@ class Bench:
         count = int(re.search(r"(\d+) events in", output).group(1))
         return count, seconds, days
 
-    # (b) and (c)
+    # (b) and (c). (b) computes the files in one pass (`--batch` above their largest file's
+    # lines), as DuckDB does and an analyst would; the default batch would take two rounds.
     def files(self):
         files = self.work / "files"
         count, _, days = self.simulate(files, self.args.file_events, "2026-01-05")
@@ -151,7 +152,7 @@ class Bench:
         # alternating, and the median counts.
         b_runs, c_runs = [], []
         for _ in range(3):
-            b_runs.append(reported_seconds(self.run("aggregate-files", str(files), env={"RUST_LOG": "warn"})[1]))
+            b_runs.append(reported_seconds(self.run("aggregate-files", str(files), "--batch", "2000000", env={"RUST_LOG": "warn"})[1]))
             c_seconds, c_summary = duckdb()
             c_runs.append(c_seconds)
         seconds, c_seconds = sorted(b_runs)[1], sorted(c_runs)[1]
