@@ -12,7 +12,8 @@ pub struct AggregatorConfig {
     /// Where shard checkpoints live. Instances of one consumer group must share it.
     pub state_dir: PathBuf,
     /// Closed days kept for months and last-year comparisons, in checkpoint segments; memory
-    /// holds only the months open days need (see `Shard::resident_months`).
+    /// holds each current month folded to date and last year's months where a KPI compares with
+    /// them (see `Shard::resident_months`).
     pub retention_days: i64,
     /// Count calls abandoned without a callback as no contact (true, the default) or leave
     /// them out of the same-day denominator.
