@@ -77,52 +77,14 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     let started = Instant::now();
     let mut computing = std::time::Duration::ZERO;
-    let (mut events, mut outcomes, mut skipped) = (0u64, BTreeMap::<&str, u64>::new(), 0u64);
     // Only kept for `--out`: a long history has millions of records.
     let mut latest: BTreeMap<String, KpiRecord> = BTreeMap::new();
     let mut records_out = 0u64;
-    // Lines are read a chunk at a time, decoded on every core, then applied in file order
-    // (decoding is most of the per-event work; applying must be sequential).
     let threads =
         args.decode_threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
-    let (mut chunk, mut lines) = (Vec::new(), Vec::new());
+    let mut reading = Reading::new(slot, threads);
     loop {
-        let mut read_any = false;
-        // How far into its length the largest file got this round; the others follow it.
-        let mut progress: Option<f64> = None;
-        for TopicFile { topic, reader, size, read: read_so_far, offsets } in files.iter_mut() {
-            let (mut left, mut bytes_left) = match progress {
-                None => (args.batch, u64::MAX),
-                Some(share) => (usize::MAX, ((share * *size as f64).ceil() as u64).saturating_sub(*read_so_far)),
-            };
-            while left > 0 && bytes_left > 0 {
-                let (read, bytes) =
-                    read_lines(reader, left.min(DECODE_CHUNK_LINES), bytes_left, &mut chunk, &mut lines)?;
-                if read == 0 {
-                    break;
-                }
-                left -= read;
-                bytes_left = bytes_left.saturating_sub(bytes);
-                *read_so_far += bytes;
-                read_any |= !lines.is_empty();
-                let decoded = decode_on_threads(*topic, &chunk, &lines, threads);
-                for (line, decoded) in lines.iter().zip(decoded) {
-                    // A line that does not decode has no unit: its partition is unknown, and the
-                    // first slot takes it (to count it as invalid once).
-                    let partition = decoded.as_ref().map_or(0, |e| slot.partition_of(e.unit_id().as_str()));
-                    if !slot.owns(partition) {
-                        skipped += 1;
-                        continue;
-                    }
-                    let offset = offsets.entry(partition).or_default();
-                    let routed = engine.offer_decoded(*topic, partition, *offset, &chunk[line.clone()], decoded);
-                    *outcomes.entry(Routed::OUTCOMES[routed.outcome()]).or_default() += 1;
-                    *offset += 1;
-                    events += 1;
-                }
-            }
-            progress.get_or_insert(if *size == 0 { 1.0 } else { *read_so_far as f64 / *size as f64 });
-        }
+        let read_any = reading.round(&mut engine, &mut files, args.batch)?;
         let compute_started = Instant::now();
         if let Some(dir) = &args.state_dir {
             for (topic, partition) in shard_ids(&engine) {
@@ -155,6 +117,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         }
         out.flush()?;
     }
+    let Reading { events, outcomes, skipped, .. } = reading;
     let mut outcomes: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
     if skipped > 0 {
         outcomes.push(format!("{skipped} in other slots' partitions skipped"));
@@ -216,6 +179,85 @@ fn continue_from_checkpoints(
         );
     }
     Ok(())
+}
+
+/// Reads the files a round at a time into the engine. Lines are read a chunk at a time,
+/// decoded on `threads` threads, then applied in file order (decoding is most of the per-event
+/// work; applying must be sequential).
+struct Reading {
+    slot: Slot,
+    threads: usize,
+    chunk: Vec<u8>,
+    lines: Vec<Range<usize>>,
+    events: u64,
+    outcomes: BTreeMap<&'static str, u64>,
+    /// Lines of units in partitions other slots own.
+    skipped: u64,
+}
+
+impl Reading {
+    fn new(slot: Slot, threads: usize) -> Reading {
+        Reading {
+            slot,
+            threads,
+            chunk: Vec::new(),
+            lines: Vec::new(),
+            events: 0,
+            outcomes: BTreeMap::new(),
+            skipped: 0,
+        }
+    }
+
+    /// One round: `batch` lines of the largest file (first in `files`), and each other file
+    /// as far into its length as the largest got, so all topics move through the same days
+    /// together. Returns whether there was anything left to read.
+    fn round(&mut self, engine: &mut Engine, files: &mut [TopicFile], batch: usize) -> anyhow::Result<bool> {
+        let mut read_any = false;
+        let mut progress: Option<f64> = None;
+        for file in files.iter_mut() {
+            let (mut left, mut bytes_left) = match progress {
+                None => (batch, u64::MAX),
+                Some(share) => (usize::MAX, ((share * file.size as f64).ceil() as u64).saturating_sub(file.read)),
+            };
+            while left > 0 && bytes_left > 0 {
+                let (read, bytes) = read_lines(
+                    &mut file.reader,
+                    left.min(DECODE_CHUNK_LINES),
+                    bytes_left,
+                    &mut self.chunk,
+                    &mut self.lines,
+                )?;
+                if read == 0 {
+                    break;
+                }
+                left -= read;
+                bytes_left = bytes_left.saturating_sub(bytes);
+                file.read += bytes;
+                read_any |= !self.lines.is_empty();
+                self.apply_chunk(engine, file);
+            }
+            progress.get_or_insert(if file.size == 0 { 1.0 } else { file.read as f64 / file.size as f64 });
+        }
+        Ok(read_any)
+    }
+
+    fn apply_chunk(&mut self, engine: &mut Engine, file: &mut TopicFile) {
+        let decoded = decode_on_threads(file.topic, &self.chunk, &self.lines, self.threads);
+        for (line, decoded) in self.lines.iter().zip(decoded) {
+            // A line that does not decode has no unit: its partition is unknown, and the first
+            // slot takes it (to count it as invalid once).
+            let partition = decoded.as_ref().map_or(0, |e| self.slot.partition_of(e.unit_id().as_str()));
+            if !self.slot.owns(partition) {
+                self.skipped += 1;
+                continue;
+            }
+            let offset = file.offsets.entry(partition).or_default();
+            let routed = engine.offer_decoded(file.topic, partition, *offset, &self.chunk[line.clone()], decoded);
+            *self.outcomes.entry(Routed::OUTCOMES[routed.outcome()]).or_default() += 1;
+            *offset += 1;
+            self.events += 1;
+        }
+    }
 }
 
 /// One input file and how far it has been read.
