@@ -361,12 +361,13 @@ impl Engine {
                         anyhow::bail!("{}/{}: closed day {day} is archived; restore it first", id.0, id.1);
                     }
                     rows.extend(shard.closed.iter().filter(|(d, _)| in_month(d)).flat_map(|(_, p)| p));
-                }
-            }
-            // Restored days may hold units this instance has had no event of since it started.
-            for p in &rows[first..] {
-                if let Ok(unit) = HsaId::parse(&p.unit_id) {
-                    self.units.insert((id.0, unit), id.1);
+                    // Restored days may hold units this instance has had no event of since it
+                    // started (a month to date's units were registered when it was folded).
+                    for p in &rows[first..] {
+                        if let Ok(unit) = HsaId::parse(&p.unit_id) {
+                            self.units.insert((id.0, unit), id.1);
+                        }
+                    }
                 }
             }
         }

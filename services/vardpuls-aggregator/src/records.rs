@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use std::collections::BTreeMap;
-use vardpuls_core::outputs::{Grain, KpiRecord, LiveOutcome, Scope, Status, scope_str};
+use vardpuls_core::outputs::{self, Grain, KpiRecord, LiveOutcome, Scope, Status};
 
 /// `as_of` stamps final records (the instant the period closed) and open ones without events.
 pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord {
@@ -40,15 +40,9 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
 /// The key of the record [`to_record`] makes of `p` ([`KpiRecord::key`]), without making it: a
 /// batch compares most of its partials with what was published, and publishes few.
 pub fn record_key(p: &Partial) -> String {
-    use std::fmt::Write;
-    let mut key = String::with_capacity(p.kpi.len() + p.unit_id.len() + p.dimensions.len() + 20);
-    write!(key, "{}/{}/{}/{}", p.kpi, scope_str(Scope::Unit), p.unit_id, p.period).expect("writing to a String");
-    // Dimensions are canonical (`k=v;k=v`, keys sorted), as the record's sorted map prints them.
-    for kv in p.dimensions.split(';').filter(|kv| kv.contains('=')) {
-        key.push('/');
-        key.push_str(kv);
-    }
-    key
+    // Dimensions are canonical (`k=v;k=v`, keys sorted), the order of the record's sorted map.
+    let dimensions = p.dimensions.split(';').filter_map(|kv| kv.split_once('='));
+    outputs::record_key(&p.kpi, Scope::Unit, &p.unit_id, &p.period, dimensions)
 }
 
 /// The KPI's value from its numerator and denominator, by the catalogue's measure.
