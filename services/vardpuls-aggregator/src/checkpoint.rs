@@ -189,15 +189,14 @@ fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
 /// points there and the old one goes).
 fn append_emitted(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     let (topic, partition, log) = (shard.topic, shard.partition, shard.emitted.log);
-    let keys = shard.emitted.take_changed_keys();
-    let changes: Vec<(&String, Option<&Partial>)> = keys.iter().map(|k| (k, shard.emitted.get(k))).collect();
+    let changes = shard.emitted.changes();
     if changes.is_empty() {
         return Ok(0);
     }
     let compact = log.entries + changes.len() > 2 * shard.emitted.len() + 1024;
     let (position, bytes) = if compact {
         let generation = log.generation + 1;
-        let entries: Vec<(&String, Option<&Partial>)> = shard.emitted.iter().map(|(k, p)| (k, Some(p))).collect();
+        let entries = shard.emitted.entries();
         let bytes = append_lines(&emitted_path(state_dir, topic, partition, generation), 0, &entries)?;
         (LogPosition { generation, entries: entries.len(), bytes }, bytes)
     } else {
@@ -208,6 +207,7 @@ fn append_emitted(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
             bytes,
         )
     };
+    shard.emitted.logged();
     shard.emitted.log = position;
     Ok(bytes)
 }
@@ -323,18 +323,18 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
     shard.journaled = head.open_journals;
     shard.emitted = match head.emitted_log {
         Some(log) => {
-            let mut emitted = Emitted::default();
+            let mut entries = Vec::new();
             if log.entries > 0 {
                 let path = emitted_path(state_dir, topic, partition, log.generation);
                 let parse = |line: &[u8]| serde_json::from_slice::<(String, Option<Partial>)>(line);
-                for (key, partial) in read_lines(&path, log.bytes, log.entries, parse)? {
-                    emitted.replay(key, partial);
-                }
+                entries = read_lines(&path, log.bytes, log.entries, parse)?;
             }
+            let mut emitted = Emitted::from_log(entries, false);
             emitted.log = log;
             emitted
         }
-        None => Emitted::from_map(head.emitted),
+        // An older head held the records themselves: they go to a log on the next save.
+        None => Emitted::from_log(head.emitted.into_iter().map(|(k, p)| (k, Some(p))), true),
     };
     if let Some(closed) = head.closed {
         // An earlier single-file checkpoint: its closed days get segments on the next save.
@@ -496,16 +496,16 @@ mod tests {
     fn published_records_are_logged_as_they_change_and_compacted_when_the_log_outgrows_them() {
         let dir = temp_dir("emitted");
         let mut shard = Shard::new(Topic::Phone, 3);
-        shard.emitted.insert("a".into(), partial("same_day_contact"));
-        shard.emitted.insert("b".into(), partial("visits"));
+        shard.emitted.publish(partial("same_day_contact"));
+        shard.emitted.publish(partial("visits"));
         save(&dir, &mut shard).unwrap();
         let first_log = emitted_path(&dir, Topic::Phone, 3, 0);
         let first = fs::read(&first_log).unwrap();
         // One record changes, one period becomes final: two entries appended, nothing rewritten.
         let mut changed = partial("same_day_contact");
         changed.numerator = 4.into();
-        shard.emitted.insert("a".into(), changed);
-        shard.emitted.remove("b");
+        shard.emitted.publish(changed);
+        shard.emitted.remove(&partial("visits"));
         save(&dir, &mut shard).unwrap();
         let both = fs::read(&first_log).unwrap();
         assert_eq!(&both[..first.len()], &first[..]);
@@ -519,13 +519,13 @@ mod tests {
         for n in 0..1100 {
             let mut p = partial("same_day_contact");
             p.numerator = n.into();
-            shard.emitted.insert("a".into(), p);
+            shard.emitted.publish(p);
             save(&dir, &mut shard).unwrap();
         }
         assert_eq!(shard.emitted.log.generation, 1);
         assert!(!first_log.exists());
         let back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
-        assert_eq!(back.emitted.get("a").unwrap().numerator, 1099.into());
+        assert_eq!(back.emitted.get(&partial("same_day_contact")).unwrap().numerator, 1099.into());
         assert_eq!(back.emitted.log, shard.emitted.log);
         fs::remove_dir_all(dir).unwrap();
     }
@@ -543,10 +543,10 @@ mod tests {
         fs::write(path(&dir, Topic::Phone, 3), old.to_string()).unwrap();
         let mut shard = load(&dir, Topic::Phone, 3).unwrap().unwrap();
         assert_eq!(shard.open[&date("2026-03-29")], vec![event]);
-        assert_eq!(shard.emitted.get("a"), Some(&partial("visits")));
+        assert_eq!(shard.emitted.get(&partial("visits")), Some(&partial("visits")));
         save(&dir, &mut shard).unwrap();
         let back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
-        assert_eq!((back.open, back.emitted.get("a")), (shard.open.clone(), Some(&partial("visits"))));
+        assert_eq!((back.open, back.emitted.get(&partial("visits"))), (shard.open.clone(), Some(&partial("visits"))));
         assert!(journal_dir(&dir, Topic::Phone, 3).join("2026-03-29.ndjson").exists());
         fs::remove_dir_all(dir).unwrap();
     }

@@ -7,7 +7,7 @@
 use crate::catalogue::{self, CATALOGUE, MONTH_TO_DATE_SQL, MONTHLY_LAST_SQL, MONTHLY_SUM_SQL, Measure, Stage};
 use crate::config::AggregatorConfig;
 use crate::partial::{self, Partial, Period};
-use crate::records::{record_key, to_record};
+use crate::records::to_record;
 use crate::shard::{Applied, Shard};
 use crate::tables;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -315,13 +315,11 @@ impl Engine {
                 // A final record is stamped with the instant its period closed, so a replay after
                 // a crash reproduces it exactly; an open one with the data's watermark.
                 let stamp = if is_final { closes_at(&p, lateness) } else { as_of };
-                let key = record_key(&p);
                 if is_final {
-                    shard.emitted.remove(&key);
+                    shard.emitted.remove(&p);
                     changed.push(to_record(&p, is_final, stamp));
-                } else if shard.emitted.get(&key) != Some(&p) {
-                    changed.push(to_record(&p, is_final, stamp));
-                    shard.emitted.insert(key, p);
+                } else if let Some(p) = shard.emitted.publish(p) {
+                    changed.push(to_record(p, is_final, stamp));
                 }
             }
             for (day, partials) in finals {

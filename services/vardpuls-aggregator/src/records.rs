@@ -37,8 +37,8 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
     }
 }
 
-/// The key of the record [`to_record`] makes of `p` ([`KpiRecord::key`]), without making it: a
-/// batch compares most of its partials with what was published, and publishes few.
+/// The key of the record [`to_record`] makes of `p` ([`KpiRecord::key`]), without making it:
+/// the checkpoint log of published records is keyed by it.
 pub fn record_key(p: &Partial) -> String {
     // Dimensions are canonical (`k=v;k=v`, keys sorted), the order of the record's sorted map.
     let dimensions = p.dimensions.split(';').filter_map(|kv| kv.split_once('='));
