@@ -19,7 +19,7 @@
 //! the head gives) is ignored, and overwritten when the replay gets there again. Instances
 //! share the directory: a partition that moves to another instance takes its state with it.
 
-use crate::emitted::{Emitted, LogPosition};
+use crate::emitted::{Emitted, LOG_FORMAT, LogEntry, LogPosition};
 use crate::partial::Partial;
 use crate::shard::{JournalLength, Shard, level_key};
 use anyhow::Context;
@@ -190,20 +190,21 @@ fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
 fn append_emitted(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     let (topic, partition, log) = (shard.topic, shard.partition, shard.emitted.log);
     let changes = shard.emitted.changes();
-    if changes.is_empty() {
+    // A log in an earlier format is rewritten in the current one, changed or not.
+    let compact = log.format != LOG_FORMAT || log.entries + changes.len() > 2 * shard.emitted.len() + 1024;
+    if changes.is_empty() && !compact {
         return Ok(0);
     }
-    let compact = log.entries + changes.len() > 2 * shard.emitted.len() + 1024;
     let (position, bytes) = if compact {
         let generation = log.generation + 1;
         let entries = shard.emitted.entries();
         let bytes = append_lines(&emitted_path(state_dir, topic, partition, generation), 0, &entries)?;
-        (LogPosition { generation, entries: entries.len(), bytes }, bytes)
+        (LogPosition { generation, entries: entries.len(), bytes, format: LOG_FORMAT }, bytes)
     } else {
         let path = emitted_path(state_dir, topic, partition, log.generation);
         let bytes = append_lines(&path, log.bytes, &changes)?;
         (
-            LogPosition { generation: log.generation, entries: log.entries + changes.len(), bytes: log.bytes + bytes },
+            LogPosition { entries: log.entries + changes.len(), bytes: log.bytes + bytes, ..log },
             bytes,
         )
     };
@@ -323,18 +324,21 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
     shard.journaled = head.open_journals;
     shard.emitted = match head.emitted_log {
         Some(log) => {
-            let mut entries = Vec::new();
-            if log.entries > 0 {
-                let path = emitted_path(state_dir, topic, partition, log.generation);
+            let path = emitted_path(state_dir, topic, partition, log.generation);
+            let mut emitted = if log.entries == 0 {
+                Emitted::default()
+            } else if log.format == LOG_FORMAT {
+                let parse = |line: &[u8]| serde_json::from_slice::<LogEntry<Partial>>(line);
+                Emitted::from_log(read_lines(&path, log.bytes, log.entries, parse)?)
+            } else {
                 let parse = |line: &[u8]| serde_json::from_slice::<(String, Option<Partial>)>(line);
-                entries = read_lines(&path, log.bytes, log.entries, parse)?;
-            }
-            let mut emitted = Emitted::from_log(entries, false);
-            emitted.log = log;
+                Emitted::from_keyed(read_lines(&path, log.bytes, log.entries, parse)?)
+            };
+            emitted.log = LogPosition { format: emitted.log.format, ..log };
             emitted
         }
         // An older head held the records themselves: they go to a log on the next save.
-        None => Emitted::from_log(head.emitted.into_iter().map(|(k, p)| (k, Some(p))), true),
+        None => Emitted::from_keyed(head.emitted.into_iter().map(|(k, p)| (k, Some(p)))),
     };
     if let Some(closed) = head.closed {
         // An earlier single-file checkpoint: its closed days get segments on the next save.
@@ -527,6 +531,39 @@ mod tests {
         let back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
         assert_eq!(back.emitted.get(&partial("same_day_contact")).unwrap().numerator, 1099.into());
         assert_eq!(back.emitted.log, shard.emitted.log);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_log_keyed_by_record_keys_is_read_and_compacted_into_the_current_format() {
+        let dir = temp_dir("keyed-log");
+        let (a, b) = (partial("same_day_contact"), partial("visits"));
+        let key = crate::records::record_key;
+        let lines: String = [(key(&a), Some(&a)), (key(&b), Some(&b)), (key(&a), None)]
+            .iter()
+            .map(|entry| serde_json::to_string(entry).unwrap() + "\n")
+            .collect();
+        let head = serde_json::json!({
+            "topic": "vardpuls.phone.v1", "partition": 3, "next_offset": 7, "watermark": null,
+            "open_journals": {}, "levels": [], "closed_days": [],
+            "emitted_log": {"generation": 4, "entries": 3, "bytes": lines.len()},
+        });
+        fs::create_dir_all(dir.join(Topic::Phone.name())).unwrap();
+        fs::write(path(&dir, Topic::Phone, 3), head.to_string()).unwrap();
+        fs::write(emitted_path(&dir, Topic::Phone, 3, 4), lines).unwrap();
+        let mut shard = load(&dir, Topic::Phone, 3).unwrap().unwrap();
+        assert_eq!((shard.emitted.get(&a), shard.emitted.get(&b)), (None, Some(&b)));
+
+        // One change: the whole log moves to a new generation in the current format.
+        let mut changed = b.clone();
+        changed.numerator = 9.into();
+        shard.emitted.publish(changed.clone());
+        save(&dir, &mut shard).unwrap();
+        assert_eq!((shard.emitted.log.generation, shard.emitted.log.format), (5, LOG_FORMAT));
+        assert!(!emitted_path(&dir, Topic::Phone, 3, 4).exists());
+        let back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
+        assert_eq!(back.emitted.get(&b), Some(&changed));
+        assert_eq!(back.emitted.len(), 1);
         fs::remove_dir_all(dir).unwrap();
     }
 

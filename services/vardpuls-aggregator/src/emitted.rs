@@ -8,7 +8,6 @@
 //! Record keys (the log's keys) are built only for what the log gets.
 
 use crate::partial::Partial;
-use crate::records::record_key;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use std::collections::HashMap;
@@ -35,13 +34,39 @@ struct Entry {
 
 const UNCHANGED: u64 = u64::MAX;
 
-/// The checkpoint log of published records: its generation (a compaction starts a new file)
-/// and how many entries and bytes of it the head vouches for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// The checkpoint log of published records: its generation (a compaction starts a new file),
+/// how many entries and bytes of it the head vouches for, and its format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogPosition {
     pub generation: u64,
     pub entries: usize,
     pub bytes: u64,
+    /// Heads from before formats were numbered point at format 1 logs.
+    #[serde(default = "first_format")]
+    pub format: u32,
+}
+
+impl Default for LogPosition {
+    fn default() -> Self {
+        LogPosition { generation: 0, entries: 0, bytes: 0, format: LOG_FORMAT }
+    }
+}
+
+/// Format 2: a line is a [`LogEntry`]. Format 1 lines were `[record key, record or null]`;
+/// such a log is read once and compacted into format 2 on the next checkpoint.
+pub const LOG_FORMAT: u32 = 2;
+
+fn first_format() -> u32 {
+    1
+}
+
+/// One line of the log (format 2): a value published, or a value whose period became final.
+/// Each carries the whole partial, so the log needs no record keys.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogEntry<P> {
+    Published(P),
+    Final(P),
 }
 
 /// The identity of a KPI value: two partials with the same identity are one value, updated.
@@ -58,9 +83,25 @@ fn hash_entry(e: &Entry) -> u64 {
 }
 
 impl Emitted {
-    /// Records restored from a checkpoint's log entries (`(record key, value or removal)`, in
-    /// order). With `relog`, all are counted as changed, to be logged again.
-    pub fn from_log(entries: impl IntoIterator<Item = (String, Option<Partial>)>, relog: bool) -> Emitted {
+    /// Records restored from a checkpoint's log (format 2), in order.
+    pub fn from_log(entries: impl IntoIterator<Item = LogEntry<Partial>>) -> Emitted {
+        let mut emitted = Emitted::default();
+        for entry in entries {
+            match entry {
+                LogEntry::Published(p) => emitted.put(p, UNCHANGED),
+                LogEntry::Final(p) => {
+                    if let Ok(entry) = emitted.current.find_entry(identity_hash(&p), |e| same_value(&e.partial, &p)) {
+                        entry.remove();
+                    }
+                }
+            }
+        }
+        emitted
+    }
+
+    /// Records restored from earlier formats, keyed by record key (`(key, record or removal)`,
+    /// in order). Its log position says format 1, so the next checkpoint compacts the log.
+    pub fn from_keyed(entries: impl IntoIterator<Item = (String, Option<Partial>)>) -> Emitted {
         let mut latest: HashMap<String, Partial> = HashMap::new();
         for (key, partial) in entries {
             match partial {
@@ -69,11 +110,21 @@ impl Emitted {
             };
         }
         let mut emitted = Emitted::default();
-        let changed_in = if relog { emitted.generation } else { UNCHANGED };
         for partial in latest.into_values() {
-            emitted.current.insert_unique(identity_hash(&partial), Entry { partial, changed_in }, hash_entry);
+            emitted.put(partial, UNCHANGED);
         }
+        emitted.log.format = first_format();
         emitted
+    }
+
+    fn put(&mut self, partial: Partial, changed_in: u64) {
+        let hash = identity_hash(&partial);
+        match self.current.entry(hash, |e| same_value(&e.partial, &partial), hash_entry) {
+            hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = Entry { partial, changed_in },
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(Entry { partial, changed_in });
+            }
+        }
     }
 
     /// The published value with `p`'s identity.
@@ -117,17 +168,17 @@ impl Emitted {
         self.current.is_empty()
     }
 
-    /// Every record with its key, for a compacted log.
-    pub fn entries(&self) -> Vec<(String, Option<&Partial>)> {
-        self.values().map(|p| (record_key(p), Some(p))).collect()
+    /// Every record, for a compacted log.
+    pub fn entries(&self) -> Vec<LogEntry<&Partial>> {
+        self.values().map(LogEntry::Published).collect()
     }
 
-    /// What changed since the last checkpoint, as log entries: removals first, then values
-    /// new or changed (a value removed and published again then ends up present).
-    pub fn changes(&self) -> Vec<(String, Option<&Partial>)> {
-        let removed = self.removed.iter().map(|p| (record_key(p), None));
-        let changed = self.current.iter().filter(|e| e.changed_in == self.generation).map(|e| &e.partial);
-        removed.chain(changed.map(|p| (record_key(p), Some(p)))).collect()
+    /// What changed since the last checkpoint, as log entries: finals first, then values new
+    /// or changed (a value made final and published again then ends up present).
+    pub fn changes(&self) -> Vec<LogEntry<&Partial>> {
+        let finals = self.removed.iter().map(LogEntry::Final);
+        let changed = self.current.iter().filter(|e| e.changed_in == self.generation);
+        finals.chain(changed.map(|e| LogEntry::Published(&e.partial))).collect()
     }
 
     /// The changes are in the log: start counting anew.
@@ -160,10 +211,17 @@ mod tests {
         }
     }
 
-    fn logged_keys(emitted: &Emitted) -> Vec<(String, bool)> {
-        let mut keys: Vec<_> = emitted.changes().into_iter().map(|(k, p)| (k, p.is_some())).collect();
-        keys.sort();
-        keys
+    fn logged(emitted: &Emitted) -> Vec<(&str, bool)> {
+        let mut logged: Vec<_> = emitted
+            .changes()
+            .into_iter()
+            .map(|e| match e {
+                LogEntry::Published(p) => (p.kpi.as_str(), true),
+                LogEntry::Final(p) => (p.kpi.as_str(), false),
+            })
+            .collect();
+        logged.sort();
+        logged
     }
 
     #[test]
@@ -173,41 +231,30 @@ mod tests {
         assert!(emitted.publish(partial("visits", 3)).is_some());
         assert!(emitted.publish(partial("visits", 3)).is_none(), "the same value again is not news");
         emitted.remove(&partial("missing", 0));
-        assert_eq!(
-            logged_keys(&emitted),
-            [
-                ("same_day_contact/unit/SE2321000180-E00101/2026-03-29".to_string(), true),
-                ("visits/unit/SE2321000180-E00101/2026-03-29".to_string(), true)
-            ]
-        );
+        assert_eq!(logged(&emitted), [("same_day_contact", true), ("visits", true)]);
         emitted.logged();
         assert!(emitted.changes().is_empty());
 
         assert_eq!(emitted.publish(partial("visits", 5)).map(|p| p.numerator), Some(5.into()));
         emitted.remove(&partial("same_day_contact", 0));
-        assert_eq!(
-            logged_keys(&emitted),
-            [
-                ("same_day_contact/unit/SE2321000180-E00101/2026-03-29".to_string(), false),
-                ("visits/unit/SE2321000180-E00101/2026-03-29".to_string(), true)
-            ]
-        );
+        assert_eq!(logged(&emitted), [("same_day_contact", false), ("visits", true)]);
         assert_eq!(emitted.len(), 1);
         assert_eq!(emitted.get(&partial("visits", 0)).map(|p| p.numerator), Some(5.into()));
     }
 
     #[test]
-    fn a_log_read_back_gives_the_last_value_of_each_key() {
-        let entries = emitted_entries();
-        let back = Emitted::from_log(entries, false);
+    fn a_log_read_back_gives_the_last_value_of_each_kpi_value() {
+        let (a, b) = (partial("same_day_contact", 1), partial("visits", 2));
+        let log = [LogEntry::Published(a.clone()), LogEntry::Published(b), LogEntry::Final(a.clone())];
+        let back = Emitted::from_log(log.into_iter().chain([LogEntry::Published(partial("visits", 7))]));
         assert_eq!(back.values().map(|p| (p.kpi.as_str(), p.numerator)).collect::<Vec<_>>(), [("visits", 7.into())]);
         assert!(back.changes().is_empty(), "read from the log: nothing to log again");
-        assert_eq!(Emitted::from_log(emitted_entries(), true).changes().len(), 1);
-    }
+        assert_eq!(back.log.format, LOG_FORMAT);
 
-    fn emitted_entries() -> Vec<(String, Option<Partial>)> {
-        let key = |p: &Partial| record_key(p);
-        let (a, b) = (partial("same_day_contact", 1), partial("visits", 2));
-        vec![(key(&a), Some(a.clone())), (key(&b), Some(b.clone())), (key(&a), None), (key(&b), Some(partial("visits", 7)))]
+        let key = |p: &Partial| crate::records::record_key(p);
+        let keyed = [(key(&a), Some(a.clone())), (key(&a), None), (key(&a), Some(partial("same_day_contact", 9)))];
+        let back = Emitted::from_keyed(keyed);
+        assert_eq!(back.get(&a).map(|p| p.numerator), Some(9.into()));
+        assert_eq!(back.log.format, 1, "an earlier format is compacted on the next checkpoint");
     }
 }

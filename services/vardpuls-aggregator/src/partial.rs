@@ -40,7 +40,7 @@ impl Period {
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Period::Day(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Period::Day(d) => LocalDay::from_date(*d).fmt(f),
             Period::Month { year, month } => write!(f, "{year:04}-{month:02}"),
         }
     }
