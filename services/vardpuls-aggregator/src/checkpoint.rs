@@ -168,17 +168,12 @@ fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
             fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         created |= done.events == 0;
-        // Each event in its input contract's JSON: as it was consumed where the shard kept
-        // that (it keeps the events since the last checkpoint), else encoded again.
-        let kept = shard.unjournaled.remove(day).filter(|k| k.from == done.events && k.from + k.events == events.len());
-        let lines = kept.map(|k| k.lines).unwrap_or_else(|| {
-            let mut lines = Vec::new();
-            for event in &events[done.events..] {
-                event.write_json(&mut lines);
-                lines.push(b'\n');
-            }
-            lines
-        });
+        // Each event in its input contract's JSON, as it was consumed.
+        let mut lines = Vec::new();
+        for event in &events[done.events..] {
+            event.write_json(&mut lines);
+            lines.push(b'\n');
+        }
         let appended = append_bytes(&journal_path(&dir, *day), done.bytes, &lines)?;
         shard.journaled.insert(*day, JournalLength { events: events.len(), bytes: done.bytes + appended });
         bytes += appended;
@@ -186,7 +181,6 @@ fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     if created {
         File::open(&dir)?.sync_all()?;
     }
-    shard.unjournaled.clear();
     Ok(bytes)
 }
 
@@ -428,37 +422,6 @@ mod tests {
         assert_eq!(back.open, shard.open);
         // The head does not store the ids: they are rebuilt, so the same event is a duplicate.
         assert_eq!(back.apply(event, lateness), crate::shard::Applied::Duplicate);
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn journals_hold_events_as_consumed_and_one_per_line() {
-        let dir = temp_dir("consumed");
-        let lateness = chrono::Duration::hours(12);
-        let mut shard = Shard::new(Topic::Phone, 3);
-        // Kept as consumed: a field order and spacing of the producer's own.
-        let first = br#"{"line": "primary_care", "schema_version":1,"event_id":"5e1f0c2a-0000-4000-8000-000000000001","occurred_at":"2026-03-29T08:00:00Z","unit_id":"SE2321000180-E00101","event_type":"call_received","call_id":"c1","in_phone_hours":true}"#;
-        // Pretty-printed over lines: written again as one line.
-        let second = call_received(2, "2026-03-29T09:00:00Z");
-        let InputEvent::Phone(call) = &second else { unreachable!("a phone event") };
-        let pretty = serde_json::to_vec_pretty(call).unwrap();
-        for payload in [&first[..], &pretty] {
-            let event = vardpuls_core::events::decode(Topic::Phone, payload).unwrap();
-            assert_eq!(shard.apply_consumed(event, payload, lateness), crate::shard::Applied::Counted);
-        }
-        // A duplicate is neither counted nor journaled.
-        let again = vardpuls_core::events::decode(Topic::Phone, first).unwrap();
-        assert_eq!(shard.apply_consumed(again, first, lateness), crate::shard::Applied::Duplicate);
-        save(&dir, &mut shard).unwrap();
-        assert!(shard.unjournaled.is_empty());
-
-        let journal = fs::read(journal_dir(&dir, Topic::Phone, 3).join("2026-03-29.ndjson")).unwrap();
-        let lines: Vec<&[u8]> = journal.strip_suffix(b"\n").unwrap().split(|b| *b == b'\n').collect();
-        assert_eq!(lines[0], &first[..]);
-        assert_eq!(lines.len(), 2);
-        let back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
-        assert_eq!(back.open, shard.open);
-        assert_eq!(back.open[&date("2026-03-29")][1], second);
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -253,7 +253,7 @@ pub fn run(
     let (session_timeout_ms, state_dir) = (config.session_timeout_ms, config.state_dir.clone());
     let heartbeat = (config.session_timeout_ms / 6).max(100).to_string();
     let worker = Arc::new(Mutex::new(Worker {
-        engine: Engine::new(config).journal_payloads(),
+        engine: Engine::new(config),
         producer,
         runtime,
         metrics,

@@ -62,24 +62,13 @@ pub struct Engine {
     /// Which partition holds a unit's events, per topic: routes computed partials to shards.
     units: foldhash::HashMap<(Topic, HsaId), i32>,
     ctx: SessionContext,
-    /// Whether shards keep consumed payloads for their checkpoint journals.
-    keeps_payloads: bool,
 }
 
 impl Engine {
     pub fn new(config: AggregatorConfig) -> Engine {
         // Two target partitions: this is a 2-core service, and batches are small.
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
-        Engine { config, shards: BTreeMap::new(), units: Default::default(), ctx, keeps_payloads: false }
-    }
-
-    /// For an engine whose shards are checkpointed after each computation: each shard keeps
-    /// the payloads of the events it counts until then, and its journal appends them as they
-    /// are (see [`checkpoint::save`](crate::checkpoint::save)). Without it, a checkpoint
-    /// encodes the events again; an engine never checkpointed must not keep payloads.
-    pub fn journal_payloads(mut self) -> Engine {
-        self.keeps_payloads = true;
-        self
+        Engine { config, shards: BTreeMap::new(), units: Default::default(), ctx }
     }
 
     pub fn config(&self) -> &AggregatorConfig {
@@ -153,11 +142,7 @@ impl Engine {
             }
         };
         let unit = *event.unit_id();
-        let applied = match self.keeps_payloads {
-            true => shard.apply_consumed(event, payload, lateness),
-            false => shard.apply(event, lateness),
-        };
-        match applied {
+        match shard.apply(event, lateness) {
             Applied::Counted => {
                 self.units.insert((topic, unit), partition);
                 Routed::Counted

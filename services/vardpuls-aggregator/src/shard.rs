@@ -54,8 +54,6 @@ pub struct Shard {
     /// How much of each open day's events its checkpoint journal holds (events are only ever
     /// appended to an open day, so a checkpoint writes just the rest).
     pub journaled: BTreeMap<NaiveDate, JournalLength>,
-    /// Open days' events applied since the last checkpoint, as consumed, for their journals.
-    pub unjournaled: BTreeMap<NaiveDate, Unjournaled>,
     /// The local day of the last event applied, with its bounds: spares a time-zone lookup
     /// for the next events, which mostly fall on the same day.
     recent_day: Option<DaySpan>,
@@ -66,15 +64,6 @@ pub struct Shard {
 pub struct JournalLength {
     pub events: usize,
     pub bytes: u64,
-}
-
-/// An open day's events from its `from`-th on, each as the JSON line it was consumed as:
-/// the journal appends these bytes instead of encoding the events again.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Unjournaled {
-    pub from: usize,
-    pub events: usize,
-    pub lines: Vec<u8>,
 }
 
 /// A stock level's identity: KPI, unit and breakdown.
@@ -110,7 +99,6 @@ impl Shard {
             dirty: BTreeSet::new(),
             persisted: BTreeSet::new(),
             journaled: BTreeMap::new(),
-            unjournaled: BTreeMap::new(),
             recent_day: None,
         }
     }
@@ -149,32 +137,11 @@ impl Shard {
         Applied::Counted
     }
 
-    /// [`Shard::apply`], keeping the event's `payload` for its day's journal when counted.
-    pub fn apply_consumed(&mut self, event: InputEvent, payload: &[u8], lateness: Duration) -> Applied {
-        let applied = self.apply(event, lateness);
-        if applied == Applied::Counted {
-            let day = self.recent_day.expect("apply placed the event").day.date();
-            let events = &self.open[&day];
-            let kept = self.unjournaled.entry(day).or_insert_with(|| Unjournaled { from: events.len() - 1, ..Default::default() });
-            if kept.from + kept.events + 1 == events.len() {
-                // One event per line: a payload spread over lines is written again as one.
-                match payload.contains(&b'\n') {
-                    false => kept.lines.extend_from_slice(payload),
-                    true => events.last().expect("just applied").write_json(&mut kept.lines),
-                }
-                kept.lines.push(b'\n');
-                kept.events += 1;
-            }
-        }
-        applied
-    }
-
     /// Takes the open days' events from a checkpoint, and their ids for spotting duplicates.
     pub fn set_open(&mut self, open: BTreeMap<NaiveDate, Vec<InputEvent>>) {
         self.seen =
             open.iter().flat_map(|(day, events)| events.iter().map(|e| (e.event_id().as_u128(), *day))).collect();
         self.open = open;
-        self.unjournaled.clear();
     }
 
     /// Open days whose lateness has passed: to be computed one last time and closed.
@@ -185,7 +152,6 @@ impl Shard {
     /// Replaces `day`'s events by its final partials.
     pub fn close(&mut self, day: NaiveDate, partials: Vec<Partial>) {
         self.open.remove(&day);
-        self.unjournaled.remove(&day);
         self.seen.retain(|_, d| *d != day);
         self.dirty.remove(&day);
         self.update_levels(&partials);

@@ -56,9 +56,6 @@ pub struct Args {
 
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let mut engine = Engine::new(config.aggregator.clone());
-    if args.state_dir.is_some() {
-        engine = engine.journal_payloads();
-    }
     let mut files = Vec::new();
     for topic in Topic::INPUTS {
         let path = args.dir.join(format!("{}.ndjson", topic.short_name()));
