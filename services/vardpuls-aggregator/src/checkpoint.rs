@@ -399,7 +399,7 @@ mod tests {
             kpi: kpi.into(),
             unit_id: "SE2321000180-E00101".into(),
             period: crate::partial::Period::Day(date(day)),
-            dimensions: String::new(),
+            dimensions: Default::default(),
             numerator: 3.into(),
             denominator: Some(4.into()),
             pending: None,

@@ -203,7 +203,7 @@ mod tests {
             kpi: kpi.into(),
             unit_id: "SE2321000180-E00101".into(),
             period: crate::partial::Period::Day("2026-03-29".parse().unwrap()),
-            dimensions: String::new(),
+            dimensions: Default::default(),
             numerator: numerator.into(),
             denominator: Some(4.into()),
             pending: None,

@@ -5,6 +5,7 @@
 //! partials and drops its events.
 
 use crate::tables::unscaled;
+use compact_str::CompactString;
 use datafusion::arrow::array::{Array, Date32Array, Decimal128Array, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
@@ -46,13 +47,15 @@ impl fmt::Display for Period {
     }
 }
 
+/// Its text fields are inline up to 24 bytes (`CompactString`): a batch makes, compares and
+/// drops thousands of partials, and most KPI names, unit ids and breakdowns fit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partial {
-    pub kpi: String,
-    pub unit_id: String,
+    pub kpi: CompactString,
+    pub unit_id: CompactString,
     pub period: Period,
     /// Canonical breakdown `k=v;k=v` (keys sorted), empty for the total.
-    pub dimensions: String,
+    pub dimensions: CompactString,
     pub numerator: Decimal,
     pub denominator: Option<Decimal>,
     pub pending: Option<i64>,
@@ -62,7 +65,7 @@ pub struct Partial {
 
 impl Partial {
     /// Identity of the value: the same key is the same KPI value, updated.
-    pub fn key(&self) -> (String, String, Period, String) {
+    pub fn key(&self) -> (CompactString, CompactString, Period, CompactString) {
         (self.kpi.clone(), self.unit_id.clone(), self.period, self.dimensions.clone())
     }
 }
@@ -104,10 +107,10 @@ pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Pa
                 (None, None) => anyhow::bail!("{kpi}: result has neither `day` nor `month`"),
             };
             out.push(Partial {
-                kpi: kpis.as_ref().map(|k| k.value(i).to_string()).unwrap_or_else(|| kpi.to_string()),
-                unit_id: units.value(i).to_string(),
+                kpi: kpis.as_ref().map_or(kpi, |k| k.value(i)).into(),
+                unit_id: units.value(i).into(),
                 period,
-                dimensions: dims.value(i).to_string(),
+                dimensions: dims.value(i).into(),
                 numerator: if num.is_null(i) { Decimal::ZERO } else { unscaled(num.value(i), 2) },
                 denominator: (!den.is_null(i)).then(|| unscaled(den.value(i), 2)),
                 pending: (!pending.is_null(i)).then(|| pending.value(i)),

@@ -14,9 +14,9 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
         if is_final { None } else { p.pending.and_then(|pending| live(&p.kpi, p.numerator, p.denominator, pending)) };
     KpiRecord {
         schema_version: 1,
-        kpi: p.kpi.clone(),
+        kpi: p.kpi.to_string(),
         scope: Scope::Unit,
-        scope_id: p.unit_id.clone(),
+        scope_id: p.unit_id.to_string(),
         grain: match p.period {
             Period::Day(_) => Grain::Day,
             Period::Month { .. } => Grain::Month,

@@ -16,6 +16,7 @@
 
 use crate::catalogue::{self, Measure};
 use crate::emitted::Emitted;
+use compact_str::CompactString;
 use crate::partial::{Partial, Period};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 // foldhash, not SipHash: the event-id set is probed once per event (SipHash was 6 % of replay).
@@ -67,7 +68,7 @@ pub struct JournalLength {
 }
 
 /// A stock level's identity: KPI, unit and breakdown.
-pub type LevelKey = (String, String, String);
+pub type LevelKey = (CompactString, CompactString, CompactString);
 
 /// What applying one event did.
 #[derive(Debug, Clone, PartialEq)]
