@@ -251,7 +251,8 @@ mod tests {
         assert!(back.changes().is_empty(), "read from the log: nothing to log again");
         assert_eq!(back.log.format, LOG_FORMAT);
 
-        let key = |p: &Partial| crate::records::record_key(p);
+        // Format 1 keyed each line by the published record's key.
+        let key = |p: &Partial| crate::records::to_record(p, false, chrono::Utc::now()).key();
         let keyed = [(key(&a), Some(a.clone())), (key(&a), None), (key(&a), Some(partial("same_day_contact", 9)))];
         let back = Emitted::from_keyed(keyed);
         assert_eq!(back.get(&a).map(|p| p.numerator), Some(9.into()));

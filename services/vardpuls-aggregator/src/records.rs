@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use std::collections::BTreeMap;
-use vardpuls_core::outputs::{self, Grain, KpiRecord, LiveOutcome, Scope, Status};
+use vardpuls_core::outputs::{Grain, KpiRecord, LiveOutcome, Scope, Status};
 
 /// `as_of` stamps final records (the instant the period closed) and open ones without events.
 pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord {
@@ -35,14 +35,6 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
             _ => as_of,
         },
     }
-}
-
-/// The key of the record [`to_record`] makes of `p` ([`KpiRecord::key`]), without making it:
-/// the checkpoint log of published records is keyed by it.
-pub fn record_key(p: &Partial) -> String {
-    // Dimensions are canonical (`k=v;k=v`, keys sorted), the order of the record's sorted map.
-    let dimensions = p.dimensions.split(';').filter_map(|kv| kv.split_once('='));
-    outputs::record_key(&p.kpi, Scope::Unit, &p.unit_id, &p.period, dimensions)
 }
 
 /// The KPI's value from its numerator and denominator, by the catalogue's measure.
@@ -80,32 +72,4 @@ pub fn parse_dimensions(s: &str) -> BTreeMap<String, String> {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::partial::Period;
-
-    #[test]
-    fn the_key_of_a_partial_is_the_key_of_its_record() {
-        let day = Period::Day("2026-03-29".parse().unwrap());
-        for (period, dimensions) in [
-            (day, ""),
-            (day, "profession=doctor"),
-            (Period::Month { year: 2026, month: 3 }, "home_region=20;profession=doctor;provider=Kry"),
-        ] {
-            let p = Partial {
-                kpi: "out_of_county_digital_cost_sek".into(),
-                unit_id: "SE2321000180-E00101".into(),
-                period,
-                dimensions: dimensions.into(),
-                numerator: 3.into(),
-                denominator: None,
-                pending: None,
-                last_event_at: None,
-            };
-            assert_eq!(record_key(&p), to_record(&p, false, chrono::Utc::now()).key());
-        }
-    }
 }

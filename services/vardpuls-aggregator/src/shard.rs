@@ -16,9 +16,9 @@
 
 use crate::catalogue::{self, Measure};
 use crate::emitted::Emitted;
-use compact_str::CompactString;
 use crate::partial::{Partial, Period};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use compact_str::CompactString;
 // foldhash, not SipHash: the event-id set is probed once per event (SipHash was 6 % of replay).
 use foldhash::HashMap;
 use std::collections::hash_map::Entry;

@@ -82,31 +82,13 @@ pub struct KpiRecord {
 impl KpiRecord {
     /// The Kafka key and upsert identity: kpi, scope, scope id, period and breakdown.
     pub fn key(&self) -> String {
-        record_key(
-            &self.kpi,
-            self.scope,
-            &self.scope_id,
-            &self.period,
-            self.dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        )
+        use std::fmt::Write;
+        let mut key = format!("{}/{}/{}/{}", self.kpi, scope_str(self.scope), self.scope_id, self.period);
+        for (k, v) in &self.dimensions {
+            write!(key, "/{k}={v}").expect("writing to a String");
+        }
+        key
     }
-}
-
-/// [`KpiRecord::key`] from its parts, for callers that have the parts and not a record:
-/// `dimensions` in key order.
-pub fn record_key<'a>(
-    kpi: &str,
-    scope: Scope,
-    scope_id: &str,
-    period: &dyn std::fmt::Display,
-    dimensions: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> String {
-    use std::fmt::Write;
-    let mut key = format!("{kpi}/{}/{scope_id}/{period}", scope_str(scope));
-    for (k, v) in dimensions {
-        write!(key, "/{k}={v}").expect("writing to a String");
-    }
-    key
 }
 
 pub fn scope_str(scope: Scope) -> &'static str {
