@@ -3,9 +3,9 @@
 //! batch did not recompute. It remembers what changed since the last checkpoint, so a
 //! checkpoint appends just those to its log rather than writing every record again.
 //!
-//! Every batch looks up each partial it computed, and most are national-scale thousands, so
-//! lookups hash the partial's identity fields in place: no record key is built to look one up.
-//! Record keys (the log's keys) are built only for what the log gets.
+//! Every batch looks up each partial it computed, thousands at national scale, so lookups hash
+//! the partial's identity fields in place, and the log holds the partials themselves: no record
+//! key is built for either.
 
 use crate::partial::Partial;
 use foldhash::fast::FixedState;

@@ -63,13 +63,6 @@ pub struct Partial {
     pub last_event_at: Option<i64>,
 }
 
-impl Partial {
-    /// Identity of the value: the same key is the same KPI value, updated.
-    pub fn key(&self) -> (CompactString, CompactString, Period, CompactString) {
-        (self.kpi.clone(), self.unit_id.clone(), self.period, self.dimensions.clone())
-    }
-}
-
 /// Reads catalogue results. Daily results have a `day` column, monthly ones a `month` column;
 /// a `kpi` column overrides `kpi` when present.
 pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Partial>> {
