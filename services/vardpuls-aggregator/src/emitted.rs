@@ -18,8 +18,10 @@ pub struct Emitted {
     current: HashTable<Entry>,
     /// Values removed since the last checkpoint (their periods became final).
     removed: Vec<Partial>,
-    /// Entries changed since the last checkpoint carry this number; taking the changes moves it
-    /// on, which unmarks them all at once.
+    /// Entries changed since the last checkpoint carry this number; logging the changes moves
+    /// it on, which unmarks them all at once. (Finding them is a pass over the table per
+    /// checkpoint, where a set of changed keys would cost a hash and a clone per change; in a
+    /// batch most values change.)
     generation: u64,
     /// Where the checkpoint log stands (see `checkpoint`).
     pub log: LogPosition,
@@ -88,11 +90,11 @@ impl Emitted {
         let mut emitted = Emitted::default();
         for entry in entries {
             match entry {
-                LogEntry::Published(p) => emitted.put(p, UNCHANGED),
+                LogEntry::Published(p) => {
+                    emitted.put(p, UNCHANGED);
+                }
                 LogEntry::Final(p) => {
-                    if let Ok(entry) = emitted.current.find_entry(identity_hash(&p), |e| same_value(&e.partial, &p)) {
-                        entry.remove();
-                    }
+                    emitted.take(&p);
                 }
             }
         }
@@ -117,14 +119,24 @@ impl Emitted {
         emitted
     }
 
-    fn put(&mut self, partial: Partial, changed_in: u64) {
-        let hash = identity_hash(&partial);
-        match self.current.entry(hash, |e| same_value(&e.partial, &partial), hash_entry) {
-            hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = Entry { partial, changed_in },
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(Entry { partial, changed_in });
+    /// Stores `p` as changed in `changed_in`, unless this very value is stored already.
+    /// Returns the stored value when it is new or changed.
+    fn put(&mut self, p: Partial, changed_in: u64) -> Option<&Partial> {
+        let entry = match self.current.entry(identity_hash(&p), |e| same_value(&e.partial, &p), hash_entry) {
+            hashbrown::hash_table::Entry::Occupied(e) if e.get().partial == p => return None,
+            hashbrown::hash_table::Entry::Occupied(mut e) => {
+                *e.get_mut() = Entry { partial: p, changed_in };
+                e.into_mut()
             }
-        }
+            hashbrown::hash_table::Entry::Vacant(slot) => slot.insert(Entry { partial: p, changed_in }).into_mut(),
+        };
+        Some(&entry.partial)
+    }
+
+    /// Removes and returns the value with `p`'s identity.
+    fn take(&mut self, p: &Partial) -> Option<Partial> {
+        let entry = self.current.find_entry(identity_hash(p), |e| same_value(&e.partial, p)).ok()?;
+        Some(entry.remove().0.partial)
     }
 
     /// The published value with `p`'s identity.
@@ -135,24 +147,13 @@ impl Emitted {
     /// Remembers `p` as published, unless this very value already was. Returns the stored
     /// value when it is new or changed: the caller publishes it.
     pub fn publish(&mut self, p: Partial) -> Option<&Partial> {
-        let generation = self.generation;
-        let entry = match self.current.entry(identity_hash(&p), |e| same_value(&e.partial, &p), hash_entry) {
-            hashbrown::hash_table::Entry::Occupied(e) if e.get().partial == p => return None,
-            hashbrown::hash_table::Entry::Occupied(mut e) => {
-                *e.get_mut() = Entry { partial: p, changed_in: generation };
-                e.into_mut()
-            }
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(Entry { partial: p, changed_in: generation }).into_mut()
-            }
-        };
-        Some(&entry.partial)
+        self.put(p, self.generation)
     }
 
     /// Forgets the value with `p`'s identity: its period is final.
     pub fn remove(&mut self, p: &Partial) {
-        if let Ok(entry) = self.current.find_entry(identity_hash(p), |e| same_value(&e.partial, p)) {
-            self.removed.push(entry.remove().0.partial);
+        if let Some(removed) = self.take(p) {
+            self.removed.push(removed);
         }
     }
 
@@ -185,12 +186,6 @@ impl Emitted {
     pub fn logged(&mut self) {
         self.removed.clear();
         self.generation += 1;
-    }
-}
-
-impl PartialEq for Emitted {
-    fn eq(&self, other: &Self) -> bool {
-        self.log == other.log && self.len() == other.len() && self.values().all(|p| other.get(p) == Some(p))
     }
 }
 
