@@ -11,9 +11,10 @@ use crate::records::to_record;
 use crate::shard::{Applied, Shard};
 use crate::tables;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use datafusion::arrow::array::{ArrayRef, Date32Builder, Int64Builder, StringBuilder};
+use datafusion::arrow::array::{ArrayRef, Date32Builder, Int64Builder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -26,6 +27,9 @@ use vardpuls_core::outputs::{KpiRecord, LateEvent};
 use vardpuls_core::rejection::Rejection;
 
 type ShardId = (Topic, i32);
+
+/// Rows per slice of a registered table (slices share the table's buffers: no copy).
+const SCAN_SLICE_ROWS: usize = 65_536;
 
 /// What happened to one consumed message.
 #[derive(Debug)]
@@ -201,18 +205,23 @@ impl Engine {
         // Daily partials of the days to recompute.
         let mut daily: HashMap<ShardId, Vec<Partial>> = HashMap::new();
         for topic in Topic::INPUTS {
-            let events: Vec<_> = active
+            let days: Vec<tables::DayEvents> = active
                 .iter()
                 .filter(|(t, _)| *t == topic)
                 .flat_map(|id| {
                     let days = &recompute[id];
-                    self.shards[id].open.iter().filter(|(day, _)| days.contains(day)).flat_map(|(_, events)| events)
+                    self.shards[id]
+                        .open
+                        .iter()
+                        .filter(|(day, events)| days.contains(day) && !events.is_empty())
+                        .map(|(day, events)| (*day, events.as_slice()))
                 })
                 .collect();
-            if events.is_empty() {
+            if days.is_empty() {
                 continue;
             }
-            self.register(tables::table_name(topic), tables::batch(topic, &events)?)?;
+            let partitions = self.partitions();
+            self.register_parts(tables::table_name(topic), tables::batches(topic, &days, partitions)?)?;
             let openings = latest_final_levels(active.iter().filter(|(t, _)| *t == topic).map(|id| &self.shards[id]));
             self.register("closed_latest", closed_latest_table(&openings)?)?;
             for kpi in catalogue::daily_kpis_of(topic) {
@@ -322,10 +331,10 @@ impl Engine {
                     changed.push(to_record(p, is_final, stamp));
                 }
             }
-            for (day, partials) in finals {
-                shard.close(day, partials);
-                closed_now.entry((id, LocalDay::from_date(day).month())).or_default().push(day);
+            for day in finals.keys() {
+                closed_now.entry((id, LocalDay::from_date(*day).month())).or_default().push(*day);
             }
+            shard.close_days(finals);
             shard.dirty.clear();
         }
         self.fold_months_to_date(closed_now).await?;
@@ -411,9 +420,31 @@ impl Engine {
         sql
     }
 
+    /// The partitions queries run in: the threads they use.
+    fn partitions(&self) -> usize {
+        self.ctx.copied_config().target_partitions()
+    }
+
     fn register(&self, name: &str, batch: RecordBatch) -> anyhow::Result<()> {
+        self.register_parts(name, vec![batch])
+    }
+
+    /// Registers `parts` (batches of one schema) as table `name`, in slices spread over the
+    /// session's partitions: one large batch would be scanned and pre-aggregated by one thread.
+    fn register_parts(&self, name: &str, parts: Vec<RecordBatch>) -> anyhow::Result<()> {
         self.ctx.deregister_table(name)?;
-        self.ctx.register_batch(name, batch)?;
+        let Some(schema) = parts.first().map(|b| b.schema()) else { anyhow::bail!("table {name} has no batches") };
+        let partitions = self.partitions();
+        let mut slices: Vec<Vec<RecordBatch>> = vec![Vec::new(); partitions];
+        let mut next = 0;
+        for batch in parts {
+            let rows = batch.num_rows();
+            for offset in (0..rows).step_by(SCAN_SLICE_ROWS) {
+                slices[next % partitions].push(batch.slice(offset, SCAN_SLICE_ROWS.min(rows - offset)));
+                next += 1;
+            }
+        }
+        self.ctx.register_table(name, Arc::new(MemTable::try_new(schema, slices)?))?;
         Ok(())
     }
 
@@ -473,6 +504,12 @@ fn latest_final_levels<'a>(shards: impl Iterator<Item = &'a Shard>) -> Vec<&'a P
     shards.flat_map(|shard| shard.levels.values()).collect()
 }
 
+/// Sizes for the string builders of partial tables (capacities only; longer values fit):
+/// a KPI id, a breakdown such as `profession=doctor;contact_form=physical`, a month `2026-01`.
+const KPI_ID_BYTES: usize = 40;
+const DIMENSIONS_BYTES: usize = 48;
+const MONTH_BYTES: usize = 7;
+
 /// The `closed_latest` table: the last final value per stock KPI, unit and breakdown, the
 /// opening level of the open days.
 fn closed_latest_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
@@ -482,8 +519,13 @@ fn closed_latest_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
         Field::new("dimensions", DataType::Utf8, false),
         Field::new("numerator", DataType::Decimal128(tables::DECIMAL_PRECISION, tables::DECIMAL_SCALE), false),
     ]));
-    let (mut kpi, mut unit, mut dims, mut num) =
-        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), tables::decimal_builder());
+    let n = rows.len();
+    let (mut kpi, mut unit, mut dims, mut num) = (
+        tables::strings(n, KPI_ID_BYTES),
+        tables::strings(n, HsaId::MAX_LEN),
+        tables::strings(n, DIMENSIONS_BYTES),
+        tables::decimal_builder(n),
+    );
     for p in rows {
         kpi.append_value(&p.kpi);
         unit.append_value(&p.unit_id);
@@ -512,17 +554,19 @@ fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
         Field::new("pending", Int64, true),
         Field::new("last_event_at", Int64, true),
     ]));
+    let n = rows.len();
     let (mut kpi, mut unit, mut day, mut month, mut last_year, mut dom, mut dims) = (
-        StringBuilder::new(),
-        StringBuilder::new(),
-        Date32Builder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        Int64Builder::new(),
-        StringBuilder::new(),
+        tables::strings(n, KPI_ID_BYTES),
+        tables::strings(n, HsaId::MAX_LEN),
+        Date32Builder::with_capacity(n),
+        tables::strings(n, MONTH_BYTES),
+        tables::strings(n, MONTH_BYTES),
+        Int64Builder::with_capacity(n),
+        tables::strings(n, DIMENSIONS_BYTES),
     );
-    let (mut num, mut den, mut pending) = (tables::decimal_builder(), tables::decimal_builder(), Int64Builder::new());
-    let mut last = Int64Builder::new();
+    let (mut num, mut den, mut pending) =
+        (tables::decimal_builder(n), tables::decimal_builder(n), Int64Builder::with_capacity(n));
+    let mut last = Int64Builder::with_capacity(n);
     // Rows come a day at a time: the day's calendar columns are formatted once per run of it.
     let mut calendar: Option<(NaiveDate, i32, String, String)> = None;
     for p in rows {

@@ -152,11 +152,24 @@ impl Shard {
 
     /// Replaces `day`'s events by its final partials.
     pub fn close(&mut self, day: NaiveDate, partials: Vec<Partial>) {
-        self.open.remove(&day);
-        self.seen.retain(|_, d| *d != day);
-        self.dirty.remove(&day);
-        self.update_levels(&partials);
-        self.closed.insert(day, partials);
+        self.close_days(BTreeMap::from([(day, partials)]));
+    }
+
+    /// Replaces each day's events by its final partials, in one pass over the event ids
+    /// (a backfill closes many days at once).
+    pub fn close_days(&mut self, finals: BTreeMap<NaiveDate, Vec<Partial>>) {
+        if finals.is_empty() {
+            return;
+        }
+        for day in finals.keys() {
+            self.open.remove(day);
+            self.dirty.remove(day);
+        }
+        self.seen.retain(|_, d| !finals.contains_key(d));
+        for (day, partials) in finals {
+            self.update_levels(&partials);
+            self.closed.insert(day, partials);
+        }
     }
 
     /// Takes the stock values among a closed day's partials as the latest levels.

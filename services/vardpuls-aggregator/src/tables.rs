@@ -4,6 +4,7 @@
 //! as plain columns: `day` (the local day of `occurred_at`) and, for visits,
 //! `assessment_wait_days` (local calendar days from first contact to assessment).
 
+use chrono::NaiveDate;
 use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder,
     TimestampMicrosecondBuilder,
@@ -13,6 +14,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 use vardpuls_core::Topic;
 use vardpuls_core::calendar::LocalDay;
+use vardpuls_core::domain::{CallId, HsaId};
 use vardpuls_core::events::InputEvent;
 
 /// Exact decimals in the tables: 20 digits, 2 decimals (öre).
@@ -81,29 +83,74 @@ pub fn schema(topic: Topic) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Builds the table of `topic` from events of that topic. Events of other topics are a bug.
-pub fn batch(topic: Topic, events: &[&InputEvent]) -> anyhow::Result<RecordBatch> {
-    let n = events.len();
-    let mut unit = StringBuilder::with_capacity(n, n * 24);
+/// One open day's events, as the shard keeps them.
+pub type DayEvents<'a> = (NaiveDate, &'a [InputEvent]);
+
+/// The table of `topic` in `parts` batches of about equal rows, built on a thread each: the
+/// events of open days are converted on every computation, and one thread would leave the
+/// other cores idle. Each batch holds whole days' runs of events, in order.
+pub fn batches(topic: Topic, days: &[DayEvents], parts: usize) -> anyhow::Result<Vec<RecordBatch>> {
+    let parts = split_rows(days, parts);
+    if parts.len() <= 1 {
+        return parts.iter().map(|part| batch(topic, part)).collect();
+    }
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = parts.iter().map(|part| scope.spawn(move || batch(topic, part))).collect();
+        threads.into_iter().map(|t| t.join().expect("a table-building thread panicked")).collect()
+    })
+}
+
+/// Splits days of events into up to `parts` runs of about equal rows, in order, cutting a day
+/// where a run fills up (a day's events may be most of them).
+fn split_rows<'a>(days: &[DayEvents<'a>], parts: usize) -> Vec<Vec<DayEvents<'a>>> {
+    let rows: usize = days.iter().map(|(_, events)| events.len()).sum();
+    let per_part = rows.div_ceil(parts.max(1)).max(MIN_ROWS_PER_THREAD);
+    let mut out: Vec<Vec<DayEvents>> = vec![Vec::new()];
+    let mut room = per_part;
+    for &(day, mut events) in days {
+        while !events.is_empty() {
+            if room == 0 {
+                out.push(Vec::new());
+                room = per_part;
+            }
+            let (head, rest) = events.split_at(events.len().min(room));
+            out.last_mut().expect("a part").push((day, head));
+            room -= head.len();
+            events = rest;
+        }
+    }
+    out
+}
+
+/// Below this many rows a table is built on the calling thread: a thread would cost more.
+const MIN_ROWS_PER_THREAD: usize = 16_384;
+
+/// Builds the table of `topic` from days of events of that topic. Events of other topics are
+/// a bug. The `day` column comes from the day the shard filed each event under, so no event's
+/// local day is looked up again; every builder is sized up front, as the table is rebuilt for
+/// the open days on each computation.
+pub fn batch(topic: Topic, days: &[DayEvents]) -> anyhow::Result<RecordBatch> {
+    let n: usize = days.iter().map(|(_, events)| events.len()).sum();
+    let events = || days.iter().flat_map(|(_, events)| events.iter());
+    let mut unit = strings(n, HsaId::MAX_LEN);
     let mut day = Date32Builder::with_capacity(n);
     let mut occurred = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut event_type = StringBuilder::with_capacity(n, n * 16);
+    let mut event_type = strings(n, LONGEST_EVENT_TYPE);
     let mut columns: Vec<ArrayRef> = Vec::new();
-    for e in events {
-        unit.append_value(e.unit_id().as_str());
-        day.append_value(date32(e.occurred_at().local_day()));
-        occurred.append_value(e.occurred_at().timestamp_micros());
+    for (date, events) in days {
+        day.append_value_n(date32(LocalDay::from_date(*date)), events.len());
+        for e in events.iter() {
+            unit.append_value(e.unit_id().as_str());
+            occurred.append_value(e.occurred_at().timestamp_micros());
+        }
     }
     match topic {
         Topic::Phone => {
-            let (mut call, mut line, mut hours, mut wait, mut reached) = (
-                StringBuilder::new(),
-                StringBuilder::new(),
-                BooleanBuilder::new(),
-                Int64Builder::new(),
-                BooleanBuilder::new(),
-            );
-            for e in events {
+            let mut call = strings(n, CallId::MAX_LEN);
+            let mut line = strings(n, LONGEST_ENUM_VALUE);
+            let (mut hours, mut wait, mut reached) =
+                (BooleanBuilder::with_capacity(n), Int64Builder::with_capacity(n), BooleanBuilder::with_capacity(n));
+            for e in events() {
                 let InputEvent::Phone(p) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
                 event_type.append_value(p.event_type.as_str());
                 call.append_value(p.call_id.as_str());
@@ -121,32 +168,36 @@ pub fn batch(topic: Topic, events: &[&InputEvent]) -> anyhow::Result<RecordBatch
             ]);
         }
         Topic::Visits => {
-            let mut profession = StringBuilder::new();
-            let mut form = StringBuilder::new();
-            let mut listed = StringBuilder::new();
-            let mut first = BooleanBuilder::new();
-            let mut wait_days = Int64Builder::new();
-            let mut chosen = BooleanBuilder::new();
-            let mut provider = StringBuilder::new();
-            let mut home = StringBuilder::new();
-            let mut price = decimal_builder();
-            let mut fee = decimal_builder();
-            for e in events {
-                let InputEvent::Visit(v) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
-                event_type.append_value("visit_completed");
-                profession.append_value(v.profession.as_str());
-                form.append_value(v.contact_form.as_str());
-                listed.append_option(v.listed_unit_id.as_ref().map(|u| u.as_str()));
-                first.append_value(v.assessment.is_some());
-                wait_days.append_option(
-                    v.assessment.as_ref().map(|a| a.first_contact_at.local_day().days_until(v.occurred_at.local_day())),
-                );
-                chosen.append_value(v.assessment.as_ref().is_some_and(|a| a.patient_chosen_wait));
-                let ooc = v.out_of_county.as_ref();
-                provider.append_option(ooc.map(|o| o.provider.as_str()));
-                home.append_option(ooc.map(|o| o.home_region.as_str()));
-                price.append_option(ooc.map(|o| scaled(o.price_sek.amount())));
-                fee.append_option(ooc.map(|o| scaled(o.patient_fee_sek.amount())));
+            let mut profession = strings(n, LONGEST_ENUM_VALUE);
+            let mut form = strings(n, LONGEST_ENUM_VALUE);
+            // Out-of-county fields are rare: their builders grow as needed.
+            let mut listed = StringBuilder::with_capacity(n, 0);
+            let mut first = BooleanBuilder::with_capacity(n);
+            let mut wait_days = Int64Builder::with_capacity(n);
+            let mut chosen = BooleanBuilder::with_capacity(n);
+            let mut provider = StringBuilder::with_capacity(n, 0);
+            let mut home = StringBuilder::with_capacity(n, 0);
+            let mut price = decimal_builder(n);
+            let mut fee = decimal_builder(n);
+            for (date, events) in days {
+                let visit_day = LocalDay::from_date(*date);
+                for e in events.iter() {
+                    let InputEvent::Visit(v) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
+                    event_type.append_value("visit_completed");
+                    profession.append_value(v.profession.as_str());
+                    form.append_value(v.contact_form.as_str());
+                    listed.append_option(v.listed_unit_id.as_ref().map(|u| u.as_str()));
+                    first.append_value(v.assessment.is_some());
+                    wait_days.append_option(
+                        v.assessment.as_ref().map(|a| a.first_contact_at.local_day().days_until(visit_day)),
+                    );
+                    chosen.append_value(v.assessment.as_ref().is_some_and(|a| a.patient_chosen_wait));
+                    let ooc = v.out_of_county.as_ref();
+                    provider.append_option(ooc.map(|o| o.provider.as_str()));
+                    home.append_option(ooc.map(|o| o.home_region.as_str()));
+                    price.append_option(ooc.map(|o| scaled(o.price_sek.amount())));
+                    fee.append_option(ooc.map(|o| scaled(o.patient_fee_sek.amount())));
+                }
             }
             columns.extend([
                 Arc::new(profession.finish()) as ArrayRef,
@@ -163,8 +214,8 @@ pub fn batch(topic: Topic, events: &[&InputEvent]) -> anyhow::Result<RecordBatch
         }
         Topic::Listings => {
             let (mut kommun, mut channel, mut count) =
-                (StringBuilder::new(), StringBuilder::new(), Int64Builder::new());
-            for e in events {
+                (strings(n, 4), strings(n, LONGEST_ENUM_VALUE), Int64Builder::with_capacity(n));
+            for e in events() {
                 let InputEvent::Listing(l) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
                 event_type.append_value(l.event_type.as_str());
                 kommun.append_option(l.kommun_code.as_ref().map(|k| k.as_str()));
@@ -178,8 +229,8 @@ pub fn batch(topic: Topic, events: &[&InputEvent]) -> anyhow::Result<RecordBatch
             ]);
         }
         Topic::Chats => {
-            let mut channel = StringBuilder::new();
-            for e in events {
+            let mut channel = strings(n, LONGEST_ENUM_VALUE);
+            for e in events() {
                 let InputEvent::Chat(c) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
                 event_type.append_value("chat_started");
                 channel.append_value(c.channel.as_str());
@@ -198,8 +249,22 @@ pub fn batch(topic: Topic, events: &[&InputEvent]) -> anyhow::Result<RecordBatch
     Ok(RecordBatch::try_new(schema(topic), all)?)
 }
 
-pub fn decimal_builder() -> Decimal128Builder {
-    Decimal128Builder::new().with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE).expect("valid decimal type")
+/// Bounds for sizing string builders up front: the longest event type name, and the longest
+/// value of the other enumerations (professions, contact forms, lines, channels). Only
+/// capacities: a longer value still fits, the builder grows.
+const LONGEST_EVENT_TYPE: usize = 20;
+const LONGEST_ENUM_VALUE: usize = 16;
+
+/// A string column builder for `rows` values of up to `longest` bytes. The memory is
+/// reserved, not touched: what stays unused costs no pages.
+pub(crate) fn strings(rows: usize, longest: usize) -> StringBuilder {
+    StringBuilder::with_capacity(rows, rows * longest)
+}
+
+pub fn decimal_builder(capacity: usize) -> Decimal128Builder {
+    Decimal128Builder::with_capacity(capacity)
+        .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)
+        .expect("valid decimal type")
 }
 
 /// A decimal as an Arrow Decimal128 value at [`DECIMAL_SCALE`].

@@ -6,7 +6,7 @@
 
 use crate::configuration::Config;
 use anyhow::Context;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, Write};
 use std::ops::Range;
 use std::path::PathBuf;
@@ -118,7 +118,13 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         out.flush()?;
     }
     let Reading { events, outcomes, skipped, .. } = reading;
-    let mut outcomes: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let mut outcomes: Vec<String> = Routed::OUTCOMES
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, count)| *count > 0)
+        .map(|(name, count)| format!("{name} {count}"))
+        .collect();
+    outcomes.sort();
     if skipped > 0 {
         outcomes.push(format!("{skipped} in other slots' partitions skipped"));
     }
@@ -149,8 +155,8 @@ impl Slot {
     }
 }
 
-/// Lines per round of parallel decoding: large enough that starting threads costs nothing,
-/// small enough that a round's lines and events stay in cache-friendly sizes.
+/// Lines per chunk a decoding thread takes: large enough that starting a thread costs
+/// nothing, small enough that the chunks in flight stay a few megabytes.
 const DECODE_CHUNK_LINES: usize = 32_768;
 
 /// Loads the checkpoints of an earlier run into the engine, and numbers each partition's
@@ -181,31 +187,24 @@ fn continue_from_checkpoints(
     Ok(())
 }
 
-/// Reads the files a round at a time into the engine. Lines are read a chunk at a time,
-/// decoded on `threads` threads, then applied in file order (decoding is most of the per-event
-/// work; applying must be sequential).
+/// Reads the files a round at a time into the engine. Lines are read a chunk at a time and
+/// decoded on `threads` threads while the engine applies the chunk before, in file order:
+/// decoding is most of the per-event work, and applying must be sequential.
 struct Reading {
     slot: Slot,
     threads: usize,
-    chunk: Vec<u8>,
-    lines: Vec<Range<usize>>,
+    /// Chunk buffers to read into again, once their events are applied.
+    spare: Vec<Lines>,
     events: u64,
-    outcomes: BTreeMap<&'static str, u64>,
+    /// Messages per outcome, indexed as [`Routed::OUTCOMES`].
+    outcomes: [u64; Routed::OUTCOMES.len()],
     /// Lines of units in partitions other slots own.
     skipped: u64,
 }
 
 impl Reading {
     fn new(slot: Slot, threads: usize) -> Reading {
-        Reading {
-            slot,
-            threads,
-            chunk: Vec::new(),
-            lines: Vec::new(),
-            events: 0,
-            outcomes: BTreeMap::new(),
-            skipped: 0,
-        }
+        Reading { slot, threads, spare: Vec::new(), events: 0, outcomes: Default::default(), skipped: 0 }
     }
 
     /// One round: `batch` lines of the largest file (first in `files`), and each other file
@@ -219,31 +218,34 @@ impl Reading {
                 None => (batch, u64::MAX),
                 Some(share) => (usize::MAX, ((share * file.size as f64).ceil() as u64).saturating_sub(file.read)),
             };
-            while left > 0 && bytes_left > 0 {
-                let (read, bytes) = read_lines(
-                    &mut file.reader,
-                    left.min(DECODE_CHUNK_LINES),
-                    bytes_left,
-                    &mut self.chunk,
-                    &mut self.lines,
-                )?;
-                if read == 0 {
-                    break;
+            let mut in_flight = VecDeque::new();
+            loop {
+                while in_flight.len() < self.threads && left > 0 && bytes_left > 0 {
+                    let mut lines = self.spare.pop().unwrap_or_default();
+                    let (read, bytes) = lines.read(&mut file.reader, left.min(DECODE_CHUNK_LINES), bytes_left)?;
+                    if read == 0 {
+                        left = 0;
+                        break;
+                    }
+                    left -= read;
+                    bytes_left = bytes_left.saturating_sub(bytes);
+                    file.read += bytes;
+                    read_any |= !lines.ranges.is_empty();
+                    in_flight.push_back(Decoding::start(file.topic, lines, self.threads));
                 }
-                left -= read;
-                bytes_left = bytes_left.saturating_sub(bytes);
-                file.read += bytes;
-                read_any |= !self.lines.is_empty();
-                self.apply_chunk(engine, file);
+                let Some(decoding) = in_flight.pop_front() else { break };
+                let lines = self.apply_chunk(engine, file, decoding.finish());
+                self.spare.push(lines);
             }
             progress.get_or_insert(if file.size == 0 { 1.0 } else { file.read as f64 / file.size as f64 });
         }
         Ok(read_any)
     }
 
-    fn apply_chunk(&mut self, engine: &mut Engine, file: &mut TopicFile) {
-        let decoded = decode_on_threads(file.topic, &self.chunk, &self.lines, self.threads);
-        for (line, decoded) in self.lines.iter().zip(decoded) {
+    /// Applies a decoded chunk's events in order; returns its buffers for reuse.
+    fn apply_chunk(&mut self, engine: &mut Engine, file: &mut TopicFile, chunk: DecodedChunk) -> Lines {
+        let DecodedChunk { lines, events } = chunk;
+        for (line, decoded) in lines.ranges.iter().zip(events) {
             // A line that does not decode has no unit: its partition is unknown, and the first
             // slot takes it (to count it as invalid once).
             let partition = decoded.as_ref().map_or(0, |e| self.slot.partition_of(e.unit_id().as_str()));
@@ -252,10 +254,78 @@ impl Reading {
                 continue;
             }
             let offset = file.offsets.entry(partition).or_default();
-            let routed = engine.offer_decoded(file.topic, partition, *offset, &self.chunk[line.clone()], decoded);
-            *self.outcomes.entry(Routed::OUTCOMES[routed.outcome()]).or_default() += 1;
+            let routed = engine.offer_decoded(file.topic, partition, *offset, &lines.bytes[line.clone()], decoded);
+            self.outcomes[routed.outcome()] += 1;
             *offset += 1;
             self.events += 1;
+        }
+        lines
+    }
+}
+
+/// A chunk of a file's lines: the bytes, and the ranges of the non-empty lines (without line
+/// ends and surrounding blanks).
+#[derive(Default)]
+struct Lines {
+    bytes: Vec<u8>,
+    ranges: Vec<Range<usize>>,
+}
+
+impl Lines {
+    /// Reads up to `max` lines, and whole lines until at least `max_bytes`, in place of what the
+    /// chunk held. Returns how many lines and bytes it read: no lines at the end.
+    fn read(&mut self, reader: &mut impl BufRead, max: usize, max_bytes: u64) -> anyhow::Result<(usize, u64)> {
+        self.bytes.clear();
+        self.ranges.clear();
+        let mut read = 0;
+        while read < max && (self.bytes.len() as u64) < max_bytes {
+            let start = self.bytes.len();
+            if reader.read_until(b'\n', &mut self.bytes)? == 0 {
+                break;
+            }
+            read += 1;
+            let line = &self.bytes[start..];
+            let begin = start + (line.len() - line.trim_ascii_start().len());
+            let end = start + line.trim_ascii_end().len();
+            if begin < end {
+                self.ranges.push(begin..end);
+            }
+        }
+        Ok((read, self.bytes.len() as u64))
+    }
+
+    fn decode(self, topic: Topic) -> DecodedChunk {
+        let events = self.ranges.iter().map(|line| decode(topic, &self.bytes[line.clone()])).collect();
+        DecodedChunk { lines: self, events }
+    }
+}
+
+/// A chunk with its lines decoded, in order.
+struct DecodedChunk {
+    lines: Lines,
+    events: Vec<Result<InputEvent, Rejection>>,
+}
+
+/// A chunk being decoded: on a thread of its own, or, with one decoding thread, right here on
+/// the engine's thread (the aggregator service's memory, without other threads' arenas).
+enum Decoding {
+    Done(DecodedChunk),
+    OnThread(std::thread::JoinHandle<DecodedChunk>),
+}
+
+impl Decoding {
+    fn start(topic: Topic, lines: Lines, threads: usize) -> Decoding {
+        if threads == 1 {
+            Decoding::Done(lines.decode(topic))
+        } else {
+            Decoding::OnThread(std::thread::spawn(move || lines.decode(topic)))
+        }
+    }
+
+    fn finish(self) -> DecodedChunk {
+        match self {
+            Decoding::Done(chunk) => chunk,
+            Decoding::OnThread(thread) => thread.join().expect("a decoding thread panicked"),
         }
     }
 }
@@ -268,57 +338,6 @@ struct TopicFile {
     read: u64,
     /// The next offset per partition, as the topic's partitions would number the events.
     offsets: BTreeMap<i32, i64>,
-}
-
-/// Reads up to `max` lines, and whole lines until at least `max_bytes`, into `chunk`, and the
-/// byte ranges of the non-empty ones (without line ends and surrounding blanks) into `lines`.
-/// Returns how many lines and bytes it read: no lines at the end.
-fn read_lines(
-    reader: &mut impl BufRead,
-    max: usize,
-    max_bytes: u64,
-    chunk: &mut Vec<u8>,
-    lines: &mut Vec<Range<usize>>,
-) -> anyhow::Result<(usize, u64)> {
-    chunk.clear();
-    lines.clear();
-    let mut read = 0;
-    while read < max && (chunk.len() as u64) < max_bytes {
-        let start = chunk.len();
-        if reader.read_until(b'\n', chunk)? == 0 {
-            break;
-        }
-        read += 1;
-        let line = &chunk[start..];
-        let begin = start + (line.len() - line.trim_ascii_start().len());
-        let end = start + line.trim_ascii_end().len();
-        if begin < end {
-            lines.push(begin..end);
-        }
-    }
-    Ok((read, chunk.len() as u64))
-}
-
-/// Decodes the lines of `chunk` on up to `threads` threads, in order.
-fn decode_on_threads(
-    topic: Topic,
-    chunk: &[u8],
-    lines: &[Range<usize>],
-    threads: usize,
-) -> Vec<Result<InputEvent, Rejection>> {
-    if threads == 1 {
-        return lines.iter().map(|line| decode(topic, &chunk[line.clone()])).collect();
-    }
-    let per_thread = lines.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = lines
-            .chunks(per_thread)
-            .map(|part| {
-                scope.spawn(move || part.iter().map(|line| decode(topic, &chunk[line.clone()])).collect::<Vec<_>>())
-            })
-            .collect();
-        parts.into_iter().flat_map(|part| part.join().expect("a decoding thread panicked")).collect()
-    })
 }
 
 fn shard_ids(engine: &Engine) -> Vec<(Topic, i32)> {
