@@ -39,4 +39,4 @@ impl fmt::Display for EventId {
     }
 }
 
-super::serde_via_parse!(EventId, |v| v.to_string());
+super::serde_via_parse!(EventId);

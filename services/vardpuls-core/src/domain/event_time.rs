@@ -59,7 +59,7 @@ impl fmt::Display for EventTime {
     }
 }
 
-super::serde_via_parse!(EventTime, |v| v.0.to_rfc3339());
+super::serde_via_parse!(EventTime);
 
 #[cfg(test)]
 mod tests {

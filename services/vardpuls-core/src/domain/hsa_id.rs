@@ -104,7 +104,7 @@ impl fmt::Display for HsaId {
     }
 }
 
-super::serde_via_parse!(HsaId, |v| v.as_str().to_string());
+super::serde_via_parse!(HsaId);
 
 #[cfg(test)]
 mod tests {

@@ -82,8 +82,8 @@ impl fmt::Display for KommunCode {
     }
 }
 
-super::serde_via_parse!(RegionCode, |v| v.as_str().to_string());
-super::serde_via_parse!(KommunCode, |v| v.as_str().to_string());
+super::serde_via_parse!(RegionCode);
+super::serde_via_parse!(KommunCode);
 
 #[cfg(test)]
 mod tests {

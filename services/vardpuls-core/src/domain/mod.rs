@@ -16,21 +16,34 @@ pub use kommun::{KommunCode, RegionCode};
 pub use money::Sek;
 pub use opaque_id::{CallId, ChatId, PatientRef, ProviderName, VisitId};
 
-/// Implements `Serialize`/`Deserialize` for a validated type through its `parse` and a
-/// string view, so that serde errors carry the domain rule.
+/// Implements `Serialize`/`Deserialize` for a validated type as a JSON string: written through
+/// its `Display`, read through its `parse`, so that serde errors carry the domain rule.
 macro_rules! serde_via_parse {
-    ($ty:ty, $as_str:expr) => {
+    ($ty:ty) => {
         impl serde::Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let view: fn(&$ty) -> String = $as_str;
-                s.serialize_str(&view(self))
+                // Through `Display`, which writes the canonical form: no string in between.
+                s.collect_str(self)
             }
         }
 
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let raw = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
-                <$ty>::parse(&raw).map_err(|invalid| serde::de::Error::custom(invalid.to_serde_message()))
+                // A visitor of `&str`, not a `Cow<str>` (which serde always makes owned): the
+                // text is parsed where the JSON holds it, without allocating per field.
+                struct Parse;
+                impl serde::de::Visitor<'_> for Parse {
+                    type Value = $ty;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a string")
+                    }
+
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$ty, E> {
+                        <$ty>::parse(s).map_err(|invalid| E::custom(invalid.to_serde_message()))
+                    }
+                }
+                d.deserialize_str(Parse)
             }
         }
     };

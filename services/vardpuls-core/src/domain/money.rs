@@ -54,7 +54,7 @@ impl fmt::Display for Sek {
     }
 }
 
-super::serde_via_parse!(Sek, |v| v.0.to_string());
+super::serde_via_parse!(Sek);
 
 #[cfg(test)]
 mod tests {

@@ -60,7 +60,7 @@ macro_rules! opaque_id {
             }
         }
 
-        super::serde_via_parse!($name, |v| v.0.to_string());
+        super::serde_via_parse!($name);
     };
 }
 
