@@ -193,8 +193,8 @@ fn continue_from_checkpoints(
 struct Reading {
     slot: Slot,
     threads: usize,
-    /// Chunk buffers to read into again, once their events are applied.
-    spare: Vec<Lines>,
+    /// Chunks to read into again, once their events are applied.
+    spare: Vec<Chunk>,
     events: u64,
     /// Messages per outcome, indexed as [`Routed::OUTCOMES`].
     outcomes: [u64; Routed::OUTCOMES.len()],
@@ -221,8 +221,8 @@ impl Reading {
             let mut in_flight = VecDeque::new();
             loop {
                 while in_flight.len() < self.threads && left > 0 && bytes_left > 0 {
-                    let mut lines = self.spare.pop().unwrap_or_default();
-                    let (read, bytes) = lines.read(&mut file.reader, left.min(DECODE_CHUNK_LINES), bytes_left)?;
+                    let mut chunk = self.spare.pop().unwrap_or_default();
+                    let (read, bytes) = chunk.read(&mut file.reader, left.min(DECODE_CHUNK_LINES), bytes_left)?;
                     if read == 0 {
                         left = 0;
                         break;
@@ -230,22 +230,22 @@ impl Reading {
                     left -= read;
                     bytes_left = bytes_left.saturating_sub(bytes);
                     file.read += bytes;
-                    read_any |= !lines.ranges.is_empty();
-                    in_flight.push_back(Decoding::start(file.topic, lines, self.threads));
+                    read_any |= !chunk.lines.is_empty();
+                    in_flight.push_back(Decoding::start(file.topic, chunk, self.threads));
                 }
                 let Some(decoding) = in_flight.pop_front() else { break };
-                let lines = self.apply_chunk(engine, file, decoding.finish());
-                self.spare.push(lines);
+                let mut chunk = decoding.finish();
+                self.apply_chunk(engine, file, &mut chunk);
+                self.spare.push(chunk);
             }
             progress.get_or_insert(if file.size == 0 { 1.0 } else { file.read as f64 / file.size as f64 });
         }
         Ok(read_any)
     }
 
-    /// Applies a decoded chunk's events in order; returns its buffers for reuse.
-    fn apply_chunk(&mut self, engine: &mut Engine, file: &mut TopicFile, chunk: DecodedChunk) -> Lines {
-        let DecodedChunk { lines, events } = chunk;
-        for (line, decoded) in lines.ranges.iter().zip(events) {
+    /// Applies a decoded chunk's events in order, taking them out of the chunk.
+    fn apply_chunk(&mut self, engine: &mut Engine, file: &mut TopicFile, chunk: &mut Chunk) {
+        for (line, decoded) in chunk.lines.iter().zip(chunk.decoded.drain(..)) {
             // A line that does not decode has no unit: its partition is unknown, and the first
             // slot takes it (to count it as invalid once).
             let partition = decoded.as_ref().map_or(0, |e| self.slot.partition_of(e.unit_id().as_str()));
@@ -254,29 +254,29 @@ impl Reading {
                 continue;
             }
             let offset = file.offsets.entry(partition).or_default();
-            let routed = engine.offer_decoded(file.topic, partition, *offset, &lines.bytes[line.clone()], decoded);
+            let routed = engine.offer_decoded(file.topic, partition, *offset, &chunk.bytes[line.clone()], decoded);
             self.outcomes[routed.outcome()] += 1;
             *offset += 1;
             self.events += 1;
         }
-        lines
     }
 }
 
-/// A chunk of a file's lines: the bytes, and the ranges of the non-empty lines (without line
-/// ends and surrounding blanks).
+/// A chunk of a file's lines: the bytes, the ranges of the non-empty lines (without line ends
+/// and surrounding blanks), and, once decoded, their events in the same order.
 #[derive(Default)]
-struct Lines {
+struct Chunk {
     bytes: Vec<u8>,
-    ranges: Vec<Range<usize>>,
+    lines: Vec<Range<usize>>,
+    decoded: Vec<Result<InputEvent, Rejection>>,
 }
 
-impl Lines {
+impl Chunk {
     /// Reads up to `max` lines, and whole lines until at least `max_bytes`, in place of what the
     /// chunk held. Returns how many lines and bytes it read: no lines at the end.
     fn read(&mut self, reader: &mut impl BufRead, max: usize, max_bytes: u64) -> anyhow::Result<(usize, u64)> {
         self.bytes.clear();
-        self.ranges.clear();
+        self.lines.clear();
         let mut read = 0;
         while read < max && (self.bytes.len() as u64) < max_bytes {
             let start = self.bytes.len();
@@ -288,41 +288,36 @@ impl Lines {
             let begin = start + (line.len() - line.trim_ascii_start().len());
             let end = start + line.trim_ascii_end().len();
             if begin < end {
-                self.ranges.push(begin..end);
+                self.lines.push(begin..end);
             }
         }
         Ok((read, self.bytes.len() as u64))
     }
 
-    fn decode(self, topic: Topic) -> DecodedChunk {
-        let events = self.ranges.iter().map(|line| decode(topic, &self.bytes[line.clone()])).collect();
-        DecodedChunk { lines: self, events }
+    fn decode(mut self, topic: Topic) -> Chunk {
+        self.decoded.clear();
+        self.decoded.extend(self.lines.iter().map(|line| decode(topic, &self.bytes[line.clone()])));
+        self
     }
-}
-
-/// A chunk with its lines decoded, in order.
-struct DecodedChunk {
-    lines: Lines,
-    events: Vec<Result<InputEvent, Rejection>>,
 }
 
 /// A chunk being decoded: on a thread of its own, or, with one decoding thread, right here on
 /// the engine's thread (the aggregator service's memory, without other threads' arenas).
 enum Decoding {
-    Done(DecodedChunk),
-    OnThread(std::thread::JoinHandle<DecodedChunk>),
+    Done(Chunk),
+    OnThread(std::thread::JoinHandle<Chunk>),
 }
 
 impl Decoding {
-    fn start(topic: Topic, lines: Lines, threads: usize) -> Decoding {
+    fn start(topic: Topic, chunk: Chunk, threads: usize) -> Decoding {
         if threads == 1 {
-            Decoding::Done(lines.decode(topic))
+            Decoding::Done(chunk.decode(topic))
         } else {
-            Decoding::OnThread(std::thread::spawn(move || lines.decode(topic)))
+            Decoding::OnThread(std::thread::spawn(move || chunk.decode(topic)))
         }
     }
 
-    fn finish(self) -> DecodedChunk {
+    fn finish(self) -> Chunk {
         match self {
             Decoding::Done(chunk) => chunk,
             Decoding::OnThread(thread) => thread.join().expect("a decoding thread panicked"),
