@@ -20,7 +20,7 @@ use crate::partial::{Partial, Period};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use compact_str::CompactString;
 // foldhash, not SipHash: the event-id set is probed once per event (SipHash was 6 % of replay).
-use foldhash::HashMap;
+use foldhash::{HashMap, HashSet};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use vardpuls_core::Topic;
@@ -37,7 +37,8 @@ pub struct Shard {
     /// days at the same point as the first run.
     pub watermark: Option<DateTime<Utc>>,
     pub open: BTreeMap<NaiveDate, Vec<InputEvent>>,
-    pub seen: HashMap<u128, NaiveDate>,
+    /// The ids of the open days' events (a day's ids leave with its events when it closes).
+    pub seen: HashSet<u128>,
     pub closed: BTreeMap<NaiveDate, Vec<Partial>>,
     /// Closed days not in memory: their partials are only in their checkpoint segment.
     pub archived: BTreeSet<NaiveDate>,
@@ -91,7 +92,7 @@ impl Shard {
             next_offset: 0,
             watermark: None,
             open: BTreeMap::new(),
-            seen: HashMap::default(),
+            seen: HashSet::default(),
             closed: BTreeMap::new(),
             archived: BTreeSet::new(),
             month_to_date: BTreeMap::new(),
@@ -126,11 +127,8 @@ impl Shard {
         if self.has_passed(closes_at) {
             return Applied::Late { day, closed_at: closes_at };
         }
-        match self.seen.entry(event.event_id().as_u128()) {
-            Entry::Occupied(_) => return Applied::Duplicate,
-            Entry::Vacant(slot) => {
-                slot.insert(day.date());
-            }
+        if !self.seen.insert(event.event_id().as_u128()) {
+            return Applied::Duplicate;
         }
         self.open.entry(day.date()).or_default().push(event);
         self.dirty.insert(day.date());
@@ -140,8 +138,7 @@ impl Shard {
 
     /// Takes the open days' events from a checkpoint, and their ids for spotting duplicates.
     pub fn set_open(&mut self, open: BTreeMap<NaiveDate, Vec<InputEvent>>) {
-        self.seen =
-            open.iter().flat_map(|(day, events)| events.iter().map(|e| (e.event_id().as_u128(), *day))).collect();
+        self.seen = open.values().flatten().map(|e| e.event_id().as_u128()).collect();
         self.open = open;
     }
 
@@ -161,11 +158,19 @@ impl Shard {
         if finals.is_empty() {
             return;
         }
+        let closes_all = self.open.keys().all(|day| finals.contains_key(day));
         for day in finals.keys() {
-            self.open.remove(day);
+            let events = self.open.remove(day).unwrap_or_default();
+            if !closes_all {
+                for e in &events {
+                    self.seen.remove(&e.event_id().as_u128());
+                }
+            }
             self.dirty.remove(day);
         }
-        self.seen.retain(|_, d| !finals.contains_key(d));
+        if closes_all {
+            self.seen.clear();
+        }
         for (day, partials) in finals {
             self.update_levels(&partials);
             self.closed.insert(day, partials);
@@ -278,6 +283,25 @@ mod tests {
             r#"{{"schema_version":1,"event_id":"00000000-0000-4000-8000-{id:012}","event_type":"chat_started","occurred_at":"{at}","unit_id":"SE2321000180-E001","chat_id":"c{id}","channel":"other"}}"#
         );
         decode(Topic::Chats, json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn closing_a_day_forgets_only_its_event_ids() {
+        let lateness = Duration::hours(2);
+        let mut s = Shard::new(Topic::Chats, 0);
+        let (day1, day2) =
+            (NaiveDate::from_ymd_opt(2026, 3, 28).unwrap(), NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
+        for (id, at) in
+            [(1, "2026-03-28T10:00:00+01:00"), (2, "2026-03-28T11:00:00+01:00"), (3, "2026-03-29T10:00:00+02:00")]
+        {
+            assert_eq!(s.apply(chat(id, at), lateness), Applied::Counted);
+        }
+        s.close(day1, Vec::new());
+        assert_eq!(s.seen.len(), 1, "the closed day's ids are gone, the open day's stay");
+        assert_eq!(s.apply(chat(3, "2026-03-29T10:00:00+02:00"), lateness), Applied::Duplicate);
+        s.close_days(BTreeMap::from([(day2, Vec::new())]));
+        assert!(s.seen.is_empty() && s.open.is_empty());
+        assert_eq!(s.closed.keys().copied().collect::<Vec<_>>(), vec![day1, day2]);
     }
 
     #[test]
