@@ -158,18 +158,21 @@ impl Shard {
         if finals.is_empty() {
             return;
         }
-        let closes_all = self.open.keys().all(|day| finals.contains_key(day));
-        for day in finals.keys() {
-            let events = self.open.remove(day).unwrap_or_default();
-            if !closes_all {
-                for e in &events {
-                    self.seen.remove(&e.event_id().as_u128());
-                }
+        let closing: Vec<Vec<InputEvent>> = finals
+            .keys()
+            .filter_map(|day| {
+                self.dirty.remove(day);
+                self.open.remove(day)
+            })
+            .collect();
+        let leaving: usize = closing.iter().map(Vec::len).sum();
+        if leaving * 2 >= self.seen.len() {
+            // Most ids go (a backfill closing its days): collect the ones that stay instead.
+            self.seen = self.open.values().flatten().map(|e| e.event_id().as_u128()).collect();
+        } else {
+            for e in closing.iter().flatten() {
+                self.seen.remove(&e.event_id().as_u128());
             }
-            self.dirty.remove(day);
-        }
-        if closes_all {
-            self.seen.clear();
         }
         for (day, partials) in finals {
             self.update_levels(&partials);
@@ -292,15 +295,19 @@ mod tests {
         let (day1, day2) =
             (NaiveDate::from_ymd_opt(2026, 3, 28).unwrap(), NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
         for (id, at) in
-            [(1, "2026-03-28T10:00:00+01:00"), (2, "2026-03-28T11:00:00+01:00"), (3, "2026-03-29T10:00:00+02:00")]
+            [(1, "2026-03-28T10:00:00+01:00"), (2, "2026-03-29T10:00:00+02:00"), (3, "2026-03-29T11:00:00+02:00")]
         {
             assert_eq!(s.apply(chat(id, at), lateness), Applied::Counted);
         }
+        // A third of the ids leave: removed one by one.
         s.close(day1, Vec::new());
-        assert_eq!(s.seen.len(), 1, "the closed day's ids are gone, the open day's stay");
-        assert_eq!(s.apply(chat(3, "2026-03-29T10:00:00+02:00"), lateness), Applied::Duplicate);
+        assert_eq!(s.seen.len(), 2, "the closed day's ids are gone, the open day's stay");
+        assert_eq!(s.apply(chat(2, "2026-03-29T10:00:00+02:00"), lateness), Applied::Duplicate);
+        // All of them leave: the set is rebuilt from what stays open.
+        s.apply(chat(4, "2026-03-30T10:00:00+02:00"), lateness);
         s.close_days(BTreeMap::from([(day2, Vec::new())]));
-        assert!(s.seen.is_empty() && s.open.is_empty());
+        assert_eq!(s.seen.len(), 1);
+        assert_eq!(s.apply(chat(4, "2026-03-30T10:00:00+02:00"), lateness), Applied::Duplicate);
         assert_eq!(s.closed.keys().copied().collect::<Vec<_>>(), vec![day1, day2]);
     }
 
