@@ -152,8 +152,9 @@ impl Shard {
         self.close_days(BTreeMap::from([(day, partials)]));
     }
 
-    /// Replaces each day's events by its final partials, in one pass over the event ids
-    /// (a backfill closes many days at once).
+    /// Replaces each day's events by its final partials, and forgets their event ids: one by
+    /// one, or, when most of them go (a backfill closes many days at once), by keeping the ids
+    /// of the days that stay.
     pub fn close_days(&mut self, finals: BTreeMap<NaiveDate, Vec<Partial>>) {
         if finals.is_empty() {
             return;

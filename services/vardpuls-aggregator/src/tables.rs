@@ -102,10 +102,10 @@ pub fn batches(topic: Topic, days: &[DayEvents], parts: usize) -> anyhow::Result
 
 /// Splits days of events into up to `parts` runs of about equal rows, in order, cutting a day
 /// where a run fills up (a day's events may be most of them).
-fn split_rows<'a>(days: &[DayEvents<'a>], parts: usize) -> Vec<Vec<DayEvents<'a>>> {
+fn split_rows<'a, T>(days: &[(NaiveDate, &'a [T])], parts: usize) -> Vec<Vec<(NaiveDate, &'a [T])>> {
     let rows: usize = days.iter().map(|(_, events)| events.len()).sum();
     let per_part = rows.div_ceil(parts.max(1)).max(MIN_ROWS_PER_THREAD);
-    let mut out: Vec<Vec<DayEvents>> = vec![Vec::new()];
+    let mut out: Vec<Vec<(NaiveDate, &[T])>> = vec![Vec::new()];
     let mut room = per_part;
     for &(day, mut events) in days {
         while !events.is_empty() {
@@ -277,4 +277,44 @@ pub fn scaled(d: rust_decimal::Decimal) -> i128 {
 /// An Arrow Decimal128 value at `scale` as an exact decimal.
 pub fn unscaled(v: i128, scale: i8) -> rust_decimal::Decimal {
     rust_decimal::Decimal::from_i128_with_scale(v, scale as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::compute::concat_batches;
+    use vardpuls_core::events::decode;
+
+    fn date(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
+    }
+
+    #[test]
+    fn rows_split_into_equal_runs_in_order_cutting_days() {
+        let (a, b) = (vec![0u32; 30_000], vec![1u32; 10_000]);
+        let parts = split_rows(&[(date(1), &a[..]), (date(2), &b[..])], 2);
+        let shape: Vec<Vec<(NaiveDate, usize)>> =
+            parts.iter().map(|part| part.iter().map(|(d, rows)| (*d, rows.len())).collect()).collect();
+        assert_eq!(shape, vec![vec![(date(1), 20_000)], vec![(date(1), 10_000), (date(2), 10_000)]]);
+        // Small tables stay in one part.
+        assert_eq!(split_rows(&[(date(2), &b[..])], 2).len(), 1);
+    }
+
+    #[test]
+    fn a_table_built_in_parts_holds_the_same_rows_as_one_built_whole() {
+        let events: Vec<InputEvent> = (0..40_000)
+            .map(|i| {
+                let json = format!(
+                    r#"{{"schema_version":1,"event_id":"00000000-0000-4000-8000-{i:012}","event_type":"chat_started","occurred_at":"2026-03-29T10:00:00+02:00","unit_id":"SE2321000180-E{:03}","chat_id":"c{i}","channel":"other"}}"#,
+                    i % 7
+                );
+                decode(Topic::Chats, json.as_bytes()).unwrap()
+            })
+            .collect();
+        let days = [(date(28), &events[..15_000]), (date(29), &events[15_000..])];
+        let whole = batch(Topic::Chats, &days).unwrap();
+        let parts = batches(Topic::Chats, &days, 2).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(concat_batches(&whole.schema(), &parts).unwrap(), whole);
+    }
 }
