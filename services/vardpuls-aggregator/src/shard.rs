@@ -138,8 +138,13 @@ impl Shard {
 
     /// Takes the open days' events from a checkpoint, and their ids for spotting duplicates.
     pub fn set_open(&mut self, open: BTreeMap<NaiveDate, Vec<InputEvent>>) {
-        self.seen = open.values().flatten().map(|e| e.event_id().as_u128()).collect();
         self.open = open;
+        self.seen = self.open_event_ids();
+    }
+
+    /// The ids of every open day's events, as `seen` holds them.
+    fn open_event_ids(&self) -> HashSet<u128> {
+        self.open.values().flatten().map(|e| e.event_id().as_u128()).collect()
     }
 
     /// Open days whose lateness has passed: to be computed one last time and closed.
@@ -169,7 +174,7 @@ impl Shard {
         let leaving: usize = closing.iter().map(Vec::len).sum();
         if leaving * 2 >= self.seen.len() {
             // Most ids go (a backfill closing its days): collect the ones that stay instead.
-            self.seen = self.open.values().flatten().map(|e| e.event_id().as_u128()).collect();
+            self.seen = self.open_event_ids();
         } else {
             for e in closing.iter().flatten() {
                 self.seen.remove(&e.event_id().as_u128());
