@@ -6,11 +6,13 @@
 
 use crate::configuration::Config;
 use anyhow::Context;
+use memmap2::Mmap;
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 use vardpuls_aggregator::assignment::Assignment;
 use vardpuls_aggregator::{Engine, Routed, checkpoint};
@@ -61,9 +63,14 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         let path = args.dir.join(format!("{}.ndjson", topic.short_name()));
         if path.exists() {
             let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-            let size = file.metadata()?.len();
-            let reader = std::io::BufReader::with_capacity(1 << 20, file);
-            files.push(TopicFile { topic, reader, size, read: 0, offsets: BTreeMap::new() });
+            // SAFETY: the mapping is only read, and the files are finished exports that nothing
+            // writes to while they are aggregated (one truncated meanwhile would fault). Mapped,
+            // the lines are decoded where the kernel holds them, without copying them first.
+            let map = unsafe { Mmap::map(&file) }.with_context(|| format!("mapping {}", path.display()))?;
+            // Only a hint: each file is read once, front to back.
+            let _ = map.advise(memmap2::Advice::Sequential);
+            let size = map.len() as u64;
+            files.push(TopicFile { topic, text: Arc::new(map), size, read: 0, offsets: BTreeMap::new() });
         }
     }
     anyhow::ensure!(!files.is_empty(), "no <topic>.ndjson files in {}", args.dir.display());
@@ -84,7 +91,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         args.decode_threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
     let mut reading = Reading::new(slot, threads);
     loop {
-        let read_any = reading.round(&mut engine, &mut files, args.batch)?;
+        let read_any = reading.round(&mut engine, &mut files, args.batch);
         let compute_started = Instant::now();
         if let Some(dir) = &args.state_dir {
             for (topic, partition) in shard_ids(&engine) {
@@ -156,7 +163,7 @@ impl Slot {
 }
 
 /// Lines per chunk a decoding thread takes: large enough that starting a thread costs
-/// nothing, small enough that the chunks in flight stay a few megabytes.
+/// nothing, small enough that the decoded events in flight stay a few megabytes.
 const DECODE_CHUNK_LINES: usize = 32_768;
 
 /// Loads the checkpoints of an earlier run into the engine, and numbers each partition's
@@ -193,7 +200,7 @@ fn continue_from_checkpoints(
 struct Reading {
     slot: Slot,
     threads: usize,
-    /// Chunks to read into again, once their events are applied.
+    /// Chunks to reuse (their vectors), once their events are applied.
     spare: Vec<Chunk>,
     events: u64,
     /// Messages per outcome, indexed as [`Routed::OUTCOMES`].
@@ -210,7 +217,7 @@ impl Reading {
     /// One round: `batch` lines of the largest file (first in `files`), and each other file
     /// as far into its length as the largest got, so all topics move through the same days
     /// together. Returns whether there was anything left to read.
-    fn round(&mut self, engine: &mut Engine, files: &mut [TopicFile], batch: usize) -> anyhow::Result<bool> {
+    fn round(&mut self, engine: &mut Engine, files: &mut [TopicFile], batch: usize) -> bool {
         let mut read_any = false;
         let mut progress: Option<f64> = None;
         for file in files.iter_mut() {
@@ -222,16 +229,17 @@ impl Reading {
             loop {
                 while in_flight.len() < self.threads && left > 0 && bytes_left > 0 {
                     let mut chunk = self.spare.pop().unwrap_or_default();
-                    let (read, bytes) = chunk.read(&mut file.reader, left.min(DECODE_CHUNK_LINES), bytes_left)?;
+                    let (read, end) =
+                        chunk.read(&file.text, file.read as usize, left.min(DECODE_CHUNK_LINES), bytes_left);
                     if read == 0 {
                         left = 0;
                         break;
                     }
                     left -= read;
-                    bytes_left = bytes_left.saturating_sub(bytes);
-                    file.read += bytes;
+                    bytes_left = bytes_left.saturating_sub(end as u64 - file.read);
+                    file.read = end as u64;
                     read_any |= !chunk.lines.is_empty();
-                    in_flight.push_back(Decoding::start(file.topic, chunk, self.threads));
+                    in_flight.push_back(Decoding::start(file.topic, chunk, &file.text, self.threads));
                 }
                 let Some(decoding) = in_flight.pop_front() else { break };
                 let mut chunk = decoding.finish();
@@ -240,7 +248,7 @@ impl Reading {
             }
             progress.get_or_insert(if file.size == 0 { 1.0 } else { file.read as f64 / file.size as f64 });
         }
-        Ok(read_any)
+        read_any
     }
 
     /// Applies a decoded chunk's events in order, taking them out of the chunk.
@@ -254,7 +262,7 @@ impl Reading {
                 continue;
             }
             let offset = file.offsets.entry(partition).or_default();
-            let routed = engine.offer_decoded(file.topic, partition, *offset, &chunk.bytes[line.clone()], decoded);
+            let routed = engine.offer_decoded(file.topic, partition, *offset, &file.text[line.clone()], decoded);
             self.outcomes[routed.outcome()] += 1;
             *offset += 1;
             self.events += 1;
@@ -262,41 +270,38 @@ impl Reading {
     }
 }
 
-/// A chunk of a file's lines: the bytes, the ranges of the non-empty lines (without line ends
-/// and surrounding blanks), and, once decoded, their events in the same order.
+/// A chunk of a file's lines: the byte ranges of its non-empty lines in the file (without line
+/// ends and surrounding blanks), and, once decoded, their events in the same order.
 #[derive(Default)]
 struct Chunk {
-    bytes: Vec<u8>,
     lines: Vec<Range<usize>>,
     decoded: Vec<Result<InputEvent, Rejection>>,
 }
 
 impl Chunk {
-    /// Reads up to `max` lines, and whole lines until at least `max_bytes`, in place of what the
-    /// chunk held. Returns how many lines and bytes it read: no lines at the end.
-    fn read(&mut self, reader: &mut impl BufRead, max: usize, max_bytes: u64) -> anyhow::Result<(usize, u64)> {
-        self.bytes.clear();
+    /// Takes up to `max` lines of `text` from byte `from`, and whole lines until at least
+    /// `max_bytes`, in place of what the chunk held. Returns how many lines it took (none at the
+    /// end) and the byte after the last.
+    fn read(&mut self, text: &[u8], from: usize, max: usize, max_bytes: u64) -> (usize, usize) {
         self.lines.clear();
-        let mut read = 0;
-        while read < max && (self.bytes.len() as u64) < max_bytes {
-            let start = self.bytes.len();
-            if reader.read_until(b'\n', &mut self.bytes)? == 0 {
-                break;
-            }
+        let (mut read, mut at) = (0, from);
+        while read < max && at < text.len() && ((at - from) as u64) < max_bytes {
+            let end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i + 1);
             read += 1;
-            let line = &self.bytes[start..];
-            let begin = start + (line.len() - line.trim_ascii_start().len());
-            let end = start + line.trim_ascii_end().len();
-            if begin < end {
-                self.lines.push(begin..end);
+            let line = &text[at..end];
+            let begin = at + (line.len() - line.trim_ascii_start().len());
+            let trimmed_end = at + line.trim_ascii_end().len();
+            if begin < trimmed_end {
+                self.lines.push(begin..trimmed_end);
             }
+            at = end;
         }
-        Ok((read, self.bytes.len() as u64))
+        (read, at)
     }
 
-    fn decode(mut self, topic: Topic) -> Chunk {
+    fn decode(mut self, topic: Topic, text: &[u8]) -> Chunk {
         self.decoded.clear();
-        self.decoded.extend(self.lines.iter().map(|line| decode(topic, &self.bytes[line.clone()])));
+        self.decoded.extend(self.lines.iter().map(|line| decode(topic, &text[line.clone()])));
         self
     }
 }
@@ -309,11 +314,12 @@ enum Decoding {
 }
 
 impl Decoding {
-    fn start(topic: Topic, chunk: Chunk, threads: usize) -> Decoding {
+    fn start(topic: Topic, chunk: Chunk, text: &Arc<Mmap>, threads: usize) -> Decoding {
         if threads == 1 {
-            Decoding::Done(chunk.decode(topic))
+            Decoding::Done(chunk.decode(topic, text))
         } else {
-            Decoding::OnThread(std::thread::spawn(move || chunk.decode(topic)))
+            let text = Arc::clone(text);
+            Decoding::OnThread(std::thread::spawn(move || chunk.decode(topic, &text)))
         }
     }
 
@@ -328,7 +334,8 @@ impl Decoding {
 /// One input file and how far it has been read.
 struct TopicFile {
     topic: Topic,
-    reader: std::io::BufReader<std::fs::File>,
+    /// The whole file, mapped: shared with the threads decoding its chunks.
+    text: Arc<Mmap>,
     size: u64,
     read: u64,
     /// The next offset per partition, as the topic's partitions would number the events.
