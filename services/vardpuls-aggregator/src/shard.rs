@@ -37,8 +37,12 @@ pub struct Shard {
     /// days at the same point as the first run.
     pub watermark: Option<DateTime<Utc>>,
     pub open: BTreeMap<NaiveDate, Vec<InputEvent>>,
-    /// The ids of the open days' events (a day's ids leave with its events when it closes).
-    pub seen: HashSet<u128>,
+    /// The ids of each open day's events, to count each event id once. An id is looked up
+    /// among its own day's: a redelivered event carries the same `occurred_at`, so it falls on
+    /// the same day. The set being filled is so one day's, which stays in cache (one set of
+    /// every open day's ids cost a cache miss per event), and a closing day's ids leave with it
+    /// in one piece.
+    pub seen: BTreeMap<NaiveDate, HashSet<u128>>,
     pub closed: BTreeMap<NaiveDate, Vec<Partial>>,
     /// Closed days not in memory: their partials are only in their checkpoint segment.
     pub archived: BTreeSet<NaiveDate>,
@@ -92,7 +96,7 @@ impl Shard {
             next_offset: 0,
             watermark: None,
             open: BTreeMap::new(),
-            seen: HashSet::default(),
+            seen: BTreeMap::new(),
             closed: BTreeMap::new(),
             archived: BTreeSet::new(),
             month_to_date: BTreeMap::new(),
@@ -127,7 +131,7 @@ impl Shard {
         if self.has_passed(closes_at) {
             return Applied::Late { day, closed_at: closes_at };
         }
-        if !self.seen.insert(event.event_id().as_u128()) {
+        if !self.seen.entry(day.date()).or_default().insert(event.event_id().as_u128()) {
             return Applied::Duplicate;
         }
         self.open.entry(day.date()).or_default().push(event);
@@ -142,9 +146,9 @@ impl Shard {
         self.seen = self.open_event_ids();
     }
 
-    /// The ids of every open day's events, as `seen` holds them.
-    fn open_event_ids(&self) -> HashSet<u128> {
-        self.open.values().flatten().map(|e| e.event_id().as_u128()).collect()
+    /// The ids of each open day's events, as `seen` holds them.
+    fn open_event_ids(&self) -> BTreeMap<NaiveDate, HashSet<u128>> {
+        self.open.iter().map(|(day, events)| (*day, events.iter().map(|e| e.event_id().as_u128()).collect())).collect()
     }
 
     /// Open days whose lateness has passed: to be computed one last time and closed.
@@ -157,30 +161,12 @@ impl Shard {
         self.close_days(BTreeMap::from([(day, partials)]));
     }
 
-    /// Replaces each day's events by its final partials, and forgets their event ids: one by
-    /// one, or, when most of them go (a backfill closes many days at once), by keeping the ids
-    /// of the days that stay.
+    /// Replaces each day's events by its final partials, and forgets their event ids.
     pub fn close_days(&mut self, finals: BTreeMap<NaiveDate, Vec<Partial>>) {
-        if finals.is_empty() {
-            return;
-        }
-        let closing: Vec<Vec<InputEvent>> = finals
-            .keys()
-            .filter_map(|day| {
-                self.dirty.remove(day);
-                self.open.remove(day)
-            })
-            .collect();
-        let leaving: usize = closing.iter().map(Vec::len).sum();
-        if leaving * 2 >= self.seen.len() {
-            // Most ids go (a backfill closing its days): collect the ones that stay instead.
-            self.seen = self.open_event_ids();
-        } else {
-            for e in closing.iter().flatten() {
-                self.seen.remove(&e.event_id().as_u128());
-            }
-        }
         for (day, partials) in finals {
+            self.open.remove(&day);
+            self.seen.remove(&day);
+            self.dirty.remove(&day);
             self.update_levels(&partials);
             self.closed.insert(day, partials);
         }
@@ -305,16 +291,26 @@ mod tests {
         {
             assert_eq!(s.apply(chat(id, at), lateness), Applied::Counted);
         }
-        // A third of the ids leave: removed one by one.
         s.close(day1, Vec::new());
-        assert_eq!(s.seen.len(), 2, "the closed day's ids are gone, the open day's stay");
+        assert_eq!(s.seen.keys().copied().collect::<Vec<_>>(), vec![day2], "the closed day's ids are gone");
+        assert_eq!(s.seen[&day2].len(), 2, "the open day's stay");
         assert_eq!(s.apply(chat(2, "2026-03-29T10:00:00+02:00"), lateness), Applied::Duplicate);
-        // All of them leave: the set is rebuilt from what stays open.
-        s.apply(chat(4, "2026-03-30T10:00:00+02:00"), lateness);
-        s.close_days(BTreeMap::from([(day2, Vec::new())]));
-        assert_eq!(s.seen.len(), 1);
-        assert_eq!(s.apply(chat(4, "2026-03-30T10:00:00+02:00"), lateness), Applied::Duplicate);
-        assert_eq!(s.closed.keys().copied().collect::<Vec<_>>(), vec![day1, day2]);
+        assert_eq!(s.closed.keys().copied().collect::<Vec<_>>(), vec![day1]);
+        assert_eq!(s.open.keys().copied().collect::<Vec<_>>(), vec![day2]);
+    }
+
+    #[test]
+    fn an_event_id_is_a_duplicate_within_its_own_day() {
+        let lateness = Duration::hours(48);
+        let mut s = Shard::new(Topic::Chats, 0);
+        assert_eq!(s.apply(chat(1, "2026-03-29T10:00:00+02:00"), lateness), Applied::Counted);
+        assert_eq!(s.apply(chat(1, "2026-03-29T23:59:00+02:00"), lateness), Applied::Duplicate);
+        // The same id on another day is not the same event redelivered: it carries another time.
+        assert_eq!(s.apply(chat(1, "2026-03-30T00:00:00+02:00"), lateness), Applied::Counted);
+        // Restored from a checkpoint, the ids are rebuilt per day from the open events.
+        let mut restored = Shard::new(Topic::Chats, 0);
+        restored.set_open(s.open.clone());
+        assert_eq!(restored.seen, s.seen);
     }
 
     #[test]
