@@ -7,7 +7,7 @@
 use crate::catalogue::{self, CATALOGUE, MONTH_TO_DATE_SQL, MONTHLY_LAST_SQL, MONTHLY_SUM_SQL, Measure, Stage};
 use crate::config::AggregatorConfig;
 use crate::partial::{self, Partial, Period};
-use crate::records::to_record;
+use crate::records::{self, ToPublish};
 use crate::shard::{Applied, Shard};
 use crate::tables;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -298,7 +298,7 @@ impl Engine {
         }
 
         // Close days, then publish what changed.
-        let mut changed = Vec::new();
+        let mut publish = Vec::new();
         let mut closed_now: BTreeMap<(ShardId, LocalMonth), Vec<NaiveDate>> = BTreeMap::new();
         for id in active.iter().copied() {
             let shard = self.shards.get_mut(&id).expect("active shard exists");
@@ -323,12 +323,11 @@ impl Engine {
             for (p, is_final) in candidates {
                 // A final record is stamped with the instant its period closed, so a replay after
                 // a crash reproduces it exactly; an open one with the data's watermark.
-                let stamp = if is_final { closes_at(&p, lateness) } else { as_of };
                 if is_final {
                     shard.emitted.remove(&p);
-                    changed.push(to_record(&p, is_final, stamp));
+                    publish.push(ToPublish { as_of: closes_at(&p, lateness), partial: p, is_final });
                 } else if let Some(p) = shard.emitted.publish(p) {
-                    changed.push(to_record(p, is_final, stamp));
+                    publish.push(ToPublish { partial: p.clone(), is_final, as_of });
                 }
             }
             for day in finals.keys() {
@@ -337,6 +336,7 @@ impl Engine {
             shard.close_days(finals);
             shard.dirty.clear();
         }
+        let changed = records::to_records(&publish, self.partitions());
         self.fold_months_to_date(closed_now).await?;
         // Only now: a jump of the watermark (a live event after a backfill) may expire the very
         // days just closed, which the fold still read.
