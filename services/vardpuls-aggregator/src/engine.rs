@@ -224,11 +224,11 @@ impl Engine {
             self.register_parts(tables::table_name(topic), tables::batches(topic, &days, partitions)?)?;
             let openings = latest_final_levels(active.iter().filter(|(t, _)| *t == topic).map(|id| &self.shards[id]));
             self.register("closed_latest", closed_latest_table(&openings)?)?;
-            for kpi in catalogue::daily_kpis_of(topic) {
-                for p in self.run(kpi.id, &self.render(kpi.sql, &[])).await? {
-                    let shard = self.shard_of(topic, &p.unit_id)?;
-                    daily.entry(shard).or_default().push(p);
-                }
+            let queries: Vec<(&str, String)> =
+                catalogue::daily_kpis_of(topic).map(|kpi| (kpi.id, self.render(kpi.sql, &[]))).collect();
+            for p in self.run_together(&queries).await? {
+                let shard = self.shard_of(topic, &p.unit_id)?;
+                daily.entry(shard).or_default().push(p);
             }
         }
 
@@ -285,12 +285,11 @@ impl Engine {
                 self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &daily_kpi_list(false))]);
             let last_sql =
                 self.render(MONTHLY_LAST_SQL, &[("{months}", &month_list), ("{stock_kpis}", &daily_kpi_list(true))]);
-            let mut results = self.run("monthly", &sum_sql).await?;
-            results.extend(self.run("monthly stock", &last_sql).await?);
+            let mut queries = vec![("monthly", sum_sql), ("monthly stock", last_sql)];
             for kpi in CATALOGUE.iter().filter(|k| matches!(k.stage, Stage::Monthly { .. })) {
-                results.extend(self.run(kpi.id, &self.render(kpi.sql, &[("{months}", &month_list)])).await?);
+                queries.push((kpi.id, self.render(kpi.sql, &[("{months}", &month_list)])));
             }
-            for p in results {
+            for p in self.run_together(&queries).await? {
                 let topic = source_of(&p.kpi)?;
                 let shard = self.shard_of(topic, &p.unit_id)?;
                 monthly.entry(shard).or_default().push(p);
@@ -446,6 +445,13 @@ impl Engine {
         }
         self.ctx.register_table(name, Arc::new(MemTable::try_new(schema, slices)?))?;
         Ok(())
+    }
+
+    /// Runs `(name, sql)` queries at once, their results in the order given: one query is
+    /// planned while the others execute, so small queries do not leave cores idle in turn.
+    async fn run_together(&self, queries: &[(&str, String)]) -> anyhow::Result<Vec<Partial>> {
+        let results = futures::future::try_join_all(queries.iter().map(|(kpi, sql)| self.run(kpi, sql))).await?;
+        Ok(results.into_iter().flatten().collect())
     }
 
     async fn run(&self, kpi: &str, sql: &str) -> anyhow::Result<Vec<Partial>> {
