@@ -202,8 +202,8 @@ impl Engine {
             recompute.insert(*id, days);
         }
 
-        // Daily partials of the days to recompute.
-        let mut daily: HashMap<ShardId, Vec<Partial>> = HashMap::new();
+        // Daily partials of the days to recompute: each topic's table, then all their queries.
+        let mut queries: Vec<(&str, String)> = Vec::new();
         for topic in Topic::INPUTS {
             let days: Vec<tables::DayEvents> = active
                 .iter()
@@ -222,14 +222,14 @@ impl Engine {
             }
             let partitions = self.partitions();
             self.register_parts(tables::table_name(topic), tables::batches(topic, &days, partitions)?)?;
-            let openings = latest_final_levels(active.iter().filter(|(t, _)| *t == topic).map(|id| &self.shards[id]));
-            self.register("closed_latest", closed_latest_table(&openings)?)?;
-            let queries: Vec<(&str, String)> =
-                catalogue::daily_kpis_of(topic).map(|kpi| (kpi.id, self.render(kpi.sql, &[]))).collect();
-            for p in self.run_together(&queries).await? {
-                let shard = self.shard_of(topic, &p.unit_id)?;
-                daily.entry(shard).or_default().push(p);
-            }
+            queries.extend(catalogue::daily_kpis_of(topic).map(|kpi| (kpi.id, self.render(kpi.sql, &[]))));
+        }
+        let openings = latest_final_levels(active.iter().map(|id| &self.shards[id]));
+        self.register("closed_latest", closed_latest_table(&openings)?)?;
+        let mut daily: HashMap<ShardId, Vec<Partial>> = HashMap::new();
+        for p in self.run_together(&queries).await? {
+            let shard = self.shard_of(source_of(&p.kpi)?, &p.unit_id)?;
+            daily.entry(shard).or_default().push(p);
         }
 
         // Months touched, and the daily partials (closed and open) they need.
