@@ -67,8 +67,10 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
             // writes to while they are aggregated (one truncated meanwhile would fault). Mapped,
             // the lines are decoded where the kernel holds them, without copying them first.
             let map = unsafe { Mmap::map(&file) }.with_context(|| format!("mapping {}", path.display()))?;
-            // Only a hint: each file is read once, front to back.
+            // Only hints: each file is read once, front to back, and whatever of it is not in
+            // the page cache is best read ahead now, rather than faulted in page by page.
             let _ = map.advise(memmap2::Advice::Sequential);
+            let _ = map.advise(memmap2::Advice::WillNeed);
             let size = map.len() as u64;
             files.push(TopicFile { topic, text: Arc::new(map), size, read: 0, offsets: BTreeMap::new() });
         }
