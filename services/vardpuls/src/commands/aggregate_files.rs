@@ -72,7 +72,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
             let _ = map.advise(memmap2::Advice::Sequential);
             let _ = map.advise(memmap2::Advice::WillNeed);
             let size = map.len() as u64;
-            files.push(TopicFile { topic, text: Arc::new(map), size, read: 0, offsets: BTreeMap::new() });
+            files.push(TopicFile { topic, text: Arc::new(map), size, read: 0, released: 0, offsets: BTreeMap::new() });
         }
     }
     anyhow::ensure!(!files.is_empty(), "no <topic>.ndjson files in {}", args.dir.display());
@@ -246,6 +246,7 @@ impl Reading {
                 let Some(decoding) = in_flight.pop_front() else { break };
                 let mut chunk = decoding.finish();
                 self.apply_chunk(engine, file, &mut chunk);
+                file.release_before(chunk.end);
                 self.spare.push(chunk);
             }
             progress.get_or_insert(if file.size == 0 { 1.0 } else { file.read as f64 / file.size as f64 });
@@ -277,6 +278,8 @@ impl Reading {
 #[derive(Default)]
 struct Chunk {
     lines: Vec<Range<usize>>,
+    /// The byte after its last line.
+    end: usize,
     decoded: Vec<Result<InputEvent, Rejection>>,
 }
 
@@ -298,6 +301,7 @@ impl Chunk {
             }
             at = end;
         }
+        self.end = at;
         (read, at)
     }
 
@@ -340,10 +344,56 @@ struct TopicFile {
     text: Arc<Mmap>,
     size: u64,
     read: u64,
+    /// Where the pages still mapped in begin: those before hold applied lines only.
+    released: usize,
     /// The next offset per partition, as the topic's partitions would number the events.
     offsets: BTreeMap<i32, i64>,
 }
 
+/// Mapped file pages are given back in steps of this many bytes (a multiple of any page size).
+const RELEASE_STEP: usize = 2 << 20;
+
+impl TopicFile {
+    /// Gives back the mapped pages before `applied`, whose lines are all applied: mapped pages
+    /// count in the process's RSS until they are, and a backfill would hold its whole input.
+    fn release_before(&mut self, applied: usize) {
+        let end = applied / RELEASE_STEP * RELEASE_STEP;
+        if end > self.released {
+            // SAFETY: the mapping is read-only and backed by the file, so a page advised away is
+            // only read again from the page cache if touched: no data can change or be lost.
+            let _ = unsafe {
+                self.text.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released)
+            };
+            self.released = end;
+        }
+    }
+}
+
 fn shard_ids(engine: &Engine) -> Vec<(Topic, i32)> {
     engine.shards().map(|s| (s.topic, s.partition)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines<'a>(text: &'a [u8], chunk: &Chunk) -> Vec<&'a str> {
+        chunk.lines.iter().map(|r| std::str::from_utf8(&text[r.clone()]).unwrap()).collect()
+    }
+
+    #[test]
+    fn chunks_take_whole_lines_without_blanks_up_to_their_limits() {
+        let text = b"{\"a\":1}\n  {\"b\":2} \r\n\n{\"c\":3}\n{\"d\":4}";
+        let mut chunk = Chunk::default();
+        // Two lines: the second is trimmed of blanks and its CRLF.
+        assert_eq!(chunk.read(text, 0, 2, u64::MAX), (2, 20));
+        assert_eq!(lines(text, &chunk), ["{\"a\":1}", "{\"b\":2}"]);
+        // The blank line counts as a line read but holds no event; the last needs no newline.
+        assert_eq!(chunk.read(text, 20, 10, u64::MAX), (3, text.len()));
+        assert_eq!(lines(text, &chunk), ["{\"c\":3}", "{\"d\":4}"]);
+        assert_eq!(chunk.read(text, text.len(), 10, u64::MAX), (0, text.len()));
+        // A byte budget stops after the line that reaches it, never inside one.
+        assert_eq!(chunk.read(text, 0, 10, 3), (1, 8));
+        assert_eq!(lines(text, &chunk), ["{\"a\":1}"]);
+    }
 }
