@@ -71,12 +71,11 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
             // the page cache is best read ahead now, rather than faulted in page by page.
             let _ = map.advise(memmap2::Advice::Sequential);
             let _ = map.advise(memmap2::Advice::WillNeed);
-            let size = map.len() as u64;
-            files.push(TopicFile { topic, text: Arc::new(map), size, read: 0, released: 0, offsets: BTreeMap::new() });
+            files.push(TopicFile { topic, text: Arc::new(map), read: 0, released: 0, offsets: BTreeMap::new() });
         }
     }
     anyhow::ensure!(!files.is_empty(), "no <topic>.ndjson files in {}", args.dir.display());
-    files.sort_by_key(|f| std::cmp::Reverse(f.size));
+    files.sort_by_key(|f| std::cmp::Reverse(f.text.len()));
     let slot = Slot {
         partitions: args.partitions,
         owner: Assignment::from_config(args.instances, Some(args.instance), None)?,
@@ -225,21 +224,22 @@ impl Reading {
         for file in files.iter_mut() {
             let (mut left, mut bytes_left) = match progress {
                 None => (batch, u64::MAX),
-                Some(share) => (usize::MAX, ((share * file.size as f64).ceil() as u64).saturating_sub(file.read)),
+                Some(share) => {
+                    (usize::MAX, ((share * file.text.len() as f64).ceil() as u64).saturating_sub(file.read as u64))
+                }
             };
             let mut in_flight = VecDeque::new();
             loop {
                 while in_flight.len() < self.threads && left > 0 && bytes_left > 0 {
                     let mut chunk = self.spare.pop().unwrap_or_default();
-                    let (read, end) =
-                        chunk.read(&file.text, file.read as usize, left.min(DECODE_CHUNK_LINES), bytes_left);
+                    let (read, end) = chunk.read(&file.text, file.read, left.min(DECODE_CHUNK_LINES), bytes_left);
                     if read == 0 {
                         left = 0;
                         break;
                     }
                     left -= read;
-                    bytes_left = bytes_left.saturating_sub(end as u64 - file.read);
-                    file.read = end as u64;
+                    bytes_left = bytes_left.saturating_sub((end - file.read) as u64);
+                    file.read = end;
                     read_any |= !chunk.lines.is_empty();
                     in_flight.push_back(Decoding::start(file.topic, chunk, &file.text, self.threads));
                 }
@@ -249,7 +249,8 @@ impl Reading {
                 file.release_before(chunk.end);
                 self.spare.push(chunk);
             }
-            progress.get_or_insert(if file.size == 0 { 1.0 } else { file.read as f64 / file.size as f64 });
+            let size = file.text.len();
+            progress.get_or_insert(if size == 0 { 1.0 } else { file.read as f64 / size as f64 });
         }
         read_any
     }
@@ -342,8 +343,8 @@ struct TopicFile {
     topic: Topic,
     /// The whole file, mapped: shared with the threads decoding its chunks.
     text: Arc<Mmap>,
-    size: u64,
-    read: u64,
+    /// The byte after the last line handed out for decoding.
+    read: usize,
     /// Where the pages still mapped in begin: those before hold applied lines only.
     released: usize,
     /// The next offset per partition, as the topic's partitions would number the events.
