@@ -1,6 +1,7 @@
 """Generates schemas/examples/<topic>/{valid,invalid}/: example payloads for every topic.
 
-Invalid examples are named <field>__<rule> so the contract tests know the reason to expect.
+Invalid examples are named <field>__<rule>[__<case>] so the contract tests know the reason to
+expect (the case tells several examples of one field and rule apart).
 Edit here, run `make schemas`, commit both.
 """
 import json, os, copy, shutil
@@ -38,6 +39,22 @@ bad(P, rec, "unit_id__missing_field", unit_id=DEL)
 bad(P, rec, "event_id__uuid_format", event_id="not-a-uuid")
 bad(P, rec, "occurred_at__timestamp_format", occurred_at="2026-03-29 08:02:11")
 bad(P, rec, "occurred_at__timestamp_range", occurred_at="1999-03-29T08:02:11+02:00")
+# The edges where RFC 3339, JSON Schema and a UTC reading could disagree: the year as written
+# decides, and only the upper-case T and Z of the contract's pattern.
+w(P, "valid", "occurred_at_last_hour_of_2099_west_of_utc", dict(rec, occurred_at="2099-12-31T23:30:00-01:00"))
+w(P, "valid", "occurred_at_first_hour_of_2000_east_of_utc", dict(rec, occurred_at="2000-01-01T00:30:00+01:00"))
+bad(P, rec, "occurred_at__timestamp_format__space_for_t", occurred_at="2026-12-01 08:02:11+01:00")
+bad(P, rec, "occurred_at__timestamp_format__lower_case_t", occurred_at="2026-12-01t08:02:11+01:00")
+bad(P, rec, "occurred_at__timestamp_format__lower_case_z", occurred_at="2026-12-01T07:02:11z")
+bad(P, rec, "occurred_at__timestamp_format__leap_second", occurred_at="2026-12-31T23:59:60Z")
+bad(P, rec, "occurred_at__timestamp_range__year_2100_as_written", occurred_at="2100-01-01T00:30:00+01:00")
+# Personal identity numbers: in the unit part of an HSA-id, and spelt with JSON escapes.
+bad(P, rec, "unit_id__personal_identity_number", unit_id="SE2321000180-198112189876")
+bad(P, rec, "unit_id__personal_identity_number__samordningsnummer", unit_id="SE2321000180-198112789876")
+w(P, "invalid", "call_id__personal_identity_number__json_escaped.json",
+  raw=json.dumps(rec).replace('"c-000123"', '"' + "".join(f"\\u{ord(c):04x}" for c in "19811218-9876") + '"').encode())
+# An event id spelt like a number is kept, under an id derived from it (docs/contracts.md).
+w(P, "valid", "event_id_spelt_like_a_personal_identity_number", dict(rec, event_id="19811218-9876-4c2a-9e7b-000000000007"))
 bad(P, rec, "schema_version__unsupported_version", schema_version=2)
 bad(P, rec, "event_type__unknown_value", event_type="call_transferred")
 bad(P, rec, "line__unknown_value", line="dental")
@@ -126,6 +143,10 @@ dl = {"schema_version": 1, "rejected_at": "2026-03-29T09:00:00Z", "intended_topi
       "reason": {"field": "unit_id", "rule": "hsa_id_format", "detail": "`SE232` is not an HSA-id"}, "raw_base64": "eyJ1bml0X2lkIjoiU0UyMzIifQ==", "raw_size_bytes": 20, "redacted": False}
 w(D, "valid", "from_kafka", dl)
 w(D, "valid", "from_file", dict(dl, source={"kind": "file", "path": "export/phone-2026-03.csv", "line": 17}))
+w(D, "valid", "oversized_cut_from_http", dict(dl, source={"kind": "http", "line": 3},
+  reason={"field": ".", "rule": "oversized", "detail": "message is 768000 bytes; the limit is 65536"},
+  raw_base64="eyJwYWQiOiAieHh4", raw_size_bytes=768000, raw_truncated=True,
+  raw_sha256="4a5c6b1e0f2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccd"))
 bad(D, dl, "reason__missing_field", reason=DEL)
 LT = "vardpuls.late.v1"
 w(LT, "valid", "late_callback", {"schema_version": 1, "routed_at": "2026-03-31T09:00:00Z", "source_topic": "vardpuls.phone.v1", "partition": 2, "offset": 77,

@@ -50,6 +50,10 @@ struct Worker {
     counts: [[u64; Routed::OUTCOMES.len()]; Topic::INPUTS.len()],
     /// Records sent since the last flush: KPI records, late events, dead letters.
     sent: [u64; 3],
+    /// Set when a flush failed (an output not acknowledged, a state write refused). The state
+    /// then holds messages whose outputs may be lost, so no later flush (a rebalance, the stop)
+    /// may checkpoint it: the next start replays them from the last checkpoint instead.
+    flush_failed: bool,
 }
 
 impl Worker {
@@ -78,6 +82,13 @@ impl Worker {
 
     /// Steps 2 and 3 of the module doc. Returns the offsets to commit.
     fn flush(&mut self) -> anyhow::Result<TopicPartitionList> {
+        anyhow::ensure!(!self.flush_failed, "an earlier flush of this run failed; not checkpointing past it");
+        let result = self.compute_publish_checkpoint();
+        self.flush_failed = result.is_err();
+        result
+    }
+
+    fn compute_publish_checkpoint(&mut self) -> anyhow::Result<TopicPartitionList> {
         let started = Instant::now();
         let state_dir = self.engine.config().state_dir.clone();
         for (topic, partition) in &self.touched {
@@ -261,6 +272,7 @@ pub fn run(
         touched: BTreeSet::new(),
         counts: Default::default(),
         sent: Default::default(),
+        flush_failed: false,
     }));
     let failed = Arc::new(Mutex::new(None));
     let lag = worker.lock().expect("lock").metrics.as_ref().map(|m| m.consumer_lag.clone());

@@ -2,8 +2,10 @@
 //!
 //! A dead letter keeps the exact bytes (base64) so that an operator can fix the producer, or the
 //! record, and send it again; nothing valid is lost and nothing invalid is silently dropped.
-//! The one exception: anything shaped like a personal identity number is masked before it is
-//! stored (`redacted: true`), so the DLQ never becomes a register of who called.
+//! Two exceptions. Anything shaped like a personal identity number is masked before it is
+//! stored (`redacted: true`), so the DLQ never becomes a register of who called. And at most
+//! [`MAX_RAW_BYTES`] are kept (`raw_truncated: true`, with a hash of the whole): a dead letter
+//! must always fit the broker, or the input it stands for could neither be stored nor skipped.
 
 use crate::rejection::Rejection;
 use crate::topics::Topic;
@@ -11,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// Where a refused input came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,23 +37,49 @@ pub struct DeadLetter {
     pub source: Source,
     pub reason: Rejection,
     pub raw_base64: String,
+    /// The size of the refused input, before any cut.
     pub raw_size_bytes: u64,
+    /// True when `raw_base64` holds only the first [`MAX_RAW_BYTES`] of the input.
+    #[serde(default)]
+    pub raw_truncated: bool,
+    /// SHA-256 (hex) of the whole input after masking: matches a cut copy with its original.
+    #[serde(default)]
+    pub raw_sha256: String,
     /// True when personal-identity-number-shaped tokens in the raw bytes were masked with `X`.
     pub redacted: bool,
 }
 
+/// The most of a refused input a dead letter keeps: the largest valid event, so every input
+/// that could have been valid is kept whole, and the letter (base64 plus metadata, under 100 KB)
+/// fits any broker's default message size of 1 MB.
+pub const MAX_RAW_BYTES: usize = crate::events::MAX_EVENT_BYTES;
+
+/// The most of a reason's sentence a dead letter keeps.
+const MAX_DETAIL_CHARS: usize = 2_000;
+
 impl DeadLetter {
-    pub fn new(intended_topic: Topic, source: Source, reason: Rejection, raw: &[u8]) -> DeadLetter {
-        let (raw, redacted) = crate::domain::personnummer::redact(raw);
+    pub fn new(intended_topic: Topic, source: Source, mut reason: Rejection, raw: &[u8]) -> DeadLetter {
+        use crate::domain::personnummer::{redact, redact_text};
+        let (masked, redacted_whole) = redact(raw);
+        let raw_sha256 = format!("{:x}", Sha256::digest(&masked));
+        let raw_truncated = raw.len() > MAX_RAW_BYTES;
+        // The kept part is masked on its own too: a cut can end a longer digit run so that
+        // what is left is shaped like a number.
+        let (kept, redacted_cut) = if raw_truncated { redact(&raw[..MAX_RAW_BYTES]) } else { (masked, false) };
+        if reason.detail.chars().count() > MAX_DETAIL_CHARS {
+            reason.detail = redact_text(&reason.detail.chars().take(MAX_DETAIL_CHARS).collect::<String>()) + " …";
+        }
         DeadLetter {
             schema_version: 1,
             rejected_at: Utc::now(),
             intended_topic: intended_topic.name().to_string(),
             source,
             reason,
-            raw_base64: BASE64.encode(&raw),
+            raw_base64: BASE64.encode(&kept),
             raw_size_bytes: raw.len() as u64,
-            redacted,
+            raw_truncated,
+            raw_sha256,
+            redacted: redacted_whole || redacted_cut,
         }
     }
 
@@ -81,6 +110,46 @@ mod tests {
         assert_eq!(back.raw().unwrap(), raw);
         assert!(!back.redacted);
         assert_eq!(back, dl);
+    }
+
+    #[test]
+    fn a_large_input_is_cut_so_its_letter_always_fits() {
+        let mut raw = br#"{"call_id":""#.to_vec();
+        raw.resize(900_000, b'7');
+        let dl = DeadLetter::new(
+            Topic::Phone,
+            Source::Http { line: 1 },
+            Rejection::whole(Rule::Oversized, "x".repeat(100_000)),
+            &raw,
+        );
+        assert!(dl.raw_truncated);
+        assert_eq!(dl.raw_size_bytes, 900_000);
+        assert_eq!(dl.raw().unwrap(), &raw[..MAX_RAW_BYTES]);
+        assert_eq!(dl.raw_sha256, format!("{:x}", Sha256::digest(&raw)));
+        assert!(dl.to_json().len() < 100_000, "{}", dl.to_json().len());
+    }
+
+    #[test]
+    fn a_cut_never_leaves_a_number_behind() {
+        // Thirteen digits are no number; cut after twelve, they are one.
+        let mut raw = vec![b' '; MAX_RAW_BYTES - 12];
+        raw.extend_from_slice(b"1981121898765 and more");
+        let dl = DeadLetter::new(Topic::Phone, Source::Http { line: 1 }, Rejection::whole(Rule::Oversized, "x"), &raw);
+        assert!(dl.raw_truncated && dl.redacted);
+        assert!(!String::from_utf8(dl.raw().unwrap()).unwrap().contains("9876"));
+    }
+
+    #[test]
+    fn masks_numbers_spelt_with_json_escapes_and_in_the_reason() {
+        let raw = br#"{"call_id":"\u0031\u0039\u0038\u0031\u0031\u0032\u0031\u0038\u002d\u0039\u0038\u0037\u0036"}"#;
+        let reason = Rejection::new("line", Rule::UnknownValue, "unknown variant `19811218-9876`");
+        let dl = DeadLetter::new(Topic::Phone, Source::Http { line: 1 }, reason, raw);
+        assert!(dl.redacted);
+        let json = String::from_utf8(dl.to_json()).unwrap();
+        let stored = String::from_utf8(dl.raw().unwrap()).unwrap();
+        for text in [&json, &stored] {
+            assert!(!text.contains("9876") && !text.contains("\\u0039\\u0038\\u0037"), "{text}");
+        }
     }
 
     #[test]

@@ -113,8 +113,12 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// The field and the sentence are screened here, the one way a rejection is made: a
+    /// sentence may quote what the producer sent (serde's "unknown variant `…`"), and no reason
+    /// may repeat a personal identity number.
     pub fn new(field: impl Into<String>, rule: Rule, detail: impl Into<String>) -> Self {
-        Rejection { field: field.into(), rule, detail: detail.into() }
+        let screen = |s: String| crate::domain::personnummer::redact_text(&s);
+        Rejection { field: screen(field.into()), rule, detail: screen(detail.into()) }
     }
 
     /// A rejection of the whole message rather than one field.
@@ -225,6 +229,15 @@ mod tests {
         let r = from_serde_message("out_of_county", "missing field `provider`");
         assert_eq!(r.field, "out_of_county.provider");
         assert_eq!(r.rule, Rule::MissingField);
+    }
+
+    #[test]
+    fn no_reason_repeats_a_personal_identity_number() {
+        let r = from_serde_message("line", "unknown variant `19811218-9876`, expected `primary_care` or `1177`");
+        assert_eq!(r.rule, Rule::UnknownValue);
+        assert!(!r.detail.contains("9876") && !r.detail.contains("1981"), "{}", r.detail);
+        let r = from_serde_message(".", "unknown field `811218-9876`, expected one of `call_id`");
+        assert!(!r.detail.contains("9876"), "{}", r.detail);
     }
 
     #[test]

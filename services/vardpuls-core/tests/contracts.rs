@@ -22,10 +22,12 @@ fn examples(topic: Topic, kind: &str) -> Vec<PathBuf> {
     files
 }
 
-/// `out_of_county.price_sek__decimal_format.json` -> ("out_of_county.price_sek", "decimal_format")
+/// `out_of_county.price_sek__decimal_format.json` -> ("out_of_county.price_sek", "decimal_format");
+/// a third part (`occurred_at__timestamp_format__lower_case_t`) only names the case.
 fn expectation(path: &Path) -> (String, String) {
     let stem = path.file_stem().unwrap().to_str().unwrap();
     let (field, rule) = stem.split_once("__").unwrap_or_else(|| panic!("{stem}: name must be <field>__<rule>"));
+    let rule = rule.split_once("__").map_or(rule, |(rule, _case)| rule);
     let field = if field == "_message" { "." } else { field };
     (field.to_string(), rule.to_string())
 }

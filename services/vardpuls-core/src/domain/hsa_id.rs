@@ -1,5 +1,6 @@
 //! HSA-id: the national catalogue identifier of a care unit.
 
+use super::personnummer;
 use crate::rejection::{Invalid, Rule};
 use std::cmp::Ordering;
 use std::fmt;
@@ -27,8 +28,8 @@ impl HsaId {
             Invalid::new(
                 Rule::HsaIdFormat,
                 format!(
-                    "`{}` is not an HSA-id ({why}); expected SE + 10-digit organisation number + '-' + letters/digits, at most 31 characters",
-                    truncate(s)
+                    "{} is not an HSA-id ({why}); expected SE + 10-digit organisation number + '-' + letters/digits, at most 31 characters",
+                    personnummer::quote(s, 40)
                 ),
             )
         };
@@ -42,6 +43,14 @@ impl HsaId {
         }
         if local.is_empty() || !local.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(fail("unit part must be ASCII letters and digits"));
+        }
+        // The unit part is free text to the catalogue owner; a source system that put a
+        // patient's number there would publish it in every KPI key.
+        if personnummer::contains_personnummer(s) {
+            return Err(Invalid::new(
+                Rule::PersonalIdentityNumber,
+                "the unit part of the HSA-id looks like a personal identity number; send the unit's catalogue id",
+            ));
         }
         let mut bytes = [0; 32];
         bytes[..s.len()].copy_from_slice(s.as_bytes());
@@ -94,10 +103,6 @@ impl fmt::Debug for HsaId {
     }
 }
 
-fn truncate(s: &str) -> String {
-    s.chars().take(40).collect()
-}
-
 impl fmt::Display for HsaId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -127,6 +132,18 @@ mod tests {
         assert_eq!(short, HsaId::parse("SE2321000180-E9").unwrap());
         assert_eq!(format!("{short}"), "SE2321000180-E9");
         assert_eq!(std::mem::size_of::<HsaId>(), 32);
+    }
+
+    #[test]
+    fn refuses_a_personal_identity_number_as_unit_part_without_echoing_it() {
+        for bad in ["SE2321000180-198112189876", "SE2321000180-198112789876"] {
+            let err = HsaId::parse(bad).unwrap_err();
+            assert_eq!(err.rule, Rule::PersonalIdentityNumber, "{bad}");
+            assert!(!err.detail.contains("9876"), "{}", err.detail);
+        }
+        let err = HsaId::parse("SE2321000180-19811218-9876").unwrap_err();
+        assert!(!err.detail.contains("9876"), "{}", err.detail);
+        assert!(HsaId::parse("SE2321000180-P198112189876").is_ok(), "a letter before the digits: no number");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! SCB kommun and län (region) codes.
 
+use super::personnummer;
 use crate::rejection::{Invalid, Rule};
 use std::fmt;
 
@@ -22,8 +23,8 @@ impl RegionCode {
             Err(Invalid::new(
                 Rule::RegionCode,
                 format!(
-                    "`{}` is not a län code; expected two digits, one of {}",
-                    s.chars().take(10).collect::<String>(),
+                    "{} is not a län code; expected two digits, one of {}",
+                    personnummer::quote(s, 10),
                     REGION_CODES.join(", ")
                 ),
             ))
@@ -48,8 +49,8 @@ impl KommunCode {
             Invalid::new(
                 Rule::KommunCode,
                 format!(
-                    "`{}` is not a kommun code; expected 4 digits starting with a län code",
-                    s.chars().take(10).collect::<String>()
+                    "{} is not a kommun code; expected 4 digits starting with a län code",
+                    personnummer::quote(s, 10)
                 ),
             )
         };

@@ -27,8 +27,8 @@ impl Sek {
             return Err(Invalid::new(
                 Rule::DecimalFormat,
                 format!(
-                    "`{}` is not an amount in SEK; expected a decimal string like \"500\" or \"425.50\"",
-                    s.chars().take(30).collect::<String>()
+                    "{} is not an amount in SEK; expected a decimal string like \"500\" or \"425.50\"",
+                    super::personnummer::quote(s, 30)
                 ),
             ));
         }
