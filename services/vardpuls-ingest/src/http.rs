@@ -1,20 +1,23 @@
 //! HTTP ingest for source systems that push: `POST /v1/events/{topic}` with an NDJSON body.
 //!
-//! Authenticated with a bearer token. Each line is validated like an imported record and the
-//! answer lists every line's result. A line is `accepted` only after Kafka acknowledged it; if
-//! Kafka fails, the answer is 503 and the client re-sends the same body (event ids make that
-//! safe).
+//! Authenticated with a bearer token, checked from the headers before any of the body is read.
+//! Each line is validated like an imported record and the answer lists every line's result. A
+//! line is `accepted` only after Kafka acknowledged it; if Kafka fails, the answer is 503 and
+//! the client re-sends the same body (event ids make that safe). A body must arrive within
+//! `body_timeout_seconds` (408 otherwise), so a client sending a byte a second holds nothing
+//! for long.
 
 use crate::pipeline::{Ingestor, Outcome};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::time::Duration;
 use vardpuls_core::dlq::Source;
 use vardpuls_core::{Rejection, Topic};
 
@@ -29,6 +32,33 @@ pub struct HttpIngestConfig {
     pub tokens: Vec<String>,
     pub max_body_bytes: usize,
     pub max_lines: usize,
+    /// The whole body must arrive within this time after the headers (408 otherwise).
+    pub body_timeout_seconds: u64,
+    /// Open HTTP connections at most (ingest, API, wallboard and `/metrics` together); more
+    /// wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Request headers must arrive within this time after a connection opens.
+    pub header_timeout_seconds: u64,
+    /// A connection that moved no bytes for this long is closed.
+    pub idle_timeout_seconds: u64,
+}
+
+/// The bounds of the HTTP server's door, from `[ingest]` (see `vardpuls::server`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+impl HttpIngestConfig {
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections.max(1),
+            header_timeout: Duration::from_secs(self.header_timeout_seconds.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout_seconds.max(1)),
+        }
+    }
 }
 
 impl Default for HttpIngestConfig {
@@ -38,6 +68,10 @@ impl Default for HttpIngestConfig {
             tokens: Vec::new(),
             max_body_bytes: 16 * 1024 * 1024,
             max_lines: 50_000,
+            body_timeout_seconds: 30,
+            max_connections: 1_024,
+            header_timeout_seconds: 10,
+            idle_timeout_seconds: 30,
         }
     }
 }
@@ -47,6 +81,8 @@ struct AppState {
     ingestor: Ingestor,
     tokens: Arc<Vec<String>>,
     max_lines: usize,
+    max_body_bytes: usize,
+    body_timeout: Duration,
 }
 
 /// Per-line result in the answer.
@@ -86,18 +122,23 @@ pub fn router(ingestor: Ingestor, config: &HttpIngestConfig) -> Router {
             "HTTP ingest has no tokens configured: every request will be refused (set VARDPULS_INGEST_TOKENS)"
         );
     }
-    let state = AppState { ingestor, tokens: Arc::new(config.tokens.clone()), max_lines: config.max_lines };
-    Router::new()
-        .route("/v1/events/{topic}", post(ingest))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .with_state(state)
+    let state = AppState {
+        ingestor,
+        tokens: Arc::new(config.tokens.clone()),
+        max_lines: config.max_lines,
+        max_body_bytes: config.max_body_bytes,
+        body_timeout: Duration::from_secs(config.body_timeout_seconds.max(1)),
+    };
+    Router::new().route("/v1/events/{topic}", post(ingest)).with_state(state)
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
-async fn ingest(State(state): State<AppState>, Path(topic): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+// The body is taken as a stream, not as `Bytes`: an extractor would read all of it before the
+// handler could look at the token.
+async fn ingest(State(state): State<AppState>, Path(topic): Path<String>, headers: HeaderMap, body: Body) -> Response {
     if !authorized(&headers, &state.tokens) {
         let mut response = error(StatusCode::UNAUTHORIZED, "missing or invalid bearer token");
         response
@@ -113,6 +154,10 @@ async fn ingest(State(state): State<AppState>, Path(topic): Path<String>, header
                 format!("`{topic}` is not an input topic; use phone, visits, listings or chats"),
             );
         }
+    };
+    let body = match read_body(&state, &headers, body).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
     };
     let lines: Vec<(u64, &[u8])> = body
         .split(|b| *b == b'\n')
@@ -163,9 +208,35 @@ async fn ingest(State(state): State<AppState>, Path(topic): Path<String>, header
     (status, axum::Json(response)).into_response()
 }
 
+/// The body, within the size and time limits; 413 or 408 otherwise. A declared length over the
+/// limit is refused before a byte is read.
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let too_large = || {
+        error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {} bytes", state.max_body_bytes))
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    if declared.is_some_and(|n: usize| n > state.max_body_bytes) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, state.max_body_bytes)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        // Over the limit, or the client went away mid-body (then nobody reads the answer).
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the body did not arrive within {} s; send it again", state.body_timeout.as_secs()),
+        )),
+    }
+}
+
 fn authorized(headers: &HeaderMap, tokens: &[String]) -> bool {
-    let Some(presented) =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    // The scheme name is case-insensitive (RFC 9110 §11.1); the token is not.
+    let Some(presented) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim_start())
     else {
         return false;
     };
@@ -195,6 +266,12 @@ mod tests {
         assert!(!authorized(&h, &tokens));
         h.insert(header::AUTHORIZATION, "Bearer s3cret-token".parse().unwrap());
         assert!(authorized(&h, &tokens));
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            h.insert(header::AUTHORIZATION, format!("{scheme} s3cret-token").parse().unwrap());
+            assert!(authorized(&h, &tokens), "{scheme}");
+        }
+        h.insert(header::AUTHORIZATION, "Bearer S3CRET-TOKEN".parse().unwrap());
+        assert!(!authorized(&h, &tokens), "the token itself is case-sensitive");
         assert!(!authorized(&h, &[]));
     }
 }

@@ -8,12 +8,19 @@
 //! Linux delivers that kill when the *thread* that started the broker ends, so start it from a
 //! thread that outlives it (the main thread or the test's thread), never from a pooled
 //! blocking thread such as tokio's `spawn_blocking`.
+//!
+//! The broker logs at its own level, `VARDPULS_BROKER_LOG` (default `warn`), not at the
+//! `RUST_LOG` meant for vardpuls: at `info` it writes gigabytes in minutes. Its log file is
+//! bounded too: past [`LOG_LIMIT_BYTES`] it moves to `<log>.1` (replacing the one before) and
+//! starts again, so at most twice that is ever on disk.
 
 use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How the broker is installed; printed when it is missing.
@@ -42,13 +49,21 @@ impl LocalBroker {
         command
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
             .args(["--storage-engine", "memory://tansu/", "--cluster-id", "vardpuls-local"])
+            .env("RUST_LOG", std::env::var("VARDPULS_BROKER_LOG").unwrap_or_else(|_| "warn".to_string()))
             .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         die_with_parent(&mut command);
-        let child = command
+        let mut child = command
             .spawn()
             .with_context(|| format!("starting the local broker `{binary}`; install it with: {INSTALL_HINT}"))?;
+        let log = Arc::new(Mutex::new(BoundedLog { path: log_path.clone(), file: log, written: 0, limit: LOG_LIMIT_BYTES }));
+        if let Some(out) = child.stdout.take() {
+            copy_into(out, log.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            copy_into(err, log);
+        }
         let mut broker = LocalBroker { child, bootstrap_servers: address, log_path };
         broker.wait_until_ready(Duration::from_secs(60))?;
         Ok(broker)
@@ -90,6 +105,45 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// The most one broker log file grows to before it is moved aside.
+pub const LOG_LIMIT_BYTES: u64 = 32 * 1024 * 1024;
+
+struct BoundedLog {
+    path: PathBuf,
+    file: std::fs::File,
+    written: u64,
+    limit: u64,
+}
+
+impl BoundedLog {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.written + bytes.len() as u64 > self.limit {
+            let aside = self.path.with_extension("log.1");
+            let reopened = std::fs::rename(&self.path, &aside).and_then(|_| std::fs::File::create(&self.path));
+            match reopened {
+                Ok(file) => (self.file, self.written) = (file, 0),
+                Err(_) => return, // the log is a help, not a duty: drop lines rather than fail
+            }
+        }
+        if self.file.write_all(bytes).is_ok() {
+            self.written += bytes.len() as u64;
+        }
+    }
+}
+
+/// Copies a pipe of the broker's into the log on a thread of its own until the broker closes it.
+fn copy_into(mut pipe: impl Read + Send + 'static, log: Arc<Mutex<BoundedLog>>) {
+    std::thread::spawn(move || {
+        let mut buffer = vec![0; 64 * 1024];
+        while let Ok(n) = pipe.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            log.lock().expect("lock").write(&buffer[..n]);
+        }
+    });
+}
+
 #[cfg(target_os = "linux")]
 fn die_with_parent(command: &mut Command) {
     use std::os::unix::process::CommandExt;
@@ -104,3 +158,26 @@ fn die_with_parent(command: &mut Command) {
 
 #[cfg(not(target_os = "linux"))]
 fn die_with_parent(_command: &mut Command) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_broker_log_never_holds_more_than_twice_its_limit() {
+        let dir = std::env::temp_dir().join(format!("vardpuls-log-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("broker.log");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut log = BoundedLog { path: path.clone(), file, written: 0, limit: 1_000 };
+        for i in 0..500 {
+            log.write(format!("line {i:04}\n").as_bytes());
+        }
+        let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
+        let aside = path.with_extension("log.1");
+        assert!(size(&path) <= 1_000 && size(&aside) <= 1_000, "{} {}", size(&path), size(&aside));
+        let newest = std::fs::read_to_string(&path).unwrap();
+        assert!(newest.ends_with("line 0499\n"), "the newest lines are kept");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -140,7 +140,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     where_to_look.push(format!("metrics     http://{address}/metrics"));
     let mut http = JoinSet::new();
-    http.spawn(server::serve(listener, app, registry.clone(), extra_metrics));
+    http.spawn(server::serve(listener, app, registry.clone(), extra_metrics, config.ingest.connection_limits()));
 
     print_banner(&config, local_broker.is_some(), &where_to_look);
     let outcome: anyhow::Result<()> = tokio::select! {
