@@ -4,10 +4,12 @@
 mod aggregator;
 mod alerting;
 mod backfill;
+mod door;
 mod http_ingest;
 mod import;
 mod live_day;
 mod observability;
+mod privacy;
 mod scenario;
 mod simulator;
 mod support;

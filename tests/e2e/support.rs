@@ -70,6 +70,7 @@ pub fn example_lines(topic: Topic, kind: &str) -> Vec<ExampleLine> {
             let name = path.file_stem().unwrap().to_str().unwrap().to_string();
             let expected = name
                 .split_once("__")
+                .map(|(f, r)| (f, r.split_once("__").map_or(r, |(rule, _case)| rule)))
                 .map(|(f, r)| (if f == "_message" { ".".to_string() } else { f.to_string() }, r.to_string()));
             ExampleLine { name, bytes, expected }
         })

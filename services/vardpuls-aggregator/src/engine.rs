@@ -164,8 +164,12 @@ impl Engine {
                     self.config.allowed_lateness_hours,
                     closed_at.to_rfc3339()
                 ),
-                // Parsed only here: counted events never need their JSON again.
-                event: serde_json::from_slice(payload).unwrap_or(serde_json::Value::Null),
+                // The event as decoded, not the payload: decoding replaces what must go no further
+                // (an event id spelt like a personal identity number). Decoded again only here, so
+                // counted events need no copy.
+                event: vardpuls_core::events::decode(topic, payload)
+                    .map(|e| serde_json::from_slice(&e.to_json()).expect("events serialize to JSON"))
+                    .unwrap_or(serde_json::Value::Null),
             })),
         }
     }

@@ -211,9 +211,8 @@ async fn ingest(State(state): State<AppState>, Path(topic): Path<String>, header
 /// The body, within the size and time limits; 413 or 408 otherwise. A declared length over the
 /// limit is refused before a byte is read.
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
-    let too_large = || {
-        error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {} bytes", state.max_body_bytes))
-    };
+    let too_large =
+        || error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {} bytes", state.max_body_bytes));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     if declared.is_some_and(|n: usize| n > state.max_body_bytes) {
         return Err(too_large());

@@ -16,9 +16,9 @@
 
 use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -57,7 +57,8 @@ impl LocalBroker {
         let mut child = command
             .spawn()
             .with_context(|| format!("starting the local broker `{binary}`; install it with: {INSTALL_HINT}"))?;
-        let log = Arc::new(Mutex::new(BoundedLog { path: log_path.clone(), file: log, written: 0, limit: LOG_LIMIT_BYTES }));
+        let log =
+            Arc::new(Mutex::new(BoundedLog { path: log_path.clone(), file: log, written: 0, limit: LOG_LIMIT_BYTES }));
         if let Some(out) = child.stdout.take() {
             copy_into(out, log.clone());
         }

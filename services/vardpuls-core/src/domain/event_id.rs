@@ -22,7 +22,8 @@ impl EventId {
         if s.len() != 36 {
             return Err(Invalid::new(Rule::UuidFormat, "event_id must be a UUID in 8-4-4-4-12 hex form"));
         }
-        let id = Uuid::try_parse(s).map_err(|e| Invalid::new(Rule::UuidFormat, format!("event_id is not a UUID: {e}")))?;
+        let id =
+            Uuid::try_parse(s).map_err(|e| Invalid::new(Rule::UuidFormat, format!("event_id is not a UUID: {e}")))?;
         Ok(EventId(Self::without_personnummer(id)))
     }
 

@@ -1,7 +1,7 @@
 //! When something happened: an RFC 3339 instant with an explicit UTC offset.
 
-use crate::calendar::LocalDay;
 use super::personnummer;
+use crate::calendar::LocalDay;
 use crate::rejection::{Invalid, Rule};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use std::fmt;
@@ -101,7 +101,9 @@ fn has_contract_form(b: &[u8]) -> bool {
     }
     match &b[i..] {
         b"Z" => true,
-        [sign, ..] if matches!(sign, b'+' | b'-') => b.len() == i + 6 && digits(i + 1..i + 3) && at(i + 3, b':') && digits(i + 4..i + 6),
+        [sign, ..] if matches!(sign, b'+' | b'-') => {
+            b.len() == i + 6 && digits(i + 1..i + 3) && at(i + 3, b':') && digits(i + 4..i + 6)
+        }
         _ => false,
     }
 }

@@ -1,0 +1,120 @@
+//! The HTTP door under careless and hostile clients (docs/operations.md, "Limits"): the token is
+//! checked before a body is read, a slow body gets 408, idle and silent connections are closed,
+//! and a flood of connections costs the process no more than `max_connections` descriptors.
+
+use crate::support::{KillOnDrop, TestKafka, free_port, tempdir, vardpuls_binary, wait_for};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "e2e-door-token";
+const MAX_CONNECTIONS: usize = 8;
+
+fn start_ingest(kafka: &TestKafka, dir: &std::path::Path, address: &str) -> KillOnDrop {
+    let config = dir.join("vardpuls.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ingest]\nlisten = \"{address}\"\ntokens = [\"{TOKEN}\"]\nmax_body_bytes = 1000000\n\
+             max_connections = {MAX_CONNECTIONS}\nheader_timeout_seconds = 2\nidle_timeout_seconds = 2\n\
+             body_timeout_seconds = 2\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(vardpuls_binary())
+        .args(["--config", config.to_str().unwrap(), "run", "--target", "ingest"])
+        .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("starting vardpuls (build it first: make test does)");
+    wait_for("ingest to answer", Duration::from_secs(60), || TcpStream::connect(address).ok().map(|_| ()));
+    KillOnDrop(child)
+}
+
+/// Sends `head` (and nothing more) and reads until the server closes: the answer, and how long
+/// it took. Panics if the server neither answers nor closes within `limit`.
+fn send_head(address: &str, head: &str, limit: Duration) -> (String, Duration) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let started = Instant::now();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap_or_else(|e| panic!("no answer within {limit:?}: {e}"));
+    (String::from_utf8_lossy(&answer).to_string(), started.elapsed())
+}
+
+fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_checked_before_the_body_and_slow_bodies_are_cut() {
+    let kafka = TestKafka::start().await;
+    let dir = tempdir();
+    let address = format!("127.0.0.1:{}", free_port());
+    let _vardpuls = start_ingest(&kafka, &dir, &address);
+
+    // 100 MB announced, not a byte sent, no token: 401 at once, not 413 and not a wait.
+    let head = format!("POST /v1/events/phone HTTP/1.1\r\nHost: {address}\r\nContent-Length: 100000000\r\n\r\n");
+    let (answer, _) = send_head(&address, &head, Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    // A valid token in a lower-case scheme, a body over the limit announced: 413 before it is read.
+    let head = format!(
+        "POST /v1/events/phone HTTP/1.1\r\nHost: {address}\r\nAuthorization: bearer {TOKEN}\r\n\
+         Content-Length: 2000000\r\nConnection: close\r\n\r\n"
+    );
+    let (answer, _) = send_head(&address, &head, Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    // Ten bytes of a hundred, then silence: 408 when the body's time is up (2 s here).
+    let head = format!(
+        "POST /v1/events/phone HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Length: 100\r\nConnection: close\r\n\r\n{{\"schema_\""
+    );
+    let (answer, took) = send_head(&address, &head, Duration::from_secs(20));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(took >= Duration::from_secs(2), "answered before the body's time was up: {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_and_a_flood_costs_no_descriptors() {
+    let kafka = TestKafka::start().await;
+    let dir = tempdir();
+    let address = format!("127.0.0.1:{}", free_port());
+    let vardpuls = start_ingest(&kafka, &dir, &address);
+    let pid = vardpuls.0.id();
+
+    // A keep-alive connection that asked once and then went quiet is closed by the server.
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    let (answer, _) = send_head(&address, &head, Duration::from_secs(20));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // 64 connections that never send a byte: the process holds at most MAX_CONNECTIONS of them.
+    let baseline = open_descriptors(pid);
+    let flood: Vec<TcpStream> = (0..64).map(|_| TcpStream::connect(&address).unwrap()).collect();
+    let mut most = 0;
+    // Sampled while the server works through the flood in rounds of MAX_CONNECTIONS.
+    let healthz = std::thread::spawn({
+        let address = address.clone();
+        move || {
+            send_head(&address, &format!("GET /healthz HTTP/1.0\r\nHost: {address}\r\n\r\n"), Duration::from_secs(90))
+        }
+    });
+    while !healthz.is_finished() {
+        most = most.max(open_descriptors(pid));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (answer, _) = healthz.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // A little room for the Kafka client's own sockets.
+    assert!(most <= baseline + MAX_CONNECTIONS + 4, "{most} descriptors open, {baseline} before the flood");
+    // Every silent connection was closed by the server (a read sees the end, not a timeout).
+    for mut stream in flood {
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut buffer = Vec::new();
+        stream.read_to_end(&mut buffer).expect("the server closes a silent connection");
+    }
+}

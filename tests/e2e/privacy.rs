@@ -1,0 +1,243 @@
+//! No personal identity number gets anywhere (docs/contracts.md): every string field of every
+//! input contract, given every shape of a personnummer, through HTTP ingest, `vardpuls import`
+//! and straight onto the input topics, with the whole pipeline running. Afterwards no topic, no
+//! log line, no HTTP answer and no API or wallboard answer holds the digits.
+//!
+//! The leak check is independent of the screen under test: it drops `-` and `+`, decodes JSON
+//! escapes and base64, and looks for the ten digits that every shape here shares.
+
+use crate::support::{
+    KillOnDrop, TestKafka, example_lines, free_port, get, http, repo_root, tempdir, vardpuls_binary, wait_for,
+};
+use base64::Engine;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use vardpuls_core::Topic;
+
+const TOKEN: &str = "e2e-privacy-token";
+
+/// A personnummer (19811218-9876) and a samordningsnummer (day + 60), each in every written form.
+const SHAPES: [&str; 10] = [
+    "19811218-9876",
+    "19811218+9876",
+    "198112189876",
+    "811218-9876",
+    "811218+9876",
+    "19811278-9876",
+    "198112789876",
+    "811278-9876",
+    "ref 19811218-9876 called",
+    "x:198112189876",
+];
+
+/// True when `text` holds one of the numbers above in any of its forms.
+fn leaks(text: &str) -> bool {
+    let digits: String = text.chars().filter(|c| *c != '-' && *c != '+').collect();
+    digits.contains("8112189876") || digits.contains("8112789876")
+}
+
+/// `leaks` on the text, on every string inside it when it is JSON (escapes decoded), and on a
+/// dead letter's raw bytes (base64 decoded, then the same again).
+fn leaks_anywhere(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    if leaks(&text) {
+        return true;
+    }
+    let Ok(value) = serde_json::from_slice::<Value>(bytes) else { return false };
+    let mut strings = Vec::new();
+    collect_strings(&value, &mut strings);
+    strings.iter().any(|s| leaks(s))
+        || value["raw_base64"].as_str().is_some_and(|b64| {
+            let raw = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+            leaks_anywhere(&raw)
+        })
+}
+
+fn collect_strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| {
+            out.push(k.clone());
+            collect_strings(v, out)
+        }),
+        _ => {}
+    }
+}
+
+/// Every JSON path of a string in `value` (`out_of_county.provider`).
+fn string_paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    if let Value::Object(map) = value {
+        for (k, v) in map {
+            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            match v {
+                Value::String(_) => out.push(path),
+                Value::Object(_) => string_paths(v, &path, out),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn set_path(value: &mut Value, path: &str, new: Value) {
+    let mut at = value;
+    let parts: Vec<&str> = path.split('.').collect();
+    for p in &parts[..parts.len() - 1] {
+        at = &mut at[*p];
+    }
+    at[parts[parts.len() - 1]] = new;
+}
+
+/// The values a field gets: every shape, and for identifiers with a fixed form the shapes as
+/// they fit it (an HSA-id's unit part, a UUID's groups).
+fn hostile_values(path: &str) -> Vec<String> {
+    let mut values: Vec<String> = SHAPES.iter().map(|s| s.to_string()).collect();
+    if path.ends_with("unit_id") {
+        values.extend(["SE2321000180-198112189876", "SE2321000180-198112789876"].map(String::from));
+    }
+    if path == "event_id" {
+        // Unique per call, so that no accepted event is a duplicate of another.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        values.extend([format!("{n:08}-0000-4000-8000-198112189876"), format!("19811218-9876-4000-8000-{n:012}")]);
+    }
+    values
+}
+
+/// A JSON line with every character of `field`'s string value written as a `\uXXXX` escape.
+fn json_escaped(line: &Value, path: &str, value: &str) -> Vec<u8> {
+    const MARK: &str = "__escaped_value__";
+    let mut marked = line.clone();
+    set_path(&mut marked, path, Value::String(MARK.into()));
+    let escaped: String = value.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+    serde_json::to_string(&marked).unwrap().replace(MARK, &escaped).into_bytes()
+}
+
+/// Every hostile line for `topic`: each valid example with each string field set to each value,
+/// as plain JSON and with the value escaped.
+fn hostile_lines(topic: Topic) -> Vec<Vec<u8>> {
+    let mut lines = Vec::new();
+    for example in example_lines(topic, "valid") {
+        let base: Value = serde_json::from_slice(&example.bytes).unwrap();
+        let mut paths = Vec::new();
+        string_paths(&base, "", &mut paths);
+        for path in paths {
+            for value in hostile_values(&path) {
+                let mut line = base.clone();
+                set_path(&mut line, &path, Value::String(value.clone()));
+                lines.push(serde_json::to_vec(&line).unwrap());
+                lines.push(json_escaped(&base, &path, &value));
+            }
+        }
+    }
+    lines
+}
+
+fn write_config(dir: &Path, address: &str) -> std::path::PathBuf {
+    let path = dir.join("vardpuls.toml");
+    std::fs::write(&path, format!("[ingest]\nlisten = \"{address}\"\ntokens = [\"{TOKEN}\"]\n")).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_personal_identity_number_reaches_a_topic_a_log_or_an_answer() {
+    let kafka = TestKafka::start().await;
+    let (dir, root) = (tempdir(), repo_root());
+    let address = format!("127.0.0.1:{}", free_port());
+    let config = write_config(&dir, &address);
+    let service_log = dir.join("vardpuls.log");
+    let log_file = std::fs::File::create(&service_log).unwrap();
+    let vardpuls = KillOnDrop(
+        Command::new(vardpuls_binary())
+            .args(["--config", config.to_str().unwrap(), "run", "--target", "all"])
+            .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
+            .env("VARDPULS_AGGREGATOR_STATE_DIR", dir.join("state"))
+            .env("VARDPULS_AGGREGATOR_UNITS_FILE", root.join("deploy/units.csv"))
+            .env("VARDPULS_EXPORTER_TARGETS_FILE", root.join("deploy/targets.toml"))
+            .env("RUST_LOG", "info,vardpuls_ingest=debug,vardpuls_aggregator=debug,vardpuls_core=debug")
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .expect("starting vardpuls (build it first: make test does)"),
+    );
+    wait_for("vardpuls to answer", Duration::from_secs(60), || std::net::TcpStream::connect(&address).ok().map(|_| ()));
+
+    let (mut rejected, mut accepted, mut answers) = (0u64, 0u64, Vec::new());
+    for topic in Topic::INPUTS {
+        let body = hostile_lines(topic).join(&b'\n');
+
+        // HTTP ingest.
+        let path = format!("/v1/events/{}", topic.short_name());
+        let auth = format!("Bearer {TOKEN}");
+        let (status, answer) = http("POST", &address, &path, &[("Authorization", &auth)], &body);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        let parsed: Value = serde_json::from_slice(&answer).unwrap();
+        rejected += parsed["rejected"].as_u64().unwrap();
+        accepted += parsed["accepted"].as_u64().unwrap();
+        answers.push(answer);
+
+        // `vardpuls import`, whose output is read like a log.
+        let file = dir.join(format!("{}.ndjson", topic.short_name()));
+        std::fs::write(&file, &body).unwrap();
+        let import = Command::new(vardpuls_binary())
+            .args(["--config", config.to_str().unwrap(), "import", "--topic", topic.short_name()])
+            .arg(&file)
+            .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+        answers.push(import.stdout);
+        answers.push(import.stderr);
+    }
+    assert!(rejected > 500 && accepted > 0, "rejected {rejected}, accepted {accepted}");
+    // What ingest wrote to the input topics, before anything is produced there directly.
+    for topic in Topic::INPUTS {
+        for record in kafka.read(topic) {
+            assert!(!leaks_anywhere(&record.payload), "{topic}: {}", String::from_utf8_lossy(&record.payload));
+            assert!(!leaks(&String::from_utf8_lossy(&record.key.unwrap_or_default())), "{topic} key");
+        }
+    }
+
+    // Straight onto the input topics, as a producer that skips ingest would: the aggregator
+    // validates again, and its outputs must hold no number either.
+    // One partition per topic (one key), closed by a sentinel the aggregator must refuse: its
+    // dead letter means every line before it was handled and its outputs sent.
+    const KEY: &str = "SE2321000180-E00101";
+    let producer = vardpuls_kafka::EventProducer::new(&kafka.config).unwrap();
+    for topic in Topic::INPUTS {
+        for line in hostile_lines(topic) {
+            producer.send(topic, Some(KEY), line).await.unwrap();
+        }
+        producer.send(topic, Some(KEY), br#"{"sentinel":true}"#.to_vec()).await.unwrap();
+    }
+
+    wait_for("the aggregator's dead letters of the sentinels", Duration::from_secs(180), || {
+        let sentinels = kafka.dead_letters().iter().filter(|d| d.raw().unwrap() == br#"{"sentinel":true}"#).count();
+        (sentinels == Topic::INPUTS.len()).then_some(())
+    });
+    // Every path refused the same lines.
+    assert_eq!(kafka.dead_letters().len() as u64, 3 * rejected + Topic::INPUTS.len() as u64);
+    for path in ["/api/v1/kpis", "/api/v1/wallboard", "/metrics", "/wallboard"] {
+        answers.push(get(&address, path).1.into_bytes());
+    }
+    drop(vardpuls);
+
+    for topic in Topic::ALL.into_iter().filter(|t| !t.is_input()) {
+        for record in kafka.read(topic) {
+            assert!(!leaks_anywhere(&record.payload), "{topic}: {}", String::from_utf8_lossy(&record.payload));
+            assert!(!leaks(&String::from_utf8_lossy(&record.key.unwrap_or_default())), "{topic} key");
+        }
+    }
+    for answer in &answers {
+        assert!(!leaks_anywhere(answer), "{}", String::from_utf8_lossy(answer));
+    }
+    let log = std::fs::read_to_string(&service_log).unwrap();
+    assert!(!log.is_empty(), "the service logged nothing: the log check would be empty");
+    if let Some(line) = log.lines().find(|l| leaks(l)) {
+        panic!("log line holds a number: {line}");
+    }
+}
