@@ -118,3 +118,55 @@ async fn idle_connections_are_closed_and_a_flood_costs_no_descriptors() {
         stream.read_to_end(&mut buffer).expect("the server closes a silent connection");
     }
 }
+
+/// A message far over the event limit, over HTTP and straight onto an input topic: each gets
+/// its `oversized` dead letter (cut to fit the broker), and the service keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_inputs_get_a_dead_letter_that_fits_and_stop_nothing() {
+    use vardpuls_core::Topic;
+    use vardpuls_core::dlq::Source;
+    let kafka = TestKafka::start().await;
+    let (dir, root) = (tempdir(), crate::support::repo_root());
+    let address = format!("127.0.0.1:{}", free_port());
+    let config = dir.join("vardpuls.toml");
+    std::fs::write(&config, format!("[ingest]\nlisten = \"{address}\"\ntokens = [\"{TOKEN}\"]\n")).unwrap();
+    let mut vardpuls = KillOnDrop(
+        Command::new(vardpuls_binary())
+            .args(["--config", config.to_str().unwrap(), "run", "--target", "all"])
+            .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
+            .env("VARDPULS_AGGREGATOR_STATE_DIR", dir.join("state"))
+            .env("VARDPULS_AGGREGATOR_UNITS_FILE", root.join("deploy/units.csv"))
+            .env("VARDPULS_EXPORTER_TARGETS_FILE", root.join("deploy/targets.toml"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("starting vardpuls (build it first: make test does)"),
+    );
+    wait_for("vardpuls to answer", Duration::from_secs(60), || TcpStream::connect(&address).ok().map(|_| ()));
+
+    let line = format!("{{\"call_id\":\"{}\"}}", "7".repeat(750_000));
+    let auth = format!("Bearer {TOKEN}");
+    let (status, answer) =
+        crate::support::http("POST", &address, "/v1/events/phone", &[("Authorization", &auth)], line.as_bytes());
+    let answer = String::from_utf8_lossy(&answer);
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("\"rejected\":1") && answer.contains("oversized"), "{answer}");
+
+    let producer = vardpuls_kafka::EventProducer::new(&kafka.config).unwrap();
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(900_000)).into_bytes();
+    producer.send(Topic::Phone, Some("SE2321000180-E00101"), big.clone()).await.unwrap();
+
+    let letters = wait_for("both dead letters", Duration::from_secs(120), || {
+        let letters = kafka.dead_letters();
+        (letters.len() >= 2).then_some(letters)
+    });
+    for letter in &letters {
+        assert_eq!(letter.reason.rule.as_str(), "oversized");
+        assert!(letter.raw_truncated && letter.raw().unwrap().len() <= vardpuls_core::dlq::MAX_RAW_BYTES);
+        assert_eq!(letter.raw_sha256.len(), 64);
+    }
+    let from_kafka = letters.iter().find(|l| matches!(l.source, Source::Kafka { .. })).expect("the aggregator's");
+    assert_eq!(from_kafka.raw_size_bytes, big.len() as u64);
+    assert!(letters.iter().any(|l| l.source == Source::Http { line: 1 }));
+    assert!(vardpuls.0.try_wait().unwrap().is_none(), "vardpuls stopped");
+}

@@ -85,7 +85,13 @@ async fn ndjson_import_splits_valid_events_and_dead_letters() {
             if rule == "personal_identity_number" {
                 assert!(letter.redacted, "{topic} line {line}: must be redacted");
                 assert_eq!(letter.raw().unwrap(), vardpuls_core::domain::personnummer::redact(bytes).0);
+            } else if bytes.len() > vardpuls_core::dlq::MAX_RAW_BYTES {
+                // Cut so that the letter fits the broker; the size says what was there.
+                assert!(letter.raw_truncated, "{topic} line {line}");
+                assert_eq!(letter.raw().unwrap(), bytes[..vardpuls_core::dlq::MAX_RAW_BYTES], "{topic} line {line}");
+                assert_eq!(letter.raw_size_bytes, bytes.len() as u64);
             } else {
+                assert!(!letter.raw_truncated, "{topic} line {line}");
                 assert_eq!(&letter.raw().unwrap(), bytes, "{topic} line {line}: raw bytes");
             }
             assert!(summary.rejected_by_rule.get(&letter.reason.rule).copied().unwrap_or(0) > 0);

@@ -15,16 +15,11 @@ use vardpuls_core::Topic;
 use vardpuls_core::dlq::{DeadLetter, Source};
 use vardpuls_core::events::decode;
 
-const SHAPES: [&str; 8] = [
-    "19811218-9876",
-    "19811218+9876",
-    "198112189876",
-    "811218-9876",
-    "811218+9876",
-    "19811278-9876",
-    "198112789876",
-    "811278-9876",
-];
+mod common {
+    pub mod leaks;
+}
+
+use common::leaks::{NUMBERS, around_field, escaped, in_text, leaks, string_fields};
 
 fn examples() -> Vec<(Topic, Value)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/examples");
@@ -42,77 +37,20 @@ fn examples() -> Vec<(Topic, Value)> {
     out
 }
 
-fn string_fields(value: &Value, prefix: &str, out: &mut Vec<String>) {
-    if let Value::Object(map) = value {
-        for (k, v) in map {
-            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-            match v {
-                Value::String(_) => out.push(path),
-                Value::Object(_) => string_fields(v, &path, out),
-                _ => {}
-            }
-        }
-    }
-}
-
-/// `\uXXXX` escapes of ASCII decoded, the rest left as it is: the checker's own reading.
-fn unescape(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("\\u") {
-        out.push_str(&rest[..i]);
-        let code = rest.get(i + 2..i + 6).and_then(|h| u32::from_str_radix(h, 16).ok()).filter(|c| *c < 0x80);
-        match code {
-            Some(c) => {
-                out.push(char::from_u32(c).unwrap());
-                rest = &rest[i + 6..];
-            }
-            None => {
-                out.push_str("\\u");
-                rest = &rest[i + 2..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn leaks(bytes: &[u8]) -> bool {
-    let text: String = unescape(&String::from_utf8_lossy(bytes)).chars().filter(|c| *c != '-' && *c != '+').collect();
-    text.contains("8112189876") || text.contains("8112789876")
-}
-
-/// A document: example `pick`, field `field`, set to `shape` inside `around`, the characters
-/// whose bit is set in `escape` written as escapes; then byte edits away from the number.
+/// A document: example `pick`, field `field`, set to number `number` inside text `around`, the
+/// characters whose bit is set in `escape` written as escapes; then byte edits away from it.
 fn document(
     examples: &[(Topic, Value)],
-    (pick, field, shape, around, escape): (usize, usize, usize, usize, u64),
+    (pick, field, number, around, escape): (usize, usize, usize, usize, u64),
     edits: &[(usize, u8, u8)],
 ) -> (Topic, Vec<u8>) {
     let (topic, base) = &examples[pick % examples.len()];
-    let mut fields = Vec::new();
-    string_fields(base, "", &mut fields);
+    let fields = string_fields(base);
     let path = &fields[field % fields.len()];
-    let number = SHAPES[shape % SHAPES.len()];
-    let value = [number.to_string(), format!("ref {number} called"), format!("x:{number}")][around % 3].clone();
-    let escaped: String = value
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if escape >> (i % 64) & 1 == 1 { format!("\\u{:04x}", c as u32) } else { c.to_string() })
-        .collect();
-    const MARK: &str = "__value__";
-    let mut doc = base.clone();
-    let mut at = &mut doc;
-    let parts: Vec<&str> = path.split('.').collect();
-    for p in &parts[..parts.len() - 1] {
-        at = &mut at[*p];
-    }
-    at[parts[parts.len() - 1]] = Value::String(MARK.into());
-    let text = serde_json::to_string(&doc).unwrap();
-    let start = text.find(MARK).unwrap();
-    let (head, tail) = (text[..start].as_bytes().to_vec(), text[start + MARK.len()..].as_bytes().to_vec());
+    let value = in_text(NUMBERS[number % NUMBERS.len()])[around % 3].clone();
+    let (head, tail) = around_field(base, path);
     // Edits stay off the quote on either side of the value: the number keeps its boundaries.
-    let (mut head, mut tail) = (head, tail);
+    let (mut head, mut tail) = (head.into_bytes(), tail.into_bytes());
     for &(position, kind, byte) in edits {
         let part = if position % 2 == 0 { &mut head } else { &mut tail };
         let len = part.len();
@@ -130,7 +68,7 @@ fn document(
         }
     }
     let mut bytes = head;
-    bytes.extend_from_slice(escaped.as_bytes());
+    bytes.extend_from_slice(escaped(&value, escape).as_bytes());
     bytes.extend_from_slice(&tail);
     (*topic, bytes)
 }
