@@ -101,9 +101,7 @@ fn has_contract_form(b: &[u8]) -> bool {
     }
     match &b[i..] {
         b"Z" => true,
-        [sign, ..] if matches!(sign, b'+' | b'-') => {
-            b.len() == i + 6 && digits(i + 1..i + 3) && at(i + 3, b':') && digits(i + 4..i + 6)
-        }
+        [b'+' | b'-', ..] => b.len() == i + 6 && digits(i + 1..i + 3) && at(i + 3, b':') && digits(i + 4..i + 6),
         _ => false,
     }
 }
