@@ -126,22 +126,12 @@ async fn oversized_inputs_get_a_dead_letter_that_fits_and_stop_nothing() {
     use vardpuls_core::Topic;
     use vardpuls_core::dlq::Source;
     let kafka = TestKafka::start().await;
-    let (dir, root) = (tempdir(), crate::support::repo_root());
+    let dir = tempdir();
     let address = format!("127.0.0.1:{}", free_port());
     let config = dir.join("vardpuls.toml");
     std::fs::write(&config, format!("[ingest]\nlisten = \"{address}\"\ntokens = [\"{TOKEN}\"]\n")).unwrap();
-    let mut vardpuls = KillOnDrop(
-        Command::new(vardpuls_binary())
-            .args(["--config", config.to_str().unwrap(), "run", "--target", "all"])
-            .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
-            .env("VARDPULS_AGGREGATOR_STATE_DIR", dir.join("state"))
-            .env("VARDPULS_AGGREGATOR_UNITS_FILE", root.join("deploy/units.csv"))
-            .env("VARDPULS_EXPORTER_TARGETS_FILE", root.join("deploy/targets.toml"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("starting vardpuls (build it first: make test does)"),
-    );
+    let log = std::fs::File::create(dir.join("vardpuls.log")).unwrap();
+    let mut vardpuls = crate::support::run_all(&kafka, &dir, &config, "warn", log);
     wait_for("vardpuls to answer", Duration::from_secs(60), || TcpStream::connect(&address).ok().map(|_| ()));
 
     let line = format!("{{\"call_id\":\"{}\"}}", "7".repeat(750_000));

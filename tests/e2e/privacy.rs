@@ -6,9 +6,7 @@
 //! The leak check is independent of the screen under test: it drops `-` and `+`, decodes JSON
 //! escapes and base64, and looks for the ten digits that every shape here shares.
 
-use crate::support::{
-    KillOnDrop, TestKafka, example_lines, free_port, get, http, repo_root, tempdir, vardpuls_binary, wait_for,
-};
+use crate::support::{TestKafka, example_lines, free_port, get, http, run_all, tempdir, vardpuls_binary, wait_for};
 use base64::Engine;
 use serde_json::Value;
 use std::path::Path;
@@ -95,24 +93,13 @@ fn write_config(dir: &Path, address: &str) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_personal_identity_number_reaches_a_topic_a_log_or_an_answer() {
     let kafka = TestKafka::start().await;
-    let (dir, root) = (tempdir(), repo_root());
+    let dir = tempdir();
     let address = format!("127.0.0.1:{}", free_port());
     let config = write_config(&dir, &address);
     let service_log = dir.join("vardpuls.log");
     let log_file = std::fs::File::create(&service_log).unwrap();
-    let vardpuls = KillOnDrop(
-        Command::new(vardpuls_binary())
-            .args(["--config", config.to_str().unwrap(), "run", "--target", "all"])
-            .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
-            .env("VARDPULS_AGGREGATOR_STATE_DIR", dir.join("state"))
-            .env("VARDPULS_AGGREGATOR_UNITS_FILE", root.join("deploy/units.csv"))
-            .env("VARDPULS_EXPORTER_TARGETS_FILE", root.join("deploy/targets.toml"))
-            .env("RUST_LOG", "info,vardpuls_ingest=debug,vardpuls_aggregator=debug,vardpuls_core=debug")
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .spawn()
-            .expect("starting vardpuls (build it first: make test does)"),
-    );
+    let rust_log = "info,vardpuls_ingest=debug,vardpuls_aggregator=debug,vardpuls_core=debug";
+    let vardpuls = run_all(&kafka, &dir, &config, rust_log, log_file);
     wait_for("vardpuls to answer", Duration::from_secs(60), || std::net::TcpStream::connect(&address).ok().map(|_| ()));
 
     let (mut rejected, mut accepted, mut answers) = (0u64, 0u64, Vec::new());

@@ -225,3 +225,21 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// `vardpuls --config <config> run --target all` on `kafka`, with its state under `dir` and the
+/// shipped unit register and targets; its output (stdout and stderr) goes to `log`.
+pub fn run_all(kafka: &TestKafka, dir: &Path, config: &Path, rust_log: &str, log: std::fs::File) -> KillOnDrop {
+    let root = repo_root();
+    let child = std::process::Command::new(vardpuls_binary())
+        .args(["--config", config.to_str().unwrap(), "run", "--target", "all"])
+        .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
+        .env("VARDPULS_AGGREGATOR_STATE_DIR", dir.join("state"))
+        .env("VARDPULS_AGGREGATOR_UNITS_FILE", root.join("deploy/units.csv"))
+        .env("VARDPULS_EXPORTER_TARGETS_FILE", root.join("deploy/targets.toml"))
+        .env("RUST_LOG", rust_log)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("starting vardpuls (build it first: make test does)");
+    KillOnDrop(child)
+}
