@@ -9,7 +9,12 @@
 //!   contract's JSON), appended as they arrive and deleted when the day closes;
 //! - `<partition>.emitted-<generation>.ndjson`, the log of published records of open periods:
 //!   each change appended, rewritten as a new generation when it outgrows the live records;
-//! - `<partition>.closed/<day>.json`, a closed day's partials, written once when it closes.
+//! - `<partition>.closed/<day>.json`, a closed day's partials, written when it closes (again
+//!   when a restatement closes it again);
+//! - `<partition>.days/<day>.arrow`, a closed day's events ([`crate::day_store`]), for as long
+//!   as the day is restatable;
+//! - `<partition>.months/<month>.json`, a month's final values as last published, to publish
+//!   only what a restatement changes.
 //!
 //! So a checkpoint writes what the batch changed, not the open days or the history the shard
 //! keeps. Closed days of months no open day needs are then dropped from memory
@@ -19,6 +24,8 @@
 //! the head gives) is ignored, and overwritten when the replay gets there again. Instances
 //! share the directory: a partition that moves to another instance takes its state with it.
 
+use crate::catalogue;
+use crate::day_store;
 use crate::emitted::{Emitted, LOG_FORMAT, LogEntry, LogPosition};
 use crate::partial::Partial;
 use crate::shard::{JournalLength, Shard, level_key};
@@ -26,12 +33,12 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use vardpuls_core::Topic;
-use vardpuls_core::calendar::LocalDay;
+use vardpuls_core::calendar::{LocalDay, LocalMonth};
 use vardpuls_core::events::InputEvent;
 
 pub fn path(state_dir: &Path, topic: Topic, partition: i32) -> PathBuf {
@@ -50,6 +57,18 @@ fn journal_path(dir: &Path, day: NaiveDate) -> PathBuf {
     dir.join(format!("{day}.ndjson"))
 }
 
+fn day_store_dir(state_dir: &Path, topic: Topic, partition: i32) -> PathBuf {
+    state_dir.join(topic.name()).join(format!("{partition}.days"))
+}
+
+fn day_store_path(dir: &Path, day: NaiveDate) -> PathBuf {
+    dir.join(format!("{day}.arrow"))
+}
+
+fn month_path(state_dir: &Path, topic: Topic, partition: i32, month: LocalMonth) -> PathBuf {
+    state_dir.join(topic.name()).join(format!("{partition}.months")).join(format!("{month}.json"))
+}
+
 fn emitted_path(state_dir: &Path, topic: Topic, partition: i32, generation: u64) -> PathBuf {
     state_dir.join(topic.name()).join(format!("{partition}.emitted-{generation}.ndjson"))
 }
@@ -65,9 +84,16 @@ struct HeadRef<'a> {
     emitted_log: LogPosition,
     levels: Vec<&'a Partial>,
     closed_days: Vec<NaiveDate>,
+    event_days: &'a BTreeSet<NaiveDate>,
+    unit_latest: BTreeMap<&'a str, DateTime<Utc>>,
+    progress_floor: Option<DateTime<Utc>>,
+    base_levels: Vec<&'a Partial>,
 }
 
-/// The head file, as read. `closed` is the single-file format of earlier versions; heads
+/// The head file, as read. Heads without `unit_latest` come from versions whose progress was
+/// the newest event time (`watermark`, kept as the progress's floor), without `event_days` from
+/// versions that kept no events of closed days. `closed` is the single-file format of earlier
+/// versions; heads
 /// without `levels` come from versions that kept every closed day in memory; heads with `open`
 /// instead of `open_journals`, and `emitted` instead of `emitted_log`, held the open days'
 /// events and the published records themselves. The ids of the open days'
@@ -93,6 +119,14 @@ struct Head {
     closed: Option<BTreeMap<NaiveDate, Vec<Partial>>>,
     #[serde(default)]
     levels: Option<Vec<Partial>>,
+    #[serde(default)]
+    event_days: BTreeSet<NaiveDate>,
+    #[serde(default)]
+    unit_latest: Option<BTreeMap<String, DateTime<Utc>>>,
+    #[serde(default)]
+    progress_floor: Option<DateTime<Utc>>,
+    #[serde(default)]
+    base_levels: Vec<Partial>,
 }
 
 /// Writes the segments of newly closed days and appends the open days' new events to their
@@ -113,6 +147,8 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         }
         File::open(&segments)?.sync_all()?;
     }
+    bytes += write_day_stores(state_dir, shard)?;
+    bytes += write_month_finals(state_dir, shard)?;
     bytes += append_journals(state_dir, shard)?;
     let compacted_from = shard.emitted.log.generation;
     bytes += append_emitted(state_dir, shard)?;
@@ -122,6 +158,15 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         shard.journaled.remove(day);
     }
     let kept = shard.closed_days();
+    // Stock levels of days leaving the horizon: the opening levels of a restatement from the
+    // oldest kept day on.
+    let expired: Vec<NaiveDate> = shard.persisted.iter().filter(|d| !kept.contains(d)).copied().collect();
+    if !expired.is_empty() && has_stock_kpi(shard.topic) {
+        for day in &expired {
+            let partials = read_segment(state_dir, shard.topic, shard.partition, *day)?;
+            merge_levels(&mut shard.base_levels, partials.iter().filter(|p| is_stock(&p.kpi)));
+        }
+    }
     let head = HeadRef {
         topic: shard.topic,
         partition: shard.partition,
@@ -131,15 +176,20 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         emitted_log: shard.emitted.log,
         levels: shard.levels.values().collect(),
         closed_days: kept.iter().copied().collect(),
+        event_days: &shard.event_days,
+        unit_latest: shard.unit_latest.iter().map(|(unit, at)| (unit.as_str(), *at)).collect(),
+        progress_floor: shard.progress_floor,
+        base_levels: shard.base_levels.values().collect(),
     };
     bytes += write_atomically(&target, &head)?;
     // The rename itself must survive a power cut too.
     File::open(dir)?.sync_all()?;
     shard.persisted.extend(new_days);
     // Days expired from the shard: their segments go once the head no longer lists them.
-    let expired: Vec<NaiveDate> = shard.persisted.iter().filter(|d| !kept.contains(d)).copied().collect();
+    let stores = day_store_dir(state_dir, shard.topic, shard.partition);
     for day in expired {
         let _ = fs::remove_file(segments.join(format!("{day}.json")));
+        let _ = fs::remove_file(day_store_path(&stores, day));
         shard.persisted.remove(&day);
     }
     if shard.emitted.log.generation != compacted_from {
@@ -152,6 +202,134 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     }
     shard.archive();
     Ok(bytes)
+}
+
+/// Writes the events of days closed since the last checkpoint to the day store.
+fn write_day_stores(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
+    if shard.closing.is_empty() {
+        return Ok(0);
+    }
+    let dir = day_store_dir(state_dir, shard.topic, shard.partition);
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut bytes = 0;
+    for (day, events) in std::mem::take(&mut shard.closing) {
+        bytes += day_store::write(&day_store_path(&dir, day), &events)?;
+        shard.event_days.insert(day);
+    }
+    File::open(&dir)?.sync_all()?;
+    Ok(bytes)
+}
+
+/// Writes the final monthly values published in this batch, and forgets them: they are read
+/// again only when a restatement changes their month.
+fn write_month_finals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
+    let mut bytes = 0;
+    for month in std::mem::take(&mut shard.month_finals_changed) {
+        let path = month_path(state_dir, shard.topic, shard.partition, month);
+        let dir = path.parent().expect("a month file has a directory");
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        bytes += write_atomically(&path, &shard.month_finals[&month])?;
+    }
+    shard.month_finals.clear();
+    Ok(bytes)
+}
+
+/// Gets a shard ready for computing a batch, after its messages are applied:
+/// - reopens the closed days that restating events fall on (for a topic with a stock KPI, with
+///   every later closed day, from the levels before the first), and applies those events;
+/// - reads the final monthly values that the batch may publish again;
+/// - restores archived days that resident months need.
+///
+/// Without a state directory (`aggregate-files` without `--state-dir`) closed days' events stay
+/// in memory, and are reopened from there.
+pub fn prepare(state_dir: Option<&Path>, shard: &mut Shard) -> anyhow::Result<()> {
+    let (topic, partition) = (shard.topic, shard.partition);
+    if !shard.restating.is_empty() {
+        let mut days = shard.days_to_reopen();
+        let first = *days.first().expect("a restating event has a day");
+        if has_stock_kpi(topic) {
+            let kept = |d: &NaiveDate| shard.event_days.contains(d) || shard.closing.contains_key(d);
+            days.extend(shard.closed_days().range(first..).filter(|d| kept(d)));
+            shard.levels = levels_before(state_dir, shard, first)?;
+        }
+        for day in days {
+            let events = match shard.closing.remove(&day) {
+                Some(events) => events,
+                None if shard.event_days.contains(&day) => {
+                    let dir = state_dir.context("closed days' events are on disk, but no state directory is given")?;
+                    day_store::read(&day_store_path(&day_store_dir(dir, topic, partition), day), topic)?
+                }
+                None => Vec::new(),
+            };
+            let finals = match (shard.closed.get(&day), state_dir) {
+                (Some(partials), _) => partials.clone(),
+                (None, Some(dir)) if shard.archived.contains(&day) => read_segment(dir, topic, partition, day)?,
+                _ => Vec::new(),
+            };
+            shard.reopen(day, events, finals);
+        }
+        shard.apply_restating();
+    }
+    let Some(state_dir) = state_dir else { return Ok(()) };
+    let mut months: BTreeSet<LocalMonth> = shard.restated_months.clone();
+    if catalogue::compares_with_last_year(topic) {
+        months.extend(shard.restated_months.iter().map(|m| m.same_month_next_year()));
+    }
+    months.extend(shard.months_to_finalize());
+    for month in months {
+        if shard.is_final(month.last_day()) && !shard.month_finals.contains_key(&month) {
+            let path = month_path(state_dir, topic, partition, month);
+            match File::open(&path) {
+                Ok(file) => {
+                    let finals = serde_json::from_reader(BufReader::new(file))
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    shard.month_finals.insert(month, finals);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+            }
+        }
+    }
+    restore(state_dir, shard)
+}
+
+/// The stock levels at the end of the day before `day`: those of days that left the horizon,
+/// then each closed day's before `day`, oldest first.
+fn levels_before(
+    state_dir: Option<&Path>,
+    shard: &Shard,
+    day: NaiveDate,
+) -> anyhow::Result<foldhash::HashMap<crate::shard::LevelKey, Partial>> {
+    let mut levels = shard.base_levels.clone();
+    for d in shard.closed_days().range(..day) {
+        match (shard.closed.get(d), state_dir) {
+            (Some(partials), _) => merge_levels(&mut levels, partials.iter().filter(|p| is_stock(&p.kpi))),
+            (None, Some(dir)) => {
+                let partials = read_segment(dir, shard.topic, shard.partition, *d)?;
+                merge_levels(&mut levels, partials.iter().filter(|p| is_stock(&p.kpi)));
+            }
+            (None, None) => {}
+        }
+    }
+    Ok(levels)
+}
+
+/// Takes `partials` (of one day, or of days in order) as the latest levels.
+fn merge_levels<'a>(
+    levels: &mut foldhash::HashMap<crate::shard::LevelKey, Partial>,
+    partials: impl Iterator<Item = &'a Partial>,
+) {
+    for p in partials {
+        levels.insert(level_key(p), p.clone());
+    }
+}
+
+fn has_stock_kpi(topic: Topic) -> bool {
+    catalogue::daily_kpis_of(topic).any(|k| k.measure == catalogue::Measure::Stock)
+}
+
+fn is_stock(kpi: &str) -> bool {
+    catalogue::find(kpi).is_some_and(|k| k.measure == catalogue::Measure::Stock)
 }
 
 /// Appends each open day's events that its journal does not hold yet, and syncs what changed.
@@ -261,8 +439,8 @@ fn read_lines<T, E: std::error::Error + Send + Sync + 'static>(
 }
 
 /// Reads archived days back into memory where a resident month needs them (see
-/// [`Shard::resident_months`]); the consumer calls it after applying a batch, before computing.
-pub fn restore(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<()> {
+/// [`Shard::resident_months`]).
+fn restore(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<()> {
     for day in shard.days_to_restore() {
         let partials = read_segment(state_dir, shard.topic, shard.partition, day)?;
         shard.restore(day, partials);
@@ -310,7 +488,22 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
     );
     let mut shard = Shard::new(topic, partition);
     shard.next_offset = head.next_offset;
-    shard.watermark = head.watermark;
+    match head.unit_latest {
+        Some(latest) => {
+            let latest = latest
+                .into_iter()
+                .map(|(unit, at)| {
+                    Ok((vardpuls_core::domain::HsaId::parse(&unit).map_err(|e| anyhow::anyhow!("{unit}: {e}"))?, at))
+                })
+                .collect::<anyhow::Result<_>>()
+                .with_context(|| format!("reading checkpoint {}", path.display()))?;
+            shard.set_progress_floor(head.progress_floor);
+            shard.set_unit_latest(latest);
+        }
+        None => shard.set_progress_floor(head.watermark),
+    }
+    shard.event_days = head.event_days;
+    shard.base_levels = head.base_levels.into_iter().map(|p| (level_key(&p), p)).collect();
     let mut open = head.open;
     let journals = journal_dir(state_dir, topic, partition);
     for (day, length) in &head.open_journals {
@@ -401,6 +594,7 @@ mod tests {
             denominator: Some(4.into()),
             pending: None,
             last_event_at: Some(1_774_778_400_000_000),
+            revision: 0,
         }
     }
 
@@ -410,15 +604,14 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let payload = br#"{"schema_version":1,"event_id":"5e1f0c2a-0000-4000-8000-000000000001","occurred_at":"2026-03-29T08:00:00Z","unit_id":"SE2321000180-E00101","event_type":"call_received","call_id":"c1","line":"primary_care","in_phone_hours":true}"#;
         let event = vardpuls_core::events::decode(Topic::Phone, payload).unwrap();
-        let lateness = chrono::Duration::hours(12);
         let mut shard = Shard::new(Topic::Phone, 3);
-        assert_eq!(shard.apply(event.clone(), lateness), crate::shard::Applied::Counted);
+        assert_eq!(shard.apply(event.clone()), crate::shard::Applied::Counted);
         save(&dir, &mut shard).unwrap();
 
         let mut back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
         assert_eq!(back.open, shard.open);
         // The head does not store the ids: they are rebuilt, so the same event is a duplicate.
-        assert_eq!(back.apply(event, lateness), crate::shard::Applied::Duplicate);
+        assert_eq!(back.apply(event), crate::shard::Applied::Duplicate);
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -432,7 +625,7 @@ mod tests {
     /// A phone shard with one call on 2026-03-29, checkpointed in `dir`; and that day's journal.
     fn checkpointed_with_one_call(dir: &Path) -> (Shard, PathBuf) {
         let mut shard = Shard::new(Topic::Phone, 3);
-        shard.apply(call_received(1, "2026-03-29T08:00:00Z"), chrono::Duration::hours(12));
+        shard.apply(call_received(1, "2026-03-29T08:00:00Z"));
         save(dir, &mut shard).unwrap();
         (shard, journal_dir(dir, Topic::Phone, 3).join("2026-03-29.ndjson"))
     }
@@ -440,12 +633,11 @@ mod tests {
     #[test]
     fn open_days_are_appended_to_their_journal_not_rewritten() {
         let dir = temp_dir("journal");
-        let lateness = chrono::Duration::hours(12);
         let (mut shard, journal) = checkpointed_with_one_call(&dir);
         let first = fs::read(&journal).unwrap();
         assert_eq!(first.iter().filter(|b| **b == b'\n').count(), 1);
 
-        shard.apply(call_received(2, "2026-03-29T09:00:00Z"), lateness);
+        shard.apply(call_received(2, "2026-03-29T09:00:00Z"));
         let written = save(&dir, &mut shard).unwrap();
         let both = fs::read(&journal).unwrap();
         assert_eq!(&both[..first.len()], &first[..], "the first event is not written again");
@@ -467,7 +659,6 @@ mod tests {
     #[test]
     fn a_journal_tail_no_head_vouches_for_is_dropped() {
         let dir = temp_dir("torn");
-        let lateness = chrono::Duration::hours(12);
         let (shard, journal) = checkpointed_with_one_call(&dir);
         // A crash after appending the next batch's events, before the head was replaced: the
         // journal has a tail (here half a line), the head does not count it.
@@ -478,7 +669,7 @@ mod tests {
         let mut back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
         assert_eq!(back.open, shard.open);
         // The replay applies the next event again; the tail is overwritten, not appended to.
-        back.apply(call_received(2, "2026-03-29T09:00:00Z"), lateness);
+        back.apply(call_received(2, "2026-03-29T09:00:00Z"));
         save(&dir, &mut back).unwrap();
         let again = load(&dir, Topic::Phone, 3).unwrap().unwrap();
         assert_eq!(again.open, back.open);
@@ -591,7 +782,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let mut shard = Shard::new(Topic::Phone, 3);
         shard.next_offset = 42;
-        shard.watermark = Some("2026-03-30T12:00:00Z".parse().unwrap());
+        shard.set_progress_floor(Some("2026-03-30T12:00:00Z".parse().unwrap()));
         let (d1, d2) = (NaiveDate::from_ymd_opt(2026, 3, 28).unwrap(), NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
         shard.closed.insert(d1, vec![partial("visits")]);
         save(&dir, &mut shard).unwrap();
@@ -636,7 +827,7 @@ mod tests {
     fn open_on(shard: &mut Shard, day: &str) {
         shard.open.clear();
         shard.open.insert(date(day), Vec::new());
-        shard.watermark = Some(format!("{day}T12:00:00Z").parse().unwrap());
+        shard.set_progress_floor(Some(format!("{day}T12:00:00Z").parse().unwrap()));
     }
 
     #[test]

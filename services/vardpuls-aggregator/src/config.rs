@@ -6,14 +6,26 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AggregatorConfig {
-    /// How long after its local midnight a day still takes events, in hours. Later events go
-    /// to `vardpuls.late.v1` with the reason.
+    /// How long after its local midnight a day's values become final, in hours, by the
+    /// partition's event-time progress. Later events for the day restate it (see
+    /// `retention_days`).
     pub allowed_lateness_hours: i64,
+    /// How many units of a partition must have events at or after an instant for the
+    /// partition's progress to reach it: the progress is the `progress_quorum_units`-th newest of
+    /// the units' newest events, so one unit's mistyped date closes no day. A partition with
+    /// events of fewer units does not progress (1 suits a single-unit installation).
+    pub progress_quorum_units: usize,
+    /// How far an event may be ahead of the time it was produced to Kafka (its record timestamp;
+    /// for `aggregate-files`, the start of the run), in minutes. Further ahead it is refused to
+    /// the DLQ with rule `occurred_in_future`.
+    pub max_future_minutes: i64,
     /// Where shard checkpoints live. Instances of one consumer group must share it.
     pub state_dir: PathBuf,
-    /// Closed days kept for months and last-year comparisons, in checkpoint segments; memory
-    /// holds each current month folded to date and last year's months where a KPI compares with
-    /// them (see `Shard::resident_months`).
+    /// The restatement horizon: closed days are kept this many days before the progress, with
+    /// their events on disk, for months and last-year comparisons and so that late events
+    /// restate them. Events for older days go to `vardpuls.late.v1`. Memory holds each current
+    /// month folded to date and last year's months where a KPI compares with them (see
+    /// `Shard::resident_months`).
     pub retention_days: i64,
     /// Count calls abandoned without a callback as no contact (true, the default) or leave
     /// them out of the same-day denominator.
@@ -51,6 +63,8 @@ impl Default for AggregatorConfig {
     fn default() -> Self {
         AggregatorConfig {
             allowed_lateness_hours: 12,
+            progress_quorum_units: 2,
+            max_future_minutes: 120,
             state_dir: PathBuf::from(".vardpuls/aggregator"),
             retention_days: 400,
             count_abandoned_calls: true,
@@ -69,5 +83,9 @@ impl Default for AggregatorConfig {
 impl AggregatorConfig {
     pub fn lateness(&self) -> chrono::Duration {
         chrono::Duration::hours(self.allowed_lateness_hours)
+    }
+
+    pub fn max_future(&self) -> chrono::Duration {
+        chrono::Duration::minutes(self.max_future_minutes)
     }
 }

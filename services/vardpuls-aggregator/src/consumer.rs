@@ -20,6 +20,7 @@ use crate::crash_marker::CrashMarker;
 use crate::engine::{Engine, Routed};
 use crate::metrics::AggregatorMetrics;
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use futures::future::{BoxFuture, FutureExt, join_all};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -57,8 +58,8 @@ struct Worker {
 }
 
 impl Worker {
-    fn offer(&mut self, topic: Topic, partition: i32, offset: i64, payload: &[u8]) {
-        let routed = self.engine.offer(topic, partition, offset, payload);
+    fn offer(&mut self, topic: Topic, partition: i32, offset: i64, payload: &[u8], produced_at: Option<DateTime<Utc>>) {
+        let routed = self.engine.offer(topic, partition, offset, payload, produced_at);
         let (outcome, replayed) = (routed.outcome(), matches!(routed, Routed::AlreadyApplied));
         if let Some(t) = Topic::INPUTS.iter().position(|t| *t == topic) {
             self.counts[t][outcome] += 1;
@@ -73,7 +74,7 @@ impl Worker {
                 self.deliveries.push(self.producer.send_dead_letter(&letter).boxed());
                 self.sent[2] += 1;
             }
-            Routed::Counted | Routed::Duplicate | Routed::AlreadyApplied => {}
+            Routed::Counted | Routed::Duplicate | Routed::AlreadyApplied | Routed::Restating => {}
         }
         if !replayed {
             self.touched.insert((topic, partition));
@@ -93,7 +94,7 @@ impl Worker {
         let state_dir = self.engine.config().state_dir.clone();
         for (topic, partition) in &self.touched {
             if let Some(shard) = self.engine.shard_mut(*topic, *partition) {
-                checkpoint::restore(&state_dir, shard)?;
+                checkpoint::prepare(Some(&state_dir), shard)?;
             }
         }
         let records = self.runtime.block_on(self.engine.compute())?;
@@ -322,7 +323,10 @@ pub fn run(
                 }
                 in_batch += 1;
                 let payload = message.payload().unwrap_or_default();
-                worker.lock().expect("lock").offer(topic, message.partition(), message.offset(), payload);
+                // The record's timestamp: when it was produced (CreateTime), which a replay reads
+                // again, so the future-date rule refuses the same events in every run.
+                let produced_at = message.timestamp().to_millis().and_then(DateTime::from_timestamp_millis);
+                worker.lock().expect("lock").offer(topic, message.partition(), message.offset(), payload, produced_at);
             }
         }
         if let Some(e) = failed.lock().expect("lock").take() {

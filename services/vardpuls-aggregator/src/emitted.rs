@@ -71,11 +71,6 @@ pub enum LogEntry<P> {
     Final(P),
 }
 
-/// The identity of a KPI value: two partials with the same identity are one value, updated.
-fn same_value(a: &Partial, b: &Partial) -> bool {
-    a.kpi == b.kpi && a.unit_id == b.unit_id && a.period == b.period && a.dimensions == b.dimensions
-}
-
 fn identity_hash(p: &Partial) -> u64 {
     FixedState::default().hash_one((&p.kpi, &p.unit_id, &p.period, &p.dimensions))
 }
@@ -122,7 +117,7 @@ impl Emitted {
     /// Stores `p` as changed in `changed_in`, unless this very value is stored already.
     /// Returns the stored value when it is new or changed.
     fn put(&mut self, p: Partial, changed_in: u64) -> Option<&Partial> {
-        let entry = match self.current.entry(identity_hash(&p), |e| same_value(&e.partial, &p), hash_entry) {
+        let entry = match self.current.entry(identity_hash(&p), |e| e.partial.same_key(&p), hash_entry) {
             hashbrown::hash_table::Entry::Occupied(e) if e.get().partial == p => return None,
             hashbrown::hash_table::Entry::Occupied(mut e) => {
                 *e.get_mut() = Entry { partial: p, changed_in };
@@ -135,13 +130,13 @@ impl Emitted {
 
     /// Removes and returns the value with `p`'s identity.
     fn take(&mut self, p: &Partial) -> Option<Partial> {
-        let entry = self.current.find_entry(identity_hash(p), |e| same_value(&e.partial, p)).ok()?;
+        let entry = self.current.find_entry(identity_hash(p), |e| e.partial.same_key(p)).ok()?;
         Some(entry.remove().0.partial)
     }
 
     /// The published value with `p`'s identity.
     pub fn get(&self, p: &Partial) -> Option<&Partial> {
-        self.current.find(identity_hash(p), |e| same_value(&e.partial, p)).map(|e| &e.partial)
+        self.current.find(identity_hash(p), |e| e.partial.same_key(p)).map(|e| &e.partial)
     }
 
     /// Remembers `p` as published, unless this very value already was. Returns the stored
@@ -203,6 +198,7 @@ mod tests {
             denominator: Some(4.into()),
             pending: None,
             last_event_at: None,
+            revision: 0,
         }
     }
 

@@ -8,7 +8,7 @@ use crate::catalogue::{self, CATALOGUE, MONTH_TO_DATE_SQL, MONTHLY_LAST_SQL, MON
 use crate::config::AggregatorConfig;
 use crate::partial::{self, Partial, Period};
 use crate::records::{self, ToPublish};
-use crate::shard::{Applied, Shard};
+use crate::shard::{Applied, NotRestatable, Policy, Shard};
 use crate::tables;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use datafusion::arrow::array::{ArrayRef, Date32Builder, Int64Builder};
@@ -24,7 +24,7 @@ use vardpuls_core::dlq::{DeadLetter, Source};
 use vardpuls_core::domain::HsaId;
 use vardpuls_core::events::{InputEvent, decode};
 use vardpuls_core::outputs::{KpiRecord, LateEvent};
-use vardpuls_core::rejection::Rejection;
+use vardpuls_core::rejection::{Rejection, Rule};
 
 type ShardId = (Topic, i32);
 
@@ -39,7 +39,10 @@ pub enum Routed {
     Duplicate,
     /// Offset already in the shard's state (a re-delivery after a restart): skipped.
     AlreadyApplied,
-    /// Valid, but its day is final: publish to `vardpuls.late.v1`.
+    /// Valid, for a closed day within the restatement horizon: the day is reopened and
+    /// computed again before the next records are published.
+    Restating,
+    /// Valid, but its day can no longer be restated: publish to `vardpuls.late.v1`.
     Late(Box<LateEvent>),
     /// Invalid: publish to `vardpuls.dlq.v1`.
     Invalid(Box<DeadLetter>),
@@ -47,15 +50,16 @@ pub enum Routed {
 
 impl Routed {
     /// The outcome names of `vardpuls_aggregator_messages_total`, indexed by [`Routed::outcome`].
-    pub const OUTCOMES: [&'static str; 5] = ["counted", "duplicate", "replayed", "late", "invalid"];
+    pub const OUTCOMES: [&'static str; 6] = ["counted", "duplicate", "replayed", "restating", "late", "invalid"];
 
     pub fn outcome(&self) -> usize {
         match self {
             Routed::Counted => 0,
             Routed::Duplicate => 1,
             Routed::AlreadyApplied => 2,
-            Routed::Late(_) => 3,
-            Routed::Invalid(_) => 4,
+            Routed::Restating => 3,
+            Routed::Late(_) => 4,
+            Routed::Invalid(_) => 5,
         }
     }
 }
@@ -92,8 +96,18 @@ impl Engine {
         self.shards.get_mut(&(topic, partition))
     }
 
+    /// How this engine's shards close and restate days.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            lateness: self.config.lateness(),
+            quorum: self.config.progress_quorum_units,
+            horizon_days: self.config.retention_days,
+        }
+    }
+
     /// Adds a shard (new, or loaded from a checkpoint).
-    pub fn insert_shard(&mut self, shard: Shard) {
+    pub fn insert_shard(&mut self, mut shard: Shard) {
+        shard.set_policy(self.policy());
         for events in shard.open.values() {
             for e in events {
                 self.units.insert((shard.topic, *e.unit_id()), shard.partition);
@@ -114,12 +128,21 @@ impl Engine {
         Some(shard)
     }
 
-    /// Applies one consumed message.
-    pub fn offer(&mut self, topic: Topic, partition: i32, offset: i64, payload: &[u8]) -> Routed {
+    /// Applies one consumed message, produced to Kafka at `produced_at` (its record timestamp;
+    /// `None` takes the wall clock).
+    pub fn offer(
+        &mut self,
+        topic: Topic,
+        partition: i32,
+        offset: i64,
+        payload: &[u8],
+        produced_at: Option<DateTime<Utc>>,
+    ) -> Routed {
         if self.shards.get(&(topic, partition)).is_some_and(|shard| offset < shard.next_offset) {
             return Routed::AlreadyApplied;
         }
-        self.offer_decoded(topic, partition, offset, payload, decode(topic, payload))
+        let produced_at = produced_at.unwrap_or_else(Utc::now);
+        self.offer_decoded(topic, partition, offset, payload, decode(topic, payload), produced_at)
     }
 
     /// [`Engine::offer`] for a message the caller has decoded already
@@ -131,39 +154,55 @@ impl Engine {
         offset: i64,
         payload: &[u8],
         decoded: Result<InputEvent, Rejection>,
+        produced_at: DateTime<Utc>,
     ) -> Routed {
-        let lateness = self.config.lateness();
-        let shard = self.shards.entry((topic, partition)).or_insert_with(|| Shard::new(topic, partition));
+        let max_future = self.config.max_future();
+        let policy = self.policy();
+        let shard = self.shards.entry((topic, partition)).or_insert_with(|| {
+            let mut shard = Shard::new(topic, partition);
+            shard.set_policy(policy);
+            shard
+        });
         if offset < shard.next_offset {
             return Routed::AlreadyApplied;
         }
         shard.next_offset = offset + 1;
-        let event = match decoded {
+        let source = || Source::Kafka { topic: topic.name().to_string(), partition, offset };
+        let event = match decoded.and_then(|e| not_in_future(e, produced_at, max_future)) {
             Ok(e) => e,
-            Err(reason) => {
-                let source = Source::Kafka { topic: topic.name().to_string(), partition, offset };
-                return Routed::Invalid(Box::new(DeadLetter::new(topic, source, reason, payload)));
-            }
+            Err(reason) => return Routed::Invalid(Box::new(DeadLetter::new(topic, source(), reason, payload))),
         };
         let unit = *event.unit_id();
-        match shard.apply(event, lateness) {
+        match shard.apply(event) {
             Applied::Counted => {
                 self.units.insert((topic, unit), partition);
                 Routed::Counted
             }
+            Applied::Restating => {
+                self.units.insert((topic, unit), partition);
+                Routed::Restating
+            }
             Applied::Duplicate => Routed::Duplicate,
-            Applied::Late { day, closed_at } => Routed::Late(Box::new(LateEvent {
+            Applied::Late { day, closed_at, why } => Routed::Late(Box::new(LateEvent {
                 schema_version: 1,
                 routed_at: Utc::now(),
                 source_topic: topic.name().to_string(),
                 partition,
                 offset,
                 day: day.to_string(),
-                reason: format!(
-                    "day {day} is final: allowed lateness of {} h ended {}",
-                    self.config.allowed_lateness_hours,
-                    closed_at.to_rfc3339()
-                ),
+                reason: match why {
+                    NotRestatable::BeyondHorizon { oldest } => format!(
+                        "day {day} was final at {} and is older than the restatement horizon of {} days \
+                         (the oldest restatable day is {oldest})",
+                        closed_at.to_rfc3339(),
+                        self.config.retention_days,
+                    ),
+                    NotRestatable::EventsNotKept => format!(
+                        "day {day} was final at {} and was closed by a version that kept no events of \
+                         closed days, so it cannot be restated",
+                        closed_at.to_rfc3339()
+                    ),
+                },
                 // The event as decoded, not the payload: decoding replaces what must go no further
                 // (an event id spelt like a personal identity number). Decoded again only here, so
                 // counted events need no copy.
@@ -174,16 +213,34 @@ impl Engine {
         }
     }
 
-    /// Closes the days whose lateness has passed, recomputes the open days and months of the
-    /// shards that changed, and returns the records that changed since they were last returned.
+    /// Closes the days whose lateness has passed, recomputes the open days (reopened ones
+    /// included) and the months they feed, and returns the records that changed since they were
+    /// last returned. Reopened days and months already final are republished only where their
+    /// values changed, as the next revision.
     pub async fn compute(&mut self) -> anyhow::Result<Vec<KpiRecord>> {
         let lateness = self.config.lateness();
         let mut closing: HashMap<ShardId, BTreeSet<NaiveDate>> = HashMap::new();
         let mut active: BTreeSet<ShardId> = BTreeSet::new();
+        // The months each shard recomputes: of its changed and closing days, those becoming
+        // final now, and where a KPI compares with last year, those a year after restated ones.
+        let mut months_of: HashMap<ShardId, BTreeSet<LocalMonth>> = HashMap::new();
         for (id, shard) in &self.shards {
-            let close: BTreeSet<NaiveDate> = shard.days_to_close(lateness).into_iter().collect();
-            if !shard.dirty.is_empty() || !close.is_empty() {
+            let close: BTreeSet<NaiveDate> = shard.days_to_close().into_iter().collect();
+            let mut months: BTreeSet<LocalMonth> =
+                shard.dirty.iter().chain(&close).map(|d| LocalDay::from_date(*d).month()).collect();
+            months.extend(shard.months_to_finalize());
+            if catalogue::compares_with_last_year(id.0) {
+                let days = shard.closed_days();
+                let has_days_in = |m: LocalMonth| {
+                    let (first, last) = (m.first_day().date(), m.last_day().date());
+                    days.range(first..=last).next().is_some() || shard.open.range(first..=last).next().is_some()
+                };
+                months
+                    .extend(shard.restated_months.iter().map(|m| m.same_month_next_year()).filter(|m| has_days_in(*m)));
+            }
+            if !shard.dirty.is_empty() || !months.is_empty() {
                 active.insert(*id);
+                months_of.insert(*id, months);
             }
             if !close.is_empty() {
                 closing.insert(*id, close);
@@ -236,42 +293,38 @@ impl Engine {
             daily.entry(shard).or_default().push(p);
         }
 
-        // Months touched, and the daily partials (closed and open) they need.
-        let mut months: BTreeSet<LocalMonth> = BTreeSet::new();
-        for id in &active {
-            let shard = &self.shards[id];
-            months.extend(
-                shard
-                    .dirty
-                    .iter()
-                    .chain(closing.get(id).into_iter().flatten())
-                    .map(|d| LocalDay::from_date(*d).month()),
-            );
-        }
-        // A touched month's closed days come folded, as its month to date (made now where a
-        // restart or a new month left none); last year's months come day by day.
+        // A touched current month's closed days come folded, as its month to date (made now
+        // where a restart, a new month or a reopened day left none); other months' closed days
+        // and last year's months come day by day.
         let missing: BTreeMap<(ShardId, LocalMonth), Vec<NaiveDate>> = active
             .iter()
             .flat_map(|id| {
                 let shard = &self.shards[id];
                 let current = shard.current_months();
-                months
+                months_of[id]
                     .iter()
                     .filter(move |m| current.contains(m) && !shard.month_to_date.contains_key(m))
                     .map(move |m| ((*id, *m), Vec::new()))
             })
             .collect();
         self.fold_months_to_date(missing).await?;
-        let last_years: BTreeSet<LocalMonth> = months.iter().map(|m| m.same_month_last_year()).collect();
         let mut rows: Vec<&Partial> = Vec::new();
         for id in &active {
             let shard = &self.shards[id];
-            rows.extend(months.iter().flat_map(|m| shard.month_to_date.get(m)).flatten());
-            for (day, partials) in &shard.closed {
-                let month = LocalDay::from_date(*day).month();
-                if last_years.contains(&month) && !months.contains(&month) {
-                    rows.extend(partials);
+            let months = &months_of[id];
+            let last_years: BTreeSet<LocalMonth> = if catalogue::compares_with_last_year(id.0) {
+                months.iter().map(|m| m.same_month_last_year()).filter(|m| !months.contains(m)).collect()
+            } else {
+                BTreeSet::new()
+            };
+            for m in months {
+                match shard.month_to_date.get(m) {
+                    Some(so_far) => rows.extend(so_far),
+                    None => rows.extend(closed_in(shard, *m)),
                 }
+            }
+            for m in &last_years {
+                rows.extend(closed_in(shard, *m));
             }
             rows.extend(daily.get(id).into_iter().flatten());
             // Open days not recomputed: their last published partials are still current.
@@ -281,10 +334,11 @@ impl Engine {
                 Period::Month { .. } => false,
             }));
         }
+        let all_months: BTreeSet<LocalMonth> = months_of.values().flatten().copied().collect();
         let mut monthly: HashMap<ShardId, Vec<Partial>> = HashMap::new();
-        if !rows.is_empty() && !months.is_empty() {
+        if !rows.is_empty() && !all_months.is_empty() {
             self.register("daily", daily_table(&rows)?)?;
-            let month_list = sql_list(&months);
+            let month_list = sql_list(&all_months);
             let sum_sql =
                 self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &daily_kpi_list(false))]);
             let last_sql =
@@ -296,7 +350,11 @@ impl Engine {
             for p in self.run_together(&queries).await? {
                 let topic = source_of(&p.kpi)?;
                 let shard = self.shard_of(topic, &p.unit_id)?;
-                monthly.entry(shard).or_default().push(p);
+                // Only the shard's own months: another shard's month may find this shard's days
+                // of it partly archived.
+                if months_of.get(&shard).is_some_and(|m| m.contains(&p.period.local_month())) {
+                    monthly.entry(shard).or_default().push(p);
+                }
             }
         }
 
@@ -308,43 +366,63 @@ impl Engine {
             let as_of = shard.watermark.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
             let close = closing.remove(&id).unwrap_or_default();
             let mut finals: BTreeMap<NaiveDate, Vec<Partial>> = close.iter().map(|d| (*d, Vec::new())).collect();
-            let mut candidates = Vec::new();
             for p in daily.remove(&id).unwrap_or_default() {
                 let Period::Day(day) = p.period else { continue };
-                let is_final = close.contains(&day);
-                if is_final {
-                    finals.entry(day).or_default().push(p.clone());
+                match finals.get_mut(&day) {
+                    Some(day_finals) => {
+                        shard.emitted.remove(&p);
+                        day_finals.push(p);
+                    }
+                    None => {
+                        if let Some(p) = shard.emitted.publish(p) {
+                            publish.push(ToPublish { partial: p.clone(), is_final: false, as_of });
+                        }
+                    }
                 }
-                candidates.push((p, is_final));
             }
+            for (day, new) in finals.iter_mut() {
+                let old = shard.restated_days.remove(day);
+                let changed = restate(old.as_deref(), new);
+                publish.extend(changed.into_iter().map(|p| ToPublish {
+                    as_of: closes_at(&p, lateness),
+                    partial: p,
+                    is_final: true,
+                }));
+            }
+            let mut month_finals: BTreeMap<LocalMonth, Vec<Partial>> = BTreeMap::new();
             for p in monthly.remove(&id).unwrap_or_default() {
                 let m = p.period.local_month();
-                let last_day = LocalDay::from_date(last_day_of(m));
-                let is_final = shard.is_final(last_day, lateness);
-                candidates.push((p, is_final));
-            }
-            for (p, is_final) in candidates {
-                // A final record is stamped with the instant its period closed, so a replay after
-                // a crash reproduces it exactly; an open one with the data's watermark.
-                if is_final {
+                if shard.is_final(m.last_day()) {
                     shard.emitted.remove(&p);
-                    publish.push(ToPublish { as_of: closes_at(&p, lateness), partial: p, is_final });
+                    month_finals.entry(m).or_default().push(p);
                 } else if let Some(p) = shard.emitted.publish(p) {
-                    publish.push(ToPublish { partial: p.clone(), is_final, as_of });
+                    publish.push(ToPublish { partial: p.clone(), is_final: false, as_of });
                 }
+            }
+            for (m, mut new) in month_finals {
+                let changed = restate(shard.month_finals.get(&m).map(Vec::as_slice), &mut new);
+                publish.extend(changed.into_iter().map(|p| ToPublish {
+                    as_of: closes_at(&p, lateness),
+                    partial: p,
+                    is_final: true,
+                }));
+                shard.month_finals.insert(m, new);
+                shard.month_finals_changed.insert(m);
             }
             for day in finals.keys() {
                 closed_now.entry((id, LocalDay::from_date(*day).month())).or_default().push(*day);
             }
             shard.close_days(finals);
             shard.dirty.clear();
+            shard.restated_days.clear();
+            shard.restated_months.clear();
         }
         let changed = records::to_records(&publish, self.partitions());
         self.fold_months_to_date(closed_now).await?;
-        // Only now: a jump of the watermark (a live event after a backfill) may expire the very
+        // Only now: a jump of the progress (a live event after a backfill) may expire the very
         // days just closed, which the fold still read.
         for id in &active {
-            self.shards.get_mut(id).expect("active shard exists").expire(self.config.retention_days);
+            self.shards.get_mut(id).expect("active shard exists").expire();
         }
         Ok(changed)
     }
@@ -496,17 +574,72 @@ fn source_of(kpi: &str) -> anyhow::Result<Topic> {
     }
 }
 
+/// When a partial's period became final: the instant its final records are stamped with, the
+/// same in every run.
 fn closes_at(p: &Partial, lateness: chrono::Duration) -> DateTime<Utc> {
     let last_day = match p.period {
-        Period::Day(d) => d,
-        Period::Month { .. } => last_day_of(p.period.local_month()),
+        Period::Day(d) => LocalDay::from_date(d),
+        Period::Month { .. } => p.period.local_month().last_day(),
     };
-    Shard::closes_at(LocalDay::from_date(last_day), lateness)
+    Shard::closes_at(last_day, lateness)
 }
 
-fn last_day_of(m: LocalMonth) -> NaiveDate {
-    let next = if m.month == 12 { (m.year + 1, 1) } else { (m.year, m.month + 1) };
-    NaiveDate::from_ymd_opt(next.0, next.1, 1).expect("valid month").pred_opt().expect("has a previous day")
+/// The final values of one period to publish, given those published for it before (`old`,
+/// `None` when it was never final): each value that is new or whose figures changed, as the next
+/// revision of the old one, and, for each old value the period no longer has, a zero (its
+/// events were corrected away). `new` takes the revisions, as the period's finals to keep.
+fn restate(old: Option<&[Partial]>, new: &mut [Partial]) -> Vec<Partial> {
+    let Some(old) = old else { return new.to_vec() };
+    let mut changed = Vec::new();
+    for p in new.iter_mut() {
+        match old.iter().find(|o| o.same_key(p)) {
+            Some(o) if o.same_figures(p) => p.revision = o.revision,
+            Some(o) => {
+                p.revision = o.revision + 1;
+                changed.push(p.clone());
+            }
+            None => changed.push(p.clone()),
+        }
+    }
+    for o in old.iter().filter(|o| !new.iter().any(|p| p.same_key(o))) {
+        changed.push(Partial {
+            numerator: rust_decimal::Decimal::ZERO,
+            denominator: o.denominator.map(|_| rust_decimal::Decimal::ZERO),
+            pending: None,
+            revision: o.revision + 1,
+            ..o.clone()
+        });
+    }
+    changed
+}
+
+/// A shard's closed days of month `m` in memory, day by day.
+fn closed_in(shard: &Shard, m: LocalMonth) -> impl Iterator<Item = &Partial> {
+    shard.closed.range(m.first_day().date()..=m.last_day().date()).flat_map(|(_, partials)| partials)
+}
+
+/// Refuses an event dated more than `max_future` after it was produced: a mistyped year or a
+/// wrong clock, which would otherwise count in a day that has not happened and, with others,
+/// close days early.
+fn not_in_future(
+    event: InputEvent,
+    produced_at: DateTime<Utc>,
+    max_future: chrono::Duration,
+) -> Result<InputEvent, Rejection> {
+    let at = event.occurred_at().utc();
+    if at > produced_at + max_future {
+        return Err(Rejection::new(
+            "occurred_at",
+            Rule::OccurredInFuture,
+            format!(
+                "occurred_at {} is more than {} minutes after the message was produced ({})",
+                at.to_rfc3339(),
+                max_future.num_minutes(),
+                produced_at.to_rfc3339()
+            ),
+        ));
+    }
+    Ok(event)
 }
 
 /// For each stock KPI, unit and breakdown, its value on the latest closed day that has one.

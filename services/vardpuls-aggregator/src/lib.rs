@@ -1,6 +1,7 @@
 //! The aggregator: consumes the input topics (as a consumer group or in fixed slots), computes
 //! the KPI catalogue with DataFusion per Europe/Stockholm day and month, and publishes upserts
-//! to `vardpuls.kpi.v1`. State is checkpointed per input partition together with its offset.
+//! to `vardpuls.kpi.v1`. State is checkpointed per input partition together with its offset;
+//! closed days keep their events on disk, so late events restate them.
 
 pub mod assignment;
 pub mod catalogue;
@@ -8,6 +9,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod consumer;
 pub mod crash_marker;
+pub mod day_store;
 pub mod emitted;
 pub mod engine;
 pub mod metrics;

@@ -61,6 +61,28 @@ pub struct Partial {
     pub pending: Option<i64>,
     /// The latest `occurred_at` behind the value, in microseconds since the epoch.
     pub last_event_at: Option<i64>,
+    /// How often a final value was restated (published again, changed, after it was final);
+    /// 0 for values not final yet and for values as first made final.
+    #[serde(default)]
+    pub revision: u32,
+}
+
+impl Partial {
+    /// Whether `other` is the same KPI value: KPI, unit, period and breakdown.
+    pub fn same_key(&self, other: &Partial) -> bool {
+        self.kpi == other.kpi
+            && self.unit_id == other.unit_id
+            && self.period == other.period
+            && self.dimensions == other.dimensions
+    }
+
+    /// Whether `other` carries the same figures, whatever its revision.
+    pub fn same_figures(&self, other: &Partial) -> bool {
+        self.numerator == other.numerator
+            && self.denominator == other.denominator
+            && self.pending == other.pending
+            && self.last_event_at == other.last_event_at
+    }
 }
 
 /// Reads catalogue results. Daily results have a `day` column, monthly ones a `month` column;
@@ -108,6 +130,7 @@ pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Pa
                 denominator: (!den.is_null(i)).then(|| unscaled(den.value(i), 2)),
                 pending: (!pending.is_null(i)).then(|| pending.value(i)),
                 last_event_at: (!last.is_null(i)).then(|| last.value(i)),
+                revision: 0,
             });
         }
     }

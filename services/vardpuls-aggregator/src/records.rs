@@ -59,6 +59,7 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
         target: None,
         status: Status::NoTarget,
         is_final,
+        revision: p.revision,
         live,
         updated_at: match (is_final, p.last_event_at) {
             (false, Some(micros)) => DateTime::from_timestamp_micros(micros).unwrap_or(as_of),
@@ -123,6 +124,7 @@ mod tests {
                     denominator: None,
                     pending: None,
                     last_event_at: None,
+                    revision: 0,
                 },
                 is_final: i % 3 == 0,
                 as_of: DateTime::from_timestamp(1_774_000_000 + i, 0).unwrap(),

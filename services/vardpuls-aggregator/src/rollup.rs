@@ -22,6 +22,7 @@ struct Contribution {
     denominator: Option<Decimal>,
     pending: Option<i64>,
     is_final: bool,
+    revision: u32,
     updated_at: DateTime<Utc>,
 }
 
@@ -57,6 +58,7 @@ impl RollupView {
             denominator: record.denominator,
             pending: record.live.as_ref().map(|l| l.pending as i64),
             is_final: record.is_final,
+            revision: record.revision,
             updated_at: record.updated_at,
         };
         for (scope, scope_id, dimensions) in self.targets(record) {
@@ -143,6 +145,8 @@ fn to_record(g: &Group) -> KpiRecord {
         target: None,
         status: Status::NoTarget,
         is_final,
+        // A member's restatement restates the sum: the count of its members' restatements.
+        revision: g.members.values().map(|c| c.revision).sum(),
         live: if is_final { None } else { live(&g.kpi, numerator, denominator, pending.unwrap_or(0)) },
         updated_at: g.members.values().map(|c| c.updated_at).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
     }
@@ -167,6 +171,7 @@ mod tests {
             target: None,
             status: Status::NoTarget,
             is_final: true,
+            revision: 0,
             live: None,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
         }

@@ -3,16 +3,20 @@
 //!
 //! Kafka keys every input event by unit, so one partition holds all events of its units for
 //! that topic, and the KPIs of those units depend on nothing else. A shard keeps:
-//! - the events of days that are still open (not yet past the allowed lateness), raw;
+//! - the events of days that are still open (not yet final), raw;
 //! - the ids of those events, to count each event id once;
-//! - the final daily partials of closed days (no events), for months and last-year comparisons:
-//!   in memory only for the months that need them day by day ([`Shard::resident_months`]); the
-//!   others are archived, on disk only, in their checkpoint segments;
+//! - the final daily partials of closed days, for months and last-year comparisons: in memory
+//!   only for the months that need them day by day ([`Shard::resident_months`]); the others are
+//!   archived, on disk only, in their checkpoint segments;
+//! - the events of closed days within the restatement horizon, on disk only (the day store): a
+//!   late event for a closed day *reopens* it ([`Shard::reopen`]), so the day, its month and what
+//!   compares with it are computed again from the whole set of the day's events;
 //! - per month that open days still change, its closed days folded into one row per KPI, unit
 //!   and breakdown (*month to date*): what the monthly queries read instead of every closed day;
 //! - the latest final level of each stock KPI, unit and breakdown (the opening level of open
 //!   days), so no archived day is needed for it;
-//! - the event-time watermark and the next offset to read.
+//! - each unit's newest event time, from which the partition's progress follows
+//!   ([`Shard::progress`]), and the next offset to read.
 
 use crate::catalogue::{self, Measure};
 use crate::emitted::Emitted;
@@ -25,6 +29,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use vardpuls_core::Topic;
 use vardpuls_core::calendar::{DaySpan, LocalDay, LocalMonth};
+use vardpuls_core::domain::HsaId;
 use vardpuls_core::events::InputEvent;
 
 #[derive(Debug, Clone)]
@@ -33,9 +38,37 @@ pub struct Shard {
     pub partition: i32,
     /// The offset of the next message to apply; earlier ones are already in this state.
     pub next_offset: i64,
-    /// The latest `occurred_at` applied. Days end by event time, so a replay closes the same
-    /// days at the same point as the first run.
+    /// The partition's progress in event time ([`Shard::progress`]): days end by it, so a
+    /// replay closes the same days at the same point as the first run.
     pub watermark: Option<DateTime<Utc>>,
+    /// Each unit's newest `occurred_at` among the events applied.
+    pub unit_latest: HashMap<HsaId, DateTime<Utc>>,
+    /// The `quorum` newest of `unit_latest`, newest first.
+    newest_units: Vec<(DateTime<Utc>, HsaId)>,
+    /// A progress carried over from a checkpoint written before units were tracked.
+    pub progress_floor: Option<DateTime<Utc>>,
+    /// When days close and how long they stay restatable.
+    pub policy: Policy,
+    /// Valid events for closed days within the horizon: applied once their days are reopened
+    /// (`checkpoint::prepare`), before the next computation.
+    pub restating: Vec<InputEvent>,
+    /// Closed days whose events are in the day store.
+    pub event_days: BTreeSet<NaiveDate>,
+    /// The events of days closed since the last checkpoint, which writes them to the day store.
+    pub closing: BTreeMap<NaiveDate, Vec<InputEvent>>,
+    /// Reopened days, with the final partials published for them before: the computation
+    /// publishes only what the restatement changed, as the next revision.
+    pub restated_days: BTreeMap<NaiveDate, Vec<Partial>>,
+    /// Months with a reopened day in this batch.
+    pub restated_months: BTreeSet<LocalMonth>,
+    /// Final monthly partials published, for the months a batch publishes final values of
+    /// (read from their month segments by `checkpoint::prepare` when a restatement changes
+    /// them); `month_finals_changed` are written back by the checkpoint.
+    pub month_finals: BTreeMap<LocalMonth, Vec<Partial>>,
+    pub month_finals_changed: BTreeSet<LocalMonth>,
+    /// Stock levels of closed days that left the horizon: the opening levels when a stock
+    /// topic's days are restated from the oldest kept day on.
+    pub base_levels: HashMap<LevelKey, Partial>,
     pub open: BTreeMap<NaiveDate, Vec<InputEvent>>,
     /// The ids of each open day's events, to count each event id once. An id is looked up
     /// among its own day's: a redelivered event carries the same `occurred_at`, so it falls on
@@ -72,6 +105,23 @@ pub struct JournalLength {
     pub bytes: u64,
 }
 
+/// When a shard's days become final, and for how long they stay restatable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// A day is final once the progress passes its local midnight plus this.
+    pub lateness: Duration,
+    /// How many units must have reached an instant for the progress to reach it.
+    pub quorum: usize,
+    /// Closed days stay restatable this many days before the progress's day.
+    pub horizon_days: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy { lateness: Duration::hours(12), quorum: 1, horizon_days: 400 }
+    }
+}
+
 /// A stock level's identity: KPI, unit and breakdown.
 pub type LevelKey = (CompactString, CompactString, CompactString);
 
@@ -81,11 +131,24 @@ pub enum Applied {
     Counted,
     /// The event id was already counted.
     Duplicate,
-    /// The event's day is final; it is not counted.
+    /// The event's day is final, within the horizon: the event waits in `restating` until the
+    /// day is reopened.
+    Restating,
+    /// The event's day is final and cannot be restated: it is not counted.
     Late {
         day: LocalDay,
         closed_at: DateTime<Utc>,
+        why: NotRestatable,
     },
+}
+
+/// Why a late event's day cannot be restated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRestatable {
+    /// Older than the restatement horizon before the progress.
+    BeyondHorizon { oldest: NaiveDate },
+    /// Closed by a version that kept no events of closed days.
+    EventsNotKept,
 }
 
 impl Shard {
@@ -95,6 +158,18 @@ impl Shard {
             partition,
             next_offset: 0,
             watermark: None,
+            unit_latest: HashMap::default(),
+            newest_units: Vec::new(),
+            progress_floor: None,
+            policy: Policy::default(),
+            restating: Vec::new(),
+            event_days: BTreeSet::new(),
+            closing: BTreeMap::new(),
+            restated_days: BTreeMap::new(),
+            restated_months: BTreeSet::new(),
+            month_finals: BTreeMap::new(),
+            month_finals_changed: BTreeSet::new(),
+            base_levels: HashMap::default(),
             open: BTreeMap::new(),
             seen: BTreeMap::new(),
             closed: BTreeMap::new(),
@@ -114,8 +189,13 @@ impl Shard {
         day.end() + lateness
     }
 
-    pub fn is_final(&self, day: LocalDay, lateness: Duration) -> bool {
-        self.has_passed(Self::closes_at(day, lateness))
+    pub fn is_final(&self, day: LocalDay) -> bool {
+        self.has_passed(Self::closes_at(day, self.policy.lateness))
+    }
+
+    /// When a month's values become final: when its last day does.
+    pub fn month_closes_at(month: LocalMonth, lateness: Duration) -> DateTime<Utc> {
+        Self::closes_at(month.last_day(), lateness)
     }
 
     /// Whether the data's watermark has reached `instant`.
@@ -123,21 +203,138 @@ impl Shard {
         self.watermark.is_some_and(|w| w >= instant)
     }
 
-    pub fn apply(&mut self, event: InputEvent, lateness: Duration) -> Applied {
+    pub fn apply(&mut self, event: InputEvent) -> Applied {
         let at = event.occurred_at().utc();
         let span = DaySpan::of(at, &mut self.recent_day);
         // `closes_at` from the span's end: the same instant, without another time-zone lookup.
-        let (day, closes_at) = (span.day, span.end + lateness);
-        if self.has_passed(closes_at) {
-            return Applied::Late { day, closed_at: closes_at };
+        let (day, closes_at) = (span.day, span.end + self.policy.lateness);
+        let date = day.date();
+        if self.has_passed(closes_at) && !self.open.contains_key(&date) {
+            if let Err(why) = self.restatable(date) {
+                return Applied::Late { day, closed_at: closes_at, why };
+            }
+            self.advance(*event.unit_id(), at);
+            self.restating.push(event);
+            return Applied::Restating;
         }
-        if !self.seen.entry(day.date()).or_default().insert(event.event_id().as_u128()) {
+        if !self.seen.entry(date).or_default().insert(event.event_id().as_u128()) {
             return Applied::Duplicate;
         }
-        self.open.entry(day.date()).or_default().push(event);
-        self.dirty.insert(day.date());
-        self.watermark = Some(self.watermark.map_or(at, |w| w.max(at)));
+        self.advance(*event.unit_id(), at);
+        self.open.entry(date).or_default().push(event);
+        self.dirty.insert(date);
         Applied::Counted
+    }
+
+    /// Takes `at` as `unit`'s newest event time if it is newer, and moves the progress.
+    ///
+    /// The progress is the `quorum`-th newest of the units' newest times: a function of the
+    /// set of events applied, not of their order, that only grows as events are added (each
+    /// unit's newest time only grows). So one unit's mistyped date moves nothing, and every
+    /// order of the same events ends at the same progress.
+    fn advance(&mut self, unit: HsaId, at: DateTime<Utc>) {
+        match self.unit_latest.entry(unit) {
+            Entry::Occupied(e) if *e.get() >= at => return,
+            Entry::Occupied(mut e) => {
+                e.insert(at);
+            }
+            Entry::Vacant(e) => {
+                e.insert(at);
+            }
+        }
+        if let Some(slot) = self.newest_units.iter_mut().find(|(_, u)| *u == unit) {
+            slot.0 = at;
+        } else if self.newest_units.len() < self.policy.quorum {
+            self.newest_units.push((at, unit));
+        } else if self.newest_units.last().is_some_and(|(oldest, _)| *oldest < at) {
+            *self.newest_units.last_mut().expect("quorum is at least 1") = (at, unit);
+        } else {
+            return;
+        }
+        self.newest_units.sort_by(|a, b| b.0.cmp(&a.0));
+        self.watermark = self.progress();
+    }
+
+    /// The partition's progress: the `quorum`-th newest unit time (none with fewer units), or
+    /// the floor carried over from an older checkpoint if that is later.
+    pub fn progress(&self) -> Option<DateTime<Utc>> {
+        let quorum = (self.newest_units.len() >= self.policy.quorum.max(1))
+            .then(|| self.newest_units.last().map(|(at, _)| *at))
+            .flatten();
+        quorum.max(self.progress_floor)
+    }
+
+    /// Sets a progress the units' times cannot take it below (a checkpoint's from before units
+    /// were tracked; tests that need a progress without events).
+    pub fn set_progress_floor(&mut self, floor: Option<DateTime<Utc>>) {
+        self.progress_floor = floor;
+        self.watermark = self.progress();
+    }
+
+    /// Sets the units' newest times (from a checkpoint) and the progress they give.
+    pub fn set_unit_latest(&mut self, latest: HashMap<HsaId, DateTime<Utc>>) {
+        self.unit_latest = HashMap::default();
+        self.newest_units.clear();
+        for (unit, at) in latest {
+            self.advance(unit, at);
+        }
+        self.watermark = self.progress();
+    }
+
+    /// Sets the policy; a new quorum recomputes the progress.
+    pub fn set_policy(&mut self, policy: Policy) {
+        let policy = Policy { quorum: policy.quorum.max(1), ..policy };
+        let quorum_changed = policy.quorum != self.policy.quorum;
+        self.policy = policy;
+        if quorum_changed {
+            let latest = std::mem::take(&mut self.unit_latest);
+            self.set_unit_latest(latest);
+        }
+    }
+
+    /// The oldest day still restatable: `horizon_days` before the progress's day.
+    pub fn oldest_restatable(&self) -> Option<NaiveDate> {
+        self.watermark.map(|w| LocalDay::of(w).date() - Duration::days(self.policy.horizon_days))
+    }
+
+    /// Whether a closed `day` can be reopened: within the horizon, with its events kept (or
+    /// with no events at all).
+    fn restatable(&self, day: NaiveDate) -> Result<(), NotRestatable> {
+        if let Some(oldest) = self.oldest_restatable().filter(|oldest| day < *oldest) {
+            return Err(NotRestatable::BeyondHorizon { oldest });
+        }
+        let kept = self.event_days.contains(&day) || self.closing.contains_key(&day);
+        if !kept && (self.closed.contains_key(&day) || self.archived.contains(&day)) {
+            return Err(NotRestatable::EventsNotKept);
+        }
+        Ok(())
+    }
+
+    /// The days the waiting restating events fall on.
+    pub fn days_to_reopen(&self) -> BTreeSet<NaiveDate> {
+        let mut cached = None;
+        self.restating.iter().map(|e| DaySpan::of(e.occurred_at().utc(), &mut cached).day.date()).collect()
+    }
+
+    /// Makes a closed day open again with all its `events` (from the day store, or those of a
+    /// day closed in this batch), keeping the `finals` published for it to compare with. Its
+    /// month's month to date no longer holds, and is folded again.
+    pub fn reopen(&mut self, day: NaiveDate, events: Vec<InputEvent>, finals: Vec<Partial>) {
+        self.seen.insert(day, events.iter().map(|e| e.event_id().as_u128()).collect());
+        self.open.insert(day, events);
+        self.dirty.insert(day);
+        self.closed.remove(&day);
+        self.archived.remove(&day);
+        self.persisted.remove(&day);
+        self.restated_days.insert(day, finals);
+        let month = LocalDay::from_date(day).month();
+        self.month_to_date.remove(&month);
+        self.restated_months.insert(month);
+    }
+
+    /// Applies the events that waited for their days to be reopened.
+    pub fn apply_restating(&mut self) -> Vec<Applied> {
+        std::mem::take(&mut self.restating).into_iter().map(|e| self.apply(e)).collect()
     }
 
     /// Takes the open days' events from a checkpoint, and their ids for spotting duplicates.
@@ -152,8 +349,8 @@ impl Shard {
     }
 
     /// Open days whose lateness has passed: to be computed one last time and closed.
-    pub fn days_to_close(&self, lateness: Duration) -> Vec<NaiveDate> {
-        self.open.keys().copied().filter(|d| self.is_final(LocalDay::from_date(*d), lateness)).collect()
+    pub fn days_to_close(&self) -> Vec<NaiveDate> {
+        self.open.keys().copied().filter(|d| self.is_final(LocalDay::from_date(*d))).collect()
     }
 
     /// Replaces `day`'s events by its final partials.
@@ -161,10 +358,11 @@ impl Shard {
         self.close_days(BTreeMap::from([(day, partials)]));
     }
 
-    /// Replaces each day's events by its final partials, and forgets their event ids.
+    /// Replaces each day's events by its final partials, and forgets their event ids. The
+    /// events wait in `closing` for the checkpoint to write them to the day store.
     pub fn close_days(&mut self, finals: BTreeMap<NaiveDate, Vec<Partial>>) {
         for (day, partials) in finals {
-            self.open.remove(&day);
+            self.closing.insert(day, self.open.remove(&day).unwrap_or_default());
             self.seen.remove(&day);
             self.dirty.remove(&day);
             self.update_levels(&partials);
@@ -187,12 +385,13 @@ impl Shard {
         }
     }
 
-    /// Forgets closed days older than `retention_days` before the watermark.
-    pub fn expire(&mut self, retention_days: i64) {
-        if let Some(w) = self.watermark {
-            let oldest = LocalDay::of(w).date() - Duration::days(retention_days);
+    /// Forgets closed days older than the horizon before the progress (the checkpoint then
+    /// removes their files).
+    pub fn expire(&mut self) {
+        if let Some(oldest) = self.oldest_restatable() {
             self.closed.retain(|d, _| *d >= oldest);
             self.archived.retain(|d| *d >= oldest);
+            self.event_days.retain(|d| *d >= oldest);
         }
     }
 
@@ -211,8 +410,32 @@ impl Shard {
         let current = self.current_months();
         let mut months: BTreeSet<LocalMonth> =
             current.iter().filter(|m| !self.month_to_date.contains_key(m)).copied().collect();
-        if catalogue::compares_with_last_year(self.topic) {
-            months.extend(current.iter().map(|m| m.same_month_last_year()));
+        // Past months a computation reads day by day: those whose values become final now,
+        // and, where a KPI compares with last year, the months a year after restated ones.
+        months.extend(self.months_to_finalize());
+        let growth = catalogue::compares_with_last_year(self.topic);
+        if growth {
+            months.extend(self.restated_months.iter().map(|m| m.same_month_next_year()));
+        }
+        if growth {
+            let read: Vec<LocalMonth> = months.iter().chain(&current).copied().collect();
+            months.extend(read.iter().map(|m| m.same_month_last_year()));
+        }
+        months
+    }
+
+    /// Months with values published as not final whose last day is now final: they become
+    /// final in the next computation, whether or not a day of theirs closes in it.
+    pub fn months_to_finalize(&self) -> BTreeSet<LocalMonth> {
+        let Some(progress) = self.watermark else { return BTreeSet::new() };
+        let mut months = BTreeSet::new();
+        for p in self.emitted.values() {
+            if let Period::Month { year, month } = p.period {
+                let m = LocalMonth { year, month };
+                if !months.contains(&m) && Self::month_closes_at(m, self.policy.lateness) <= progress {
+                    months.insert(m);
+                }
+            }
         }
         months
     }
@@ -273,6 +496,12 @@ mod tests {
     use super::*;
     use vardpuls_core::events::decode;
 
+    fn shard(lateness_hours: i64) -> Shard {
+        let mut s = Shard::new(Topic::Chats, 0);
+        s.set_policy(Policy { lateness: Duration::hours(lateness_hours), ..Policy::default() });
+        s
+    }
+
     fn chat(id: u32, at: &str) -> InputEvent {
         let json = format!(
             r#"{{"schema_version":1,"event_id":"00000000-0000-4000-8000-{id:012}","event_type":"chat_started","occurred_at":"{at}","unit_id":"SE2321000180-E001","chat_id":"c{id}","channel":"other"}}"#
@@ -282,31 +511,29 @@ mod tests {
 
     #[test]
     fn closing_a_day_forgets_only_its_event_ids() {
-        let lateness = Duration::hours(2);
-        let mut s = Shard::new(Topic::Chats, 0);
+        let mut s = shard(2);
         let (day1, day2) =
             (NaiveDate::from_ymd_opt(2026, 3, 28).unwrap(), NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
         for (id, at) in
             [(1, "2026-03-28T10:00:00+01:00"), (2, "2026-03-29T10:00:00+02:00"), (3, "2026-03-29T11:00:00+02:00")]
         {
-            assert_eq!(s.apply(chat(id, at), lateness), Applied::Counted);
+            assert_eq!(s.apply(chat(id, at)), Applied::Counted);
         }
         s.close(day1, Vec::new());
         assert_eq!(s.seen.keys().copied().collect::<Vec<_>>(), vec![day2], "the closed day's ids are gone");
         assert_eq!(s.seen[&day2].len(), 2, "the open day's stay");
-        assert_eq!(s.apply(chat(2, "2026-03-29T10:00:00+02:00"), lateness), Applied::Duplicate);
+        assert_eq!(s.apply(chat(2, "2026-03-29T10:00:00+02:00")), Applied::Duplicate);
         assert_eq!(s.closed.keys().copied().collect::<Vec<_>>(), vec![day1]);
         assert_eq!(s.open.keys().copied().collect::<Vec<_>>(), vec![day2]);
     }
 
     #[test]
     fn an_event_id_is_a_duplicate_within_its_own_day() {
-        let lateness = Duration::hours(48);
-        let mut s = Shard::new(Topic::Chats, 0);
-        assert_eq!(s.apply(chat(1, "2026-03-29T10:00:00+02:00"), lateness), Applied::Counted);
-        assert_eq!(s.apply(chat(1, "2026-03-29T23:59:00+02:00"), lateness), Applied::Duplicate);
+        let mut s = shard(48);
+        assert_eq!(s.apply(chat(1, "2026-03-29T10:00:00+02:00")), Applied::Counted);
+        assert_eq!(s.apply(chat(1, "2026-03-29T23:59:00+02:00")), Applied::Duplicate);
         // The same id on another day is not the same event redelivered: it carries another time.
-        assert_eq!(s.apply(chat(1, "2026-03-30T00:00:00+02:00"), lateness), Applied::Counted);
+        assert_eq!(s.apply(chat(1, "2026-03-30T00:00:00+02:00")), Applied::Counted);
         // Restored from a checkpoint, the ids are rebuilt per day from the open events.
         let mut restored = Shard::new(Topic::Chats, 0);
         restored.set_open(s.open.clone());
@@ -314,22 +541,70 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_count_once_and_late_events_are_refused_after_close() {
-        let lateness = Duration::hours(2);
-        let mut s = Shard::new(Topic::Chats, 0);
-        assert_eq!(s.apply(chat(1, "2026-03-29T10:00:00+02:00"), lateness), Applied::Counted);
-        assert_eq!(s.apply(chat(1, "2026-03-29T10:00:00+02:00"), lateness), Applied::Duplicate);
+    fn a_closed_day_takes_late_events_for_restatement_within_the_horizon() {
+        let mut s = shard(2);
+        assert_eq!(s.apply(chat(1, "2026-03-29T10:00:00+02:00")), Applied::Counted);
+        assert_eq!(s.apply(chat(1, "2026-03-29T10:00:00+02:00")), Applied::Duplicate);
         // 29 March (23 hours) ends at 22:00 UTC; closes at 00:00 UTC on the 30th.
-        assert_eq!(s.apply(chat(2, "2026-03-30T01:59:00+02:00"), lateness), Applied::Counted);
-        assert!(s.days_to_close(lateness).is_empty());
-        assert_eq!(s.apply(chat(3, "2026-03-30T02:00:00+02:00"), lateness), Applied::Counted);
-        assert_eq!(s.days_to_close(lateness), vec![NaiveDate::from_ymd_opt(2026, 3, 29).unwrap()]);
-        match s.apply(chat(4, "2026-03-29T23:59:00+02:00"), lateness) {
-            Applied::Late { day, closed_at } => {
-                assert_eq!(day.to_string(), "2026-03-29");
-                assert_eq!(closed_at.to_rfc3339(), "2026-03-30T00:00:00+00:00");
+        assert_eq!(s.apply(chat(2, "2026-03-30T01:59:00+02:00")), Applied::Counted);
+        assert!(s.days_to_close().is_empty());
+        assert_eq!(s.apply(chat(3, "2026-03-30T02:00:00+02:00")), Applied::Counted);
+        let day = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap();
+        assert_eq!(s.days_to_close(), vec![day]);
+        // Final by now, but not closed yet: still counted with the day.
+        assert_eq!(s.apply(chat(4, "2026-03-29T23:58:00+02:00")), Applied::Counted);
+        s.close(day, Vec::new());
+        // Closed: the event waits for the day to be reopened.
+        assert_eq!(s.apply(chat(5, "2026-03-29T23:59:00+02:00")), Applied::Restating);
+        assert_eq!(s.days_to_reopen(), BTreeSet::from([day]));
+        let events = s.closing.remove(&day).unwrap();
+        assert_eq!(events.len(), 2);
+        s.reopen(day, events, Vec::new());
+        assert_eq!(s.apply_restating(), vec![Applied::Counted]);
+        assert_eq!(s.open[&day].len(), 3);
+        // Older than the horizon: refused for good.
+        s.set_policy(Policy { horizon_days: 30, ..s.policy });
+        match s.apply(chat(6, "2026-02-27T12:00:00+01:00")) {
+            Applied::Late { day, why: NotRestatable::BeyondHorizon { oldest }, .. } => {
+                assert_eq!(day.to_string(), "2026-02-27");
+                assert_eq!(oldest.to_string(), "2026-02-28");
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn chat_of(unit: &str, id: u32, at: &str) -> InputEvent {
+        let json = format!(
+            r#"{{"schema_version":1,"event_id":"00000000-0000-4000-8000-{id:012}","event_type":"chat_started","occurred_at":"{at}","unit_id":"{unit}","chat_id":"c{id}","channel":"other"}}"#
+        );
+        decode(Topic::Chats, json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn one_units_mistyped_date_moves_no_progress_and_every_order_ends_at_the_same_progress() {
+        let events = [
+            ("SE2321000180-E001", 1, "2026-03-02T10:00:00+01:00"),
+            ("SE2321000180-E002", 2, "2026-03-02T11:00:00+01:00"),
+            ("SE2321000180-E001", 3, "2026-11-30T09:00:00+01:00"), // the typo
+            ("SE2321000180-E003", 4, "2026-03-03T08:00:00+01:00"),
+            ("SE2321000180-E002", 5, "2026-03-03T09:30:00+01:00"),
+        ];
+        let progress_of = |order: &[usize]| {
+            let mut s = shard(12);
+            s.set_policy(Policy { quorum: 2, ..s.policy });
+            for &i in order {
+                let (unit, id, at) = events[i];
+                s.apply(chat_of(unit, id, at));
+            }
+            s.watermark
+        };
+        let in_order = progress_of(&[0, 1, 2, 3, 4]);
+        // The second newest unit: E002 at 09:30 on the 3rd, not the typo.
+        assert_eq!(in_order, Some("2026-03-03T08:30:00Z".parse().unwrap()));
+        for order in [[4, 3, 2, 1, 0], [2, 0, 4, 1, 3], [3, 2, 1, 4, 0]] {
+            assert_eq!(progress_of(&order), in_order, "{order:?}");
+        }
+        // One unit alone does not reach the quorum.
+        assert_eq!(progress_of(&[2]), None);
     }
 }

@@ -115,6 +115,16 @@ impl LocalMonth {
     pub fn same_month_last_year(&self) -> LocalMonth {
         LocalMonth { year: self.year - 1, month: self.month }
     }
+
+    pub fn same_month_next_year(&self) -> LocalMonth {
+        LocalMonth { year: self.year + 1, month: self.month }
+    }
+
+    pub fn last_day(&self) -> LocalDay {
+        let (year, month) = if self.month == 12 { (self.year + 1, 1) } else { (self.year, self.month + 1) };
+        let first_of_next = NaiveDate::from_ymd_opt(year, month, 1).expect("valid month");
+        LocalDay(first_of_next.pred_opt().expect("has a previous day"))
+    }
 }
 
 impl fmt::Display for LocalMonth {

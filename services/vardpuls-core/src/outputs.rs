@@ -71,9 +71,13 @@ pub struct KpiRecord {
     pub value: Option<f64>,
     pub target: Option<f64>,
     pub status: Status,
-    /// True once the period is closed (past the allowed lateness).
+    /// True once the period's values are final (see docs/kpis.md): they then change only by
+    /// restatement, each time with the next `revision`.
     #[serde(rename = "final")]
     pub is_final: bool,
+    /// How often this final value was restated; 0 for values not final or first made final.
+    #[serde(default)]
+    pub revision: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveOutcome>,
     pub updated_at: DateTime<Utc>,
@@ -175,6 +179,7 @@ mod tests {
             target: None,
             status: Status::NoTarget,
             is_final: false,
+            revision: 0,
             live: None,
             updated_at: Utc::now(),
         };

@@ -35,10 +35,11 @@ pub enum Rule {
     NotAllowedForEventType,
     Inconsistent,
     CsvFormat,
+    OccurredInFuture,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 23] = [
+    pub const ALL: [Rule; 24] = [
         Rule::NotUtf8,
         Rule::Oversized,
         Rule::MalformedJson,
@@ -62,6 +63,7 @@ impl Rule {
         Rule::NotAllowedForEventType,
         Rule::Inconsistent,
         Rule::CsvFormat,
+        Rule::OccurredInFuture,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +91,7 @@ impl Rule {
             Rule::NotAllowedForEventType => "not_allowed_for_event_type",
             Rule::Inconsistent => "inconsistent",
             Rule::CsvFormat => "csv_format",
+            Rule::OccurredInFuture => "occurred_in_future",
         }
     }
 

@@ -150,6 +150,7 @@ pub(crate) mod tests {
             target: None,
             status: Status::NoTarget,
             is_final: false,
+            revision: 0,
             live: None,
             updated_at: "2026-11-23T09:00:00Z".parse().unwrap(),
         }

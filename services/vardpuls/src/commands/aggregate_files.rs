@@ -94,10 +94,9 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     loop {
         let read_any = reading.round(&mut engine, &mut files, args.batch);
         let compute_started = Instant::now();
-        if let Some(dir) = &args.state_dir {
-            for (topic, partition) in shard_ids(&engine) {
-                checkpoint::restore(dir, engine.shard_mut(topic, partition).expect("listed shard"))?;
-            }
+        for (topic, partition) in shard_ids(&engine) {
+            let shard = engine.shard_mut(topic, partition).expect("listed shard");
+            checkpoint::prepare(args.state_dir.as_deref(), shard)?;
         }
         let records = engine.compute().await?;
         records_out += records.len() as u64;
@@ -208,11 +207,22 @@ struct Reading {
     outcomes: [u64; Routed::OUTCOMES.len()],
     /// Lines of units in partitions other slots own.
     skipped: u64,
+    /// When the run started: files have no produce time, so an event dated more than
+    /// `aggregator.max_future_minutes` after this is refused.
+    started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Reading {
     fn new(slot: Slot, threads: usize) -> Reading {
-        Reading { slot, threads, spare: Vec::new(), events: 0, outcomes: Default::default(), skipped: 0 }
+        Reading {
+            slot,
+            threads,
+            spare: Vec::new(),
+            events: 0,
+            outcomes: Default::default(),
+            skipped: 0,
+            started_at: chrono::Utc::now(),
+        }
     }
 
     /// One round: `batch` lines of the largest file (first in `files`), and each other file
@@ -266,7 +276,8 @@ impl Reading {
                 continue;
             }
             let offset = file.offsets.entry(partition).or_default();
-            let routed = engine.offer_decoded(file.topic, partition, *offset, &file.text[line.clone()], decoded);
+            let line = &file.text[line.clone()];
+            let routed = engine.offer_decoded(file.topic, partition, *offset, line, decoded, self.started_at);
             self.outcomes[routed.outcome()] += 1;
             *offset += 1;
             self.events += 1;
