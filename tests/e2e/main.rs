@@ -9,6 +9,7 @@ mod http_ingest;
 mod import;
 mod live_day;
 mod observability;
+mod order;
 mod privacy;
 mod scenario;
 mod simulator;

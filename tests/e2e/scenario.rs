@@ -13,6 +13,7 @@ pub const UNITS: [&str; 6] = [
     "SE2321000131-P000000123457",
 ];
 
+#[derive(Debug, Clone)]
 pub struct Message {
     pub topic: Topic,
     pub key: String,
@@ -20,15 +21,15 @@ pub struct Message {
 }
 
 /// A small linear congruential generator: the same seed gives the same stream everywhere.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
@@ -36,6 +37,16 @@ impl Rng {
 fn at(day: &str, seconds: i64) -> String {
     let start = LocalDay::parse(day).unwrap().start();
     (start + chrono::Duration::seconds(seconds)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `messages` in an order drawn from `seed` (Fisher-Yates).
+pub fn shuffled(messages: &[Message], seed: u64) -> Vec<Message> {
+    let mut out: Vec<Message> = messages.to_vec();
+    let mut rng = Rng(seed);
+    for i in (1..out.len()).rev() {
+        out.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    out
 }
 
 pub fn days() -> Vec<&'static str> {

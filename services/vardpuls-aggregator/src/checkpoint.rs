@@ -85,13 +85,13 @@ struct HeadRef<'a> {
     levels: Vec<&'a Partial>,
     closed_days: Vec<NaiveDate>,
     event_days: &'a BTreeSet<NaiveDate>,
-    unit_latest: BTreeMap<&'a str, DateTime<Utc>>,
+    newest: &'a [DateTime<Utc>],
     progress_floor: Option<DateTime<Utc>>,
     base_levels: Vec<&'a Partial>,
 }
 
-/// The head file, as read. Heads without `unit_latest` come from versions whose progress was
-/// the newest event time (`watermark`, kept as the progress's floor), without `event_days` from
+/// The head file, as read. Heads without `newest` come from versions whose progress was the
+/// newest event time (`watermark`, kept as the progress's floor), without `event_days` from
 /// versions that kept no events of closed days. `closed` is the single-file format of earlier
 /// versions; heads
 /// without `levels` come from versions that kept every closed day in memory; heads with `open`
@@ -122,7 +122,7 @@ struct Head {
     #[serde(default)]
     event_days: BTreeSet<NaiveDate>,
     #[serde(default)]
-    unit_latest: Option<BTreeMap<String, DateTime<Utc>>>,
+    newest: Option<Vec<DateTime<Utc>>>,
     #[serde(default)]
     progress_floor: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -177,7 +177,7 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         levels: shard.levels.values().collect(),
         closed_days: kept.iter().copied().collect(),
         event_days: &shard.event_days,
-        unit_latest: shard.unit_latest.iter().map(|(unit, at)| (unit.as_str(), *at)).collect(),
+        newest: &shard.newest,
         progress_floor: shard.progress_floor,
         base_levels: shard.base_levels.values().collect(),
     };
@@ -488,17 +488,10 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
     );
     let mut shard = Shard::new(topic, partition);
     shard.next_offset = head.next_offset;
-    match head.unit_latest {
-        Some(latest) => {
-            let latest = latest
-                .into_iter()
-                .map(|(unit, at)| {
-                    Ok((vardpuls_core::domain::HsaId::parse(&unit).map_err(|e| anyhow::anyhow!("{unit}: {e}"))?, at))
-                })
-                .collect::<anyhow::Result<_>>()
-                .with_context(|| format!("reading checkpoint {}", path.display()))?;
+    match head.newest {
+        Some(newest) => {
             shard.set_progress_floor(head.progress_floor);
-            shard.set_unit_latest(latest);
+            shard.set_newest(newest);
         }
         None => shard.set_progress_floor(head.watermark),
     }

@@ -10,11 +10,10 @@ pub struct AggregatorConfig {
     /// partition's event-time progress. Later events for the day restate it (see
     /// `retention_days`).
     pub allowed_lateness_hours: i64,
-    /// How many units of a partition must have events at or after an instant for the
-    /// partition's progress to reach it: the progress is the `progress_quorum_units`-th newest of
-    /// the units' newest events, so one unit's mistyped date closes no day. A partition with
-    /// events of fewer units does not progress (1 suits a single-unit installation).
-    pub progress_quorum_units: usize,
+    /// How many events of a partition must be at or after an instant for the partition's
+    /// progress to reach it: the progress is the `progress_quorum_events`-th newest event time
+    /// (at most 64), so fewer mistyped dates than this close no day.
+    pub progress_quorum_events: usize,
     /// How far an event may be ahead of the time it was produced to Kafka (its record timestamp;
     /// for `aggregate-files`, the start of the run), in minutes. Further ahead it is refused to
     /// the DLQ with rule `occurred_in_future`.
@@ -63,7 +62,7 @@ impl Default for AggregatorConfig {
     fn default() -> Self {
         AggregatorConfig {
             allowed_lateness_hours: 12,
-            progress_quorum_units: 2,
+            progress_quorum_events: 10,
             max_future_minutes: 120,
             state_dir: PathBuf::from(".vardpuls/aggregator"),
             retention_days: 400,

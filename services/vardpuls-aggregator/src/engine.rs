@@ -100,7 +100,7 @@ impl Engine {
     pub fn policy(&self) -> Policy {
         Policy {
             lateness: self.config.lateness(),
-            quorum: self.config.progress_quorum_units,
+            quorum: self.config.progress_quorum_events,
             horizon_days: self.config.retention_days,
         }
     }

@@ -29,7 +29,6 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use vardpuls_core::Topic;
 use vardpuls_core::calendar::{DaySpan, LocalDay, LocalMonth};
-use vardpuls_core::domain::HsaId;
 use vardpuls_core::events::InputEvent;
 
 #[derive(Debug, Clone)]
@@ -41,10 +40,9 @@ pub struct Shard {
     /// The partition's progress in event time ([`Shard::progress`]): days end by it, so a
     /// replay closes the same days at the same point as the first run.
     pub watermark: Option<DateTime<Utc>>,
-    /// Each unit's newest `occurred_at` among the events applied.
-    pub unit_latest: HashMap<HsaId, DateTime<Utc>>,
-    /// The `quorum` newest of `unit_latest`, newest first.
-    newest_units: Vec<(DateTime<Utc>, HsaId)>,
+    /// The `occurred_at` of the newest events counted, newest first, at most
+    /// [`NEWEST_KEPT`]: the progress is the `quorum`-th of them.
+    pub newest: Vec<DateTime<Utc>>,
     /// A progress carried over from a checkpoint written before units were tracked.
     pub progress_floor: Option<DateTime<Utc>>,
     /// When days close and how long they stay restatable.
@@ -110,7 +108,8 @@ pub struct JournalLength {
 pub struct Policy {
     /// A day is final once the progress passes its local midnight plus this.
     pub lateness: Duration,
-    /// How many units must have reached an instant for the progress to reach it.
+    /// How many events must have reached an instant for the progress to reach it (at most
+    /// [`NEWEST_KEPT`]).
     pub quorum: usize,
     /// Closed days stay restatable this many days before the progress's day.
     pub horizon_days: i64,
@@ -121,6 +120,9 @@ impl Default for Policy {
         Policy { lateness: Duration::hours(12), quorum: 1, horizon_days: 400 }
     }
 }
+
+/// How many of the newest event times a shard keeps: the largest quorum it can apply.
+pub const NEWEST_KEPT: usize = 64;
 
 /// A stock level's identity: KPI, unit and breakdown.
 pub type LevelKey = (CompactString, CompactString, CompactString);
@@ -158,8 +160,7 @@ impl Shard {
             partition,
             next_offset: 0,
             watermark: None,
-            unit_latest: HashMap::default(),
-            newest_units: Vec::new(),
+            newest: Vec::new(),
             progress_floor: None,
             policy: Policy::default(),
             restating: Vec::new(),
@@ -213,83 +214,64 @@ impl Shard {
             if let Err(why) = self.restatable(date) {
                 return Applied::Late { day, closed_at: closes_at, why };
             }
-            self.advance(*event.unit_id(), at);
+            // It moves the progress once applied to its reopened day, if not a duplicate.
             self.restating.push(event);
             return Applied::Restating;
         }
         if !self.seen.entry(date).or_default().insert(event.event_id().as_u128()) {
             return Applied::Duplicate;
         }
-        self.advance(*event.unit_id(), at);
+        self.advance(at);
         self.open.entry(date).or_default().push(event);
         self.dirty.insert(date);
         Applied::Counted
     }
 
-    /// Takes `at` as `unit`'s newest event time if it is newer, and moves the progress.
+    /// Takes a counted event's time into the newest ones, and moves the progress.
     ///
-    /// The progress is the `quorum`-th newest of the units' newest times: a function of the
-    /// set of events applied, not of their order, that only grows as events are added (each
-    /// unit's newest time only grows). So one unit's mistyped date moves nothing, and every
-    /// order of the same events ends at the same progress.
-    fn advance(&mut self, unit: HsaId, at: DateTime<Utc>) {
-        match self.unit_latest.entry(unit) {
-            Entry::Occupied(e) if *e.get() >= at => return,
-            Entry::Occupied(mut e) => {
-                e.insert(at);
+    /// The progress is the `quorum`-th newest time among the events counted: a function of the
+    /// set of events, not of their order, that only grows as events are added. So a few
+    /// mistyped dates move nothing (with the default quorum of 10, nine), and every order of the
+    /// same events ends at the same progress.
+    fn advance(&mut self, at: DateTime<Utc>) {
+        if self.newest.len() == NEWEST_KEPT {
+            if self.newest.last().is_some_and(|oldest| *oldest >= at) {
+                return;
             }
-            Entry::Vacant(e) => {
-                e.insert(at);
-            }
+            self.newest.pop();
         }
-        if let Some(slot) = self.newest_units.iter_mut().find(|(_, u)| *u == unit) {
-            slot.0 = at;
-        } else if self.newest_units.len() < self.policy.quorum {
-            self.newest_units.push((at, unit));
-        } else if self.newest_units.last().is_some_and(|(oldest, _)| *oldest < at) {
-            *self.newest_units.last_mut().expect("quorum is at least 1") = (at, unit);
-        } else {
-            return;
+        let slot = self.newest.partition_point(|t| *t >= at);
+        self.newest.insert(slot, at);
+        if slot < self.policy.quorum {
+            self.watermark = self.progress();
         }
-        self.newest_units.sort_by(|a, b| b.0.cmp(&a.0));
-        self.watermark = self.progress();
     }
 
-    /// The partition's progress: the `quorum`-th newest unit time (none with fewer units), or
+    /// The partition's progress: the `quorum`-th newest event time (none with fewer events), or
     /// the floor carried over from an older checkpoint if that is later.
     pub fn progress(&self) -> Option<DateTime<Utc>> {
-        let quorum = (self.newest_units.len() >= self.policy.quorum.max(1))
-            .then(|| self.newest_units.last().map(|(at, _)| *at))
-            .flatten();
-        quorum.max(self.progress_floor)
+        self.newest.get(self.policy.quorum.max(1) - 1).copied().max(self.progress_floor)
     }
 
-    /// Sets a progress the units' times cannot take it below (a checkpoint's from before units
-    /// were tracked; tests that need a progress without events).
+    /// Sets a progress the events cannot take it below (a checkpoint's from before the newest
+    /// times were kept; tests that need a progress without events).
     pub fn set_progress_floor(&mut self, floor: Option<DateTime<Utc>>) {
         self.progress_floor = floor;
         self.watermark = self.progress();
     }
 
-    /// Sets the units' newest times (from a checkpoint) and the progress they give.
-    pub fn set_unit_latest(&mut self, latest: HashMap<HsaId, DateTime<Utc>>) {
-        self.unit_latest = HashMap::default();
-        self.newest_units.clear();
-        for (unit, at) in latest {
-            self.advance(unit, at);
-        }
+    /// Sets the newest event times (from a checkpoint) and the progress they give.
+    pub fn set_newest(&mut self, mut newest: Vec<DateTime<Utc>>) {
+        newest.sort_by(|a, b| b.cmp(a));
+        newest.truncate(NEWEST_KEPT);
+        self.newest = newest;
         self.watermark = self.progress();
     }
 
     /// Sets the policy; a new quorum recomputes the progress.
     pub fn set_policy(&mut self, policy: Policy) {
-        let policy = Policy { quorum: policy.quorum.max(1), ..policy };
-        let quorum_changed = policy.quorum != self.policy.quorum;
-        self.policy = policy;
-        if quorum_changed {
-            let latest = std::mem::take(&mut self.unit_latest);
-            self.set_unit_latest(latest);
-        }
+        self.policy = Policy { quorum: policy.quorum.clamp(1, NEWEST_KEPT), ..policy };
+        self.watermark = self.progress();
     }
 
     /// The oldest day still restatable: `horizon_days` before the progress's day.
@@ -581,13 +563,14 @@ mod tests {
     }
 
     #[test]
-    fn one_units_mistyped_date_moves_no_progress_and_every_order_ends_at_the_same_progress() {
+    fn a_mistyped_date_moves_no_progress_and_every_order_ends_at_the_same_progress() {
         let events = [
             ("SE2321000180-E001", 1, "2026-03-02T10:00:00+01:00"),
             ("SE2321000180-E002", 2, "2026-03-02T11:00:00+01:00"),
             ("SE2321000180-E001", 3, "2026-11-30T09:00:00+01:00"), // the typo
             ("SE2321000180-E003", 4, "2026-03-03T08:00:00+01:00"),
             ("SE2321000180-E002", 5, "2026-03-03T09:30:00+01:00"),
+            ("SE2321000180-E002", 5, "2026-03-03T09:30:00+01:00"), // a duplicate counts once
         ];
         let progress_of = |order: &[usize]| {
             let mut s = shard(12);
@@ -598,13 +581,13 @@ mod tests {
             }
             s.watermark
         };
-        let in_order = progress_of(&[0, 1, 2, 3, 4]);
-        // The second newest unit: E002 at 09:30 on the 3rd, not the typo.
+        let in_order = progress_of(&[0, 1, 2, 3, 4, 5]);
+        // The second newest event: 09:30 on the 3rd, not the typo.
         assert_eq!(in_order, Some("2026-03-03T08:30:00Z".parse().unwrap()));
-        for order in [[4, 3, 2, 1, 0], [2, 0, 4, 1, 3], [3, 2, 1, 4, 0]] {
+        for order in [[5, 4, 3, 2, 1, 0], [2, 0, 4, 1, 5, 3], [3, 2, 1, 4, 0, 5]] {
             assert_eq!(progress_of(&order), in_order, "{order:?}");
         }
-        // One unit alone does not reach the quorum.
+        // One event alone does not reach the quorum.
         assert_eq!(progress_of(&[2]), None);
     }
 }

@@ -18,9 +18,9 @@ struct Feed {
 
 impl Feed {
     fn new() -> Feed {
-        // One unit: its own events make the progress.
+        // Few events: each moves the progress.
         let config =
-            AggregatorConfig { allowed_lateness_hours: 12, progress_quorum_units: 1, ..AggregatorConfig::default() };
+            AggregatorConfig { allowed_lateness_hours: 12, progress_quorum_events: 1, ..AggregatorConfig::default() };
         Feed { engine: Engine::new(config), offsets: HashMap::new(), latest: HashMap::new() }
     }
 

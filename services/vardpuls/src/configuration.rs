@@ -76,9 +76,9 @@ impl Config {
                     self.aggregator.allowed_lateness_hours =
                         value.parse().with_context(|| format!("VARDPULS_AGGREGATOR_ALLOWED_LATENESS_HOURS={value}"))?;
                 }
-                "VARDPULS_AGGREGATOR_PROGRESS_QUORUM_UNITS" => {
-                    self.aggregator.progress_quorum_units =
-                        value.parse().with_context(|| format!("VARDPULS_AGGREGATOR_PROGRESS_QUORUM_UNITS={value}"))?;
+                "VARDPULS_AGGREGATOR_PROGRESS_QUORUM_EVENTS" => {
+                    self.aggregator.progress_quorum_events =
+                        value.parse().with_context(|| format!("VARDPULS_AGGREGATOR_PROGRESS_QUORUM_EVENTS={value}"))?;
                 }
                 "VARDPULS_EXPORTER_TARGETS_FILE" => self.exporter.targets_file = value.into(),
                 "VARDPULS_EXPORTER_MIN_CASES" => {
