@@ -18,7 +18,7 @@ use vardpuls_core::dlq::Source;
 use vardpuls_kafka::partition_of;
 
 /// The next offset of every input partition that has messages.
-fn end_offsets(kafka: &TestKafka) -> BTreeMap<(Topic, i32), i64> {
+pub fn end_offsets(kafka: &TestKafka) -> BTreeMap<(Topic, i32), i64> {
     let mut ends = BTreeMap::new();
     for topic in Topic::INPUTS {
         for r in kafka.read(topic) {
@@ -53,7 +53,7 @@ pub fn wait_until_caught_up(state_dir: &Path, ends: &BTreeMap<(Topic, i32), i64>
 }
 
 /// The compacted view of `vardpuls.kpi.v1`: the latest record per key.
-fn latest_kpis(kafka: &TestKafka) -> BTreeMap<String, serde_json::Value> {
+pub fn latest_kpis(kafka: &TestKafka) -> BTreeMap<String, serde_json::Value> {
     kafka
         .read(Topic::Kpi)
         .into_iter()
@@ -77,7 +77,7 @@ fn spawn_aggregator(kafka: &TestKafka, state_dir: &Path) -> Running {
 }
 
 /// Starts the binary with batches of `batch` messages and extra environment variables.
-fn spawn_aggregator_with(kafka: &TestKafka, state_dir: &Path, batch: usize, env: &[(&str, String)]) -> Running {
+pub fn spawn_aggregator_with(kafka: &TestKafka, state_dir: &Path, batch: usize, env: &[(&str, String)]) -> Running {
     let child = Command::new(crate::support::vardpuls_binary())
         .args(["run", "--target", "aggregator"])
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -301,11 +301,11 @@ async fn fixed_slots_split_the_partitions_and_a_killed_slot_resumes_where_it_sto
     assert_same_kpis(&latest_kpis(&kafka), &expected);
 }
 
-fn checkpoint_exists(state: &Path) -> bool {
+pub fn checkpoint_exists(state: &Path) -> bool {
     Topic::INPUTS.iter().any(|t| std::fs::read_dir(state.join(t.name())).is_ok_and(|mut d| d.next().is_some()))
 }
 
-fn terminate(child: &mut Child) {
+pub fn terminate(child: &mut Child) {
     unsafe_sigterm(child.id());
     let status = child.wait().unwrap();
     assert!(status.success(), "vardpuls exited with {status}");

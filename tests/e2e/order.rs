@@ -76,3 +76,85 @@ async fn time_order_reversed_and_shuffled_give_the_same_compacted_kpis() {
         friday.iter().filter(|r| r["final"] != true).map(|r| format!("{} {}", r["kpi"], r["scope_id"])).collect();
     assert!(friday.len() > 50 && open.is_empty(), "Friday is final: {open:?}");
 }
+
+/// One unit's chats: `per_day(day)` on each local day from `first` to `last`, at 10:00, 11:00 and
+/// so on, with ids unique over `tag`.
+fn chats(unit: &str, first: &str, last: &str, tag: u32, per_day: impl Fn(chrono::NaiveDate) -> u32) -> Vec<Message> {
+    let (first, last) = (LocalDay::parse(first).unwrap().date(), LocalDay::parse(last).unwrap().date());
+    let mut out = Vec::new();
+    let mut n = 0u32;
+    for day in first.iter_days().take_while(|d| *d <= last) {
+        let start = LocalDay::from_date(day).start();
+        for i in 0..per_day(day) {
+            n += 1;
+            let at = (start + chrono::Duration::hours(10 + i as i64)).to_rfc3339();
+            let payload = format!(
+                r#"{{"schema_version":1,"event_id":"{n:08x}-{tag:04x}-4000-8000-abcdefabcdef","event_type":"chat_started","occurred_at":"{at}","unit_id":"{unit}","chat_id":"h{tag}-{n}","channel":"e_service_1177"}}"#
+            );
+            out.push(Message { topic: Topic::Chats, key: unit.to_string(), payload: payload.into_bytes() });
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_year_of_history_loaded_after_the_live_month_restates_chat_growth_also_across_a_kill_9() {
+    use crate::aggregator::{
+        checkpoint_exists, end_offsets, latest_kpis, spawn_aggregator_with, terminate, wait_until_caught_up,
+    };
+    use chrono::Datelike;
+    use std::time::{Duration, Instant};
+    const UNIT: &str = "SE2321000180-E00101";
+    // Live first: 1-20 November 2026. Then last year's history, newest day first, as an export
+    // sorted the wrong way round would come: 1 November 2025 to 31 October 2026.
+    let live = chats(UNIT, "2026-11-01", "2026-11-20", 1, |d| 2 + d.day() % 3);
+    let mut history = chats(UNIT, "2025-11-01", "2026-10-31", 2, |d| 1 + d.day() % 2);
+    history.reverse();
+    // By hand: chat_growth for November 2026 compares 1-20 November with the same days of 2025.
+    let this_year: u32 = (1..=20).map(|d| 2 + d % 3).sum();
+    let last_year: u32 = (1..=20).map(|d| 1 + d % 2).sum();
+    let growth_key = format!("chat_growth/unit/{UNIT}/2026-11");
+
+    // Uninterrupted, in this process: the reference.
+    let reference_kafka = TestKafka::start().await;
+    let all: Vec<Message> = live.iter().chain(&history).cloned().collect();
+    let expected = run_in_batches_of(&reference_kafka, &all, 100).await;
+    let growth = &expected[&growth_key];
+    assert_eq!(growth["numerator"], this_year.to_string());
+    assert_eq!(growth["denominator"], last_year.to_string());
+    assert_eq!(growth["final"], false, "November 2026 is not over");
+    let last_years_day = &expected[&format!("chats_started/unit/{UNIT}/2025-11-05")];
+    assert_eq!((last_years_day["numerator"].as_str(), last_years_day["final"].as_bool()), (Some("2"), Some(true)));
+
+    // The binary, live month first; then the history, killed with SIGKILL while it restates.
+    let kafka = TestKafka::start().await;
+    let state = crate::support::tempdir();
+    crate::support::produce(&kafka, &live).await;
+    let live_ends = end_offsets(&kafka);
+    let batch = [("VARDPULS_AGGREGATOR_MAX_BATCH_MESSAGES", "25".to_string())];
+    let mut running = spawn_aggregator_with(&kafka, &state, 25, &batch);
+    wait_until_caught_up(&state, &live_ends, Duration::from_secs(120));
+    let before = latest_kpis(&kafka);
+    assert_eq!(before[&growth_key]["denominator"], "0", "no history yet");
+
+    crate::support::produce(&kafka, &history).await;
+    let ends = end_offsets(&kafka);
+    let (partition, live_end) = live_ends.iter().map(|((_, p), end)| (*p, *end)).next().unwrap();
+    let end = ends[&(Topic::Chats, partition)];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let killed_at = loop {
+        let done = vardpuls_aggregator::checkpoint::load(&state, Topic::Chats, partition).unwrap().unwrap().next_offset;
+        if done > live_end {
+            break done;
+        }
+        assert!(Instant::now() < deadline && checkpoint_exists(&state), "the history is not being consumed");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    running.0.kill().unwrap(); // SIGKILL
+    running.0.wait().unwrap();
+    assert!(killed_at < end, "killed mid-way through the history ({killed_at} of {end})");
+    let mut running = spawn_aggregator_with(&kafka, &state, 25, &batch);
+    wait_until_caught_up(&state, &ends, Duration::from_secs(300));
+    terminate(&mut running.0);
+    assert_same_kpis(&latest_kpis(&kafka), &expected);
+}

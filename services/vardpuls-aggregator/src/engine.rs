@@ -312,15 +312,19 @@ impl Engine {
         for id in &active {
             let shard = &self.shards[id];
             let months = &months_of[id];
-            let last_years: BTreeSet<LocalMonth> = if catalogue::compares_with_last_year(id.0) {
+            let growth = catalogue::compares_with_last_year(id.0);
+            let last_years: BTreeSet<LocalMonth> = if growth {
                 months.iter().map(|m| m.same_month_last_year()).filter(|m| !months.contains(m)).collect()
             } else {
                 BTreeSet::new()
             };
             for m in months {
+                // A month another month compares with goes day by day: the comparison reads
+                // its days up to a day of the month.
+                let compared = growth && months.contains(&m.same_month_next_year());
                 match shard.month_to_date.get(m) {
-                    Some(so_far) => rows.extend(so_far),
-                    None => rows.extend(closed_in(shard, *m)),
+                    Some(so_far) if !compared => rows.extend(so_far),
+                    _ => rows.extend(closed_in(shard, *m)),
                 }
             }
             for m in &last_years {
