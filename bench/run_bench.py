@@ -24,6 +24,7 @@ import json
 import os
 import pathlib
 import platform
+import random
 import re
 import shutil
 import signal
@@ -120,10 +121,10 @@ class Bench:
         else:
             shutil.rmtree(self.work, ignore_errors=True)
 
-    def simulate(self, out_dir, events, start, env=None, exact=False):
+    def simulate(self, out_dir, events, start, env=None, exact=False, registry="national", days=None):
         # Whole days, about `events`; or exactly `events`, the last day cut short.
-        days = max(1, round(events / NATIONAL_EVENTS_PER_DAY)) + (2 if exact else 0)
-        argv = ["simulate", "--registry", "national", "--from", start, "--days", str(days), "--seed", "7"]
+        days = days or max(1, round(events / NATIONAL_EVENTS_PER_DAY)) + (2 if exact else 0)
+        argv = ["simulate", "--registry", registry, "--from", start, "--days", str(days), "--seed", "7"]
         if exact:
             argv += ["--max-events", str(events)]
         if out_dir:
@@ -163,6 +164,22 @@ class Bench:
                                                "runs_events_per_s": [round(count / x) for x in c_runs],
                                                "kpis": f"every daily KPI with its breakdowns ({c_summary})"}
         self.results["ratio_b_over_c"] = round(b / c, 2)
+
+        # (g) the same files, each shuffled: days are closed and restated over and over.
+        shuffled = self.work / "files-shuffled"
+        shuffled.mkdir()
+        for path in files.glob("*.ndjson"):
+            lines = path.read_bytes().splitlines(keepends=True)
+            random.Random(7).shuffle(lines)
+            (shuffled / path.name).write_bytes(b"".join(lines))
+        g_runs = [reported_seconds(self.run("aggregate-files", str(shuffled), "--batch", "50000", env={"RUST_LOG": "warn"})[1])
+                  for _ in range(3)]
+        g_seconds = sorted(g_runs)[1]
+        self.results["g_aggregation_from_shuffled_files"] = {
+            "events": count, "seconds": round(g_seconds, 2), "events_per_s": round(count / g_seconds),
+            "runs_events_per_s": [round(count / x) for x in g_runs],
+            "note": "the files of (b), each shuffled, in batches of 50 000 lines; (b) reads them time-ordered in one batch"}
+        shutil.rmtree(shuffled, ignore_errors=True)
         shutil.rmtree(files, ignore_errors=True)
 
     # (e) at 400 days: one aggregator instance's state over a long history. The history is
@@ -264,6 +281,32 @@ class Bench:
         for name, p in [("exporter", exporter), ("rollup", rollup), ("ingest", ingest)] + [(f"aggregator_{i}", a) for i, a in enumerate(aggregators)]:
             rss[name] = round(peak_rss_mib(p.pid))
         self.results["e_peak_rss_mib"] = rss
+
+        # (h) a late event for a 30-day-old closed day, produce to republished record, while the
+        # phone partitions' progress is today (after (d)).
+        _, output = self.run("measure-restatement", "--days-ago", "30", "--events", "100", env=env)
+        m = re.search(r"p50 ([\d.]+) s, p90 ([\d.]+) s, p99 ([\d.]+) s, max ([\d.]+) s", output)
+        self.results["h_restatement_latency"] = {"days_ago": 30, "p50_s": float(m.group(1)), "p90_s": float(m.group(2)),
+                                                 "p99_s": float(m.group(3)), "max_s": float(m.group(4)),
+                                                 "summary": output.strip().splitlines()[-1]}
+
+        # (i) backfill: the year before the replay of one region's chats (Dalarna), imported into
+        # the live national deployment, newest day first; every day is restated.
+        history = self.work / "backfill"
+        self.simulate(history, 0, "2024-01-06", env={**env}, exact=False, registry="dalarna", days=365)
+        chats = history / "chats.ndjson"
+        lines = chats.read_bytes().splitlines(keepends=True)
+        lines.reverse()
+        chats.write_bytes(b"".join(lines))
+        before = consumed()
+        started = time.monotonic()
+        self.run("import", "--topic", "chats", str(chats), env=env)
+        wait("the aggregators to take the backfill", self.args.timeout, lambda: consumed() - before >= len(lines), 0.2)
+        seconds = time.monotonic() - started
+        self.results["i_backfill_year_of_region_chats"] = {"events": len(lines), "seconds": round(seconds, 1),
+                                                           "events_per_s": round(len(lines) / seconds),
+                                                           "note": "Dalarna's chats of the year before the replay, newest day first, imported while the national replay's state is live"}
+        shutil.rmtree(history, ignore_errors=True)
 
         # (f) kill -9 every aggregator, a backlog arrives, restart them.
         for a in aggregators:

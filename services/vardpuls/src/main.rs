@@ -37,6 +37,8 @@ enum Command {
     AggregateFiles(commands::aggregate_files::Args),
     /// Measure produce-to-/metrics latency of a running pipeline at a steady event rate.
     MeasureLatency(commands::measure_latency::Args),
+    /// Measure produce-to-republished latency of late events for a closed day (restatement).
+    MeasureRestatement(commands::measure_restatement::Args),
     /// Generate a realistic, seeded event stream (to Kafka or NDJSON files).
     Simulate(commands::simulate::Args),
     /// Exit 0 when an http:// URL answers 200 (container health checks).
@@ -58,6 +60,7 @@ async fn main() -> std::process::ExitCode {
             Command::Probe(args) => commands::probe::run(args).await,
             Command::Simulate(args) => commands::simulate::run(config, args).await,
             Command::MeasureLatency(args) => commands::measure_latency::run(config, args).await,
+            Command::MeasureRestatement(args) => commands::measure_restatement::run(config, args).await,
             Command::AggregateFiles(args) => commands::aggregate_files::run(config, args).await,
         }
     }

@@ -73,7 +73,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
 
     let total = args.rate as u64 * args.seconds as u64;
     let started = Instant::now();
-    let run_id = uuid_part();
+    let run_id = super::run_id();
     let mut pending = Vec::new();
     for n in 0..total {
         // Steady pacing: event n goes out at n / rate seconds.
@@ -119,12 +119,6 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         l[l.len() - 1]
     );
     Ok(if l.len() == total as usize { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-/// The first two UUID groups, from the clock: ids differ between runs against one broker.
-fn uuid_part() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{:08x}-{:04x}", (nanos >> 16) as u32, (nanos & 0xffff) as u16)
 }
 
 async fn scrape(address: &str) -> anyhow::Result<String> {
