@@ -187,10 +187,23 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     shard.persisted.extend(new_days);
     // Days expired from the shard: their segments go once the head no longer lists them.
     let stores = day_store_dir(state_dir, shard.topic, shard.partition);
-    for day in expired {
+    for day in &expired {
         let _ = fs::remove_file(segments.join(format!("{day}.json")));
-        let _ = fs::remove_file(day_store_path(&stores, day));
-        shard.persisted.remove(&day);
+        let _ = fs::remove_file(day_store_path(&stores, *day));
+        shard.persisted.remove(day);
+    }
+    // Months wholly before the horizon: no restatement can change their finals any more.
+    if let (Some(oldest), false) = (shard.oldest_restatable(), expired.is_empty()) {
+        let oldest = LocalDay::from_date(oldest).month();
+        let months = month_path(state_dir, shard.topic, shard.partition, oldest);
+        for entry in
+            fs::read_dir(months.parent().expect("a month file has a directory")).into_iter().flatten().flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.strip_suffix(".json").is_some_and(|m| m < oldest.to_string().as_str()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
     if shard.emitted.log.generation != compacted_from {
         let _ = fs::remove_file(emitted_path(state_dir, shard.topic, shard.partition, compacted_from));

@@ -753,3 +753,57 @@ fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
     ];
     Ok(RecordBatch::try_new(schema, columns)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn final_value(kpi: &str, dimensions: &str, numerator: i64, revision: u32) -> Partial {
+        Partial {
+            kpi: kpi.into(),
+            unit_id: "SE2321000180-E00101".into(),
+            period: Period::Day("2026-03-29".parse().unwrap()),
+            dimensions: dimensions.into(),
+            numerator: numerator.into(),
+            denominator: Some(10.into()),
+            pending: None,
+            last_event_at: Some(1),
+            revision,
+        }
+    }
+
+    #[test]
+    fn a_restatement_publishes_changed_new_and_vanished_values_as_the_next_revision() {
+        let old = [
+            final_value("visits", "", 5, 0),
+            final_value("visits", "profession=nurse", 5, 2),
+            final_value("assessment_within_3_days", "", 3, 1),
+        ];
+        let mut new = vec![
+            final_value("visits", "", 5, 0),                   // unchanged: not published
+            final_value("visits", "profession=doctor", 5, 0),  // new: first revision
+            final_value("assessment_within_3_days", "", 4, 0), // changed: revision 1 + 1
+        ];
+        let published = restate(Some(&old), &mut new);
+        let summary: Vec<(&str, &str, i64, u32)> = published
+            .iter()
+            .map(|p| (p.kpi.as_str(), p.dimensions.as_str(), p.numerator.try_into().unwrap(), p.revision))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("visits", "profession=doctor", 5, 0),
+                ("assessment_within_3_days", "", 4, 2),
+                // The nurse visit was corrected away: its value is published as zero.
+                ("visits", "profession=nurse", 0, 3),
+            ]
+        );
+        assert_eq!(published[2].denominator, Some(rust_decimal::Decimal::ZERO));
+        // The kept finals carry their revisions; restating the same again publishes nothing.
+        assert_eq!(new.iter().map(|p| p.revision).collect::<Vec<_>>(), [0, 0, 2]);
+        let mut again = new.clone();
+        assert!(restate(Some(&new), &mut again).is_empty());
+        // Never final before: everything is published, as revision 0.
+        assert_eq!(restate(None, &mut new.clone()).len(), 3);
+    }
+}
