@@ -594,9 +594,12 @@ fn closes_at(p: &Partial, lateness: chrono::Duration) -> DateTime<Utc> {
 /// events were corrected away). `new` takes the revisions, as the period's finals to keep.
 fn restate(old: Option<&[Partial]>, new: &mut [Partial]) -> Vec<Partial> {
     let Some(old) = old else { return new.to_vec() };
+    // A day of a national partition has tens of thousands of values: looked up by identity.
+    let key = |p: &Partial| (p.kpi.clone(), p.unit_id.clone(), p.dimensions.clone(), p.period);
+    let before: HashMap<_, &Partial> = old.iter().map(|o| (key(o), o)).collect();
     let mut changed = Vec::new();
     for p in new.iter_mut() {
-        match old.iter().find(|o| o.same_key(p)) {
+        match before.get(&key(p)) {
             Some(o) if o.same_figures(p) => p.revision = o.revision,
             Some(o) => {
                 p.revision = o.revision + 1;
@@ -605,7 +608,8 @@ fn restate(old: Option<&[Partial]>, new: &mut [Partial]) -> Vec<Partial> {
             None => changed.push(p.clone()),
         }
     }
-    for o in old.iter().filter(|o| !new.iter().any(|p| p.same_key(o))) {
+    let after: std::collections::HashSet<_> = new.iter().map(key).collect();
+    for o in old.iter().filter(|o| !after.contains(&key(o))) {
         changed.push(Partial {
             numerator: rust_decimal::Decimal::ZERO,
             denominator: o.denominator.map(|_| rust_decimal::Decimal::ZERO),
