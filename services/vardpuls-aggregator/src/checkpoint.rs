@@ -226,7 +226,7 @@ fn write_day_stores(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> 
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut bytes = 0;
     for (day, events) in std::mem::take(&mut shard.closing) {
-        bytes += day_store::write(&day_store_path(&dir, day), &events)?;
+        bytes += day_store::write(&day_store_path(&dir, day), shard.topic, &events)?;
         shard.event_days.insert(day);
     }
     File::open(&dir)?.sync_all()?;

@@ -12,50 +12,41 @@
 //! another large dependency. Columnar with zstd, a day of phone events takes about a tenth of
 //! its contract JSON (measured in docs/performance.md).
 //!
-//! The columns are the contract's own fields, inferred from the day's events, and an event is
-//! read back by writing its row as contract JSON and decoding it as if consumed: what comes back
-//! is exactly the event that was stored, validated as every input is.
+//! The columns are the contract's own fields, typed from its JSON Schema (`schemas/`); events are
+//! serialized into them directly, without JSON text. An event is read back by writing its row as
+//! contract JSON and decoding it as if consumed: what comes back is exactly the event that was
+//! stored, validated as every input is.
 
 use anyhow::Context;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use datafusion::arrow::ipc::CompressionType;
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
-use datafusion::arrow::json::reader::infer_json_schema;
 use datafusion::arrow::json::{LineDelimitedWriter, ReaderBuilder};
+use datafusion::arrow::record_batch::RecordBatch;
+use serde_json::Value;
 use std::fs::{self, File};
-use std::io::{BufReader, BufWriter, Cursor, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use vardpuls_core::Topic;
 use vardpuls_core::events::{InputEvent, decode};
 
 /// Rows per record batch in a file: a day's events in a few batches.
 const BATCH_ROWS: usize = 65_536;
 
-/// Writes `events` to `path` (temporary file, synced, renamed). Returns the bytes written.
-pub fn write(path: &Path, events: &[InputEvent]) -> anyhow::Result<u64> {
-    let mut lines = Vec::with_capacity(events.len() * 256);
-    for event in events {
-        event.write_json(&mut lines);
-        lines.push(b'\n');
-    }
+/// Writes `events` (all of one topic) to `path` (temporary file, synced, renamed). Returns the
+/// bytes written.
+pub fn write(path: &Path, topic: Topic, events: &[InputEvent]) -> anyhow::Result<u64> {
+    let schema = schema_of(topic);
     let tmp = path.with_extension("arrow.tmp");
     {
         let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
-        let schema: SchemaRef = if events.is_empty() {
-            Arc::new(datafusion::arrow::datatypes::Schema::empty())
-        } else {
-            Arc::new(infer_json_schema(Cursor::new(&lines), None)?.0)
-        };
         let options = IpcWriteOptions::default().try_with_compression(Some(CompressionType::ZSTD))?;
         let mut writer = FileWriter::try_new_with_options(&mut out, &schema, options)?;
-        if !events.is_empty() {
-            let reader = ReaderBuilder::new(schema.clone()).with_batch_size(BATCH_ROWS).build(Cursor::new(&lines))?;
-            for batch in reader {
-                writer.write(&batch?)?;
-            }
+        for part in events.chunks(BATCH_ROWS) {
+            writer.write(&batch(&schema, part)?)?;
         }
         writer.finish()?;
         drop(writer);
@@ -64,6 +55,96 @@ pub fn write(path: &Path, events: &[InputEvent]) -> anyhow::Result<u64> {
     }
     fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(fs::metadata(path)?.len())
+}
+
+/// The events as one record batch: each event's contract fields serialized straight into the
+/// columns (no JSON text in between).
+fn batch(schema: &SchemaRef, events: &[InputEvent]) -> anyhow::Result<RecordBatch> {
+    let mut decoder = ReaderBuilder::new(schema.clone()).with_batch_size(events.len().max(1)).build_decoder()?;
+    let mismatch = |e: &InputEvent| anyhow::anyhow!("a {:?} event among a day's events of another topic", e.topic());
+    match events.first() {
+        None => {}
+        Some(InputEvent::Phone(_)) => decoder.serialize(
+            &events
+                .iter()
+                .map(|e| if let InputEvent::Phone(p) = e { Ok(p) } else { Err(mismatch(e)) })
+                .collect::<Result<Vec<_>, _>>()?,
+        )?,
+        Some(InputEvent::Visit(_)) => decoder.serialize(
+            &events
+                .iter()
+                .map(|e| if let InputEvent::Visit(v) = e { Ok(&**v) } else { Err(mismatch(e)) })
+                .collect::<Result<Vec<_>, _>>()?,
+        )?,
+        Some(InputEvent::Listing(_)) => decoder.serialize(
+            &events
+                .iter()
+                .map(|e| if let InputEvent::Listing(l) = e { Ok(l) } else { Err(mismatch(e)) })
+                .collect::<Result<Vec<_>, _>>()?,
+        )?,
+        Some(InputEvent::Chat(_)) => decoder.serialize(
+            &events
+                .iter()
+                .map(|e| if let InputEvent::Chat(c) = e { Ok(c) } else { Err(mismatch(e)) })
+                .collect::<Result<Vec<_>, _>>()?,
+        )?,
+    }
+    Ok(decoder.flush()?.unwrap_or_else(|| RecordBatch::new_empty(schema.clone())))
+}
+
+/// The Arrow schema of a topic's events: its JSON Schema contract (`schemas/`), field by field
+/// (strings and enumerations as text, integers, booleans, objects as structs; all nullable, as
+/// optional fields are).
+fn schema_of(topic: Topic) -> SchemaRef {
+    static SCHEMAS: OnceLock<Vec<(Topic, SchemaRef)>> = OnceLock::new();
+    let all = SCHEMAS.get_or_init(|| {
+        Topic::INPUTS
+            .iter()
+            .map(|t| {
+                let contract: Value = serde_json::from_str(contract_of(*t)).expect("contracts are JSON");
+                let defs = contract["$defs"].clone();
+                (*t, Arc::new(Schema::new(fields(&contract, &defs))))
+            })
+            .collect()
+    });
+    all.iter().find(|(t, _)| *t == topic).map(|(_, s)| s.clone()).expect("an input topic")
+}
+
+fn contract_of(topic: Topic) -> &'static str {
+    match topic {
+        Topic::Phone => include_str!("../../../schemas/vardpuls.phone.v1.schema.json"),
+        Topic::Visits => include_str!("../../../schemas/vardpuls.visits.v1.schema.json"),
+        Topic::Listings => include_str!("../../../schemas/vardpuls.listings.v1.schema.json"),
+        Topic::Chats => include_str!("../../../schemas/vardpuls.chats.v1.schema.json"),
+        other => panic!("{other} has no event contract"),
+    }
+}
+
+fn fields(object: &Value, defs: &Value) -> Vec<Field> {
+    let Some(properties) = object["properties"].as_object() else { return Vec::new() };
+    properties.iter().map(|(name, node)| Field::new(name, arrow_type(node, defs), true)).collect()
+}
+
+fn arrow_type(node: &Value, defs: &Value) -> DataType {
+    if let Some(name) = node["$ref"].as_str().and_then(|r| r.strip_prefix("#/$defs/")) {
+        return arrow_type(&defs[name], defs);
+    }
+    if node.get("const").is_some_and(Value::is_i64) {
+        return DataType::Int64;
+    }
+    let types: Vec<&str> = match &node["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    match types.into_iter().find(|t| *t != "null") {
+        Some("integer") => DataType::Int64,
+        Some("boolean") => DataType::Boolean,
+        Some("number") => DataType::Float64,
+        Some("object") => DataType::Struct(Fields::from(fields(node, defs))),
+        // Strings, enumerations of strings, and anything else the contract spells as text.
+        _ => DataType::Utf8,
+    }
 }
 
 /// The events stored in `path`, in the order written.
@@ -108,11 +189,11 @@ mod tests {
             let events = examples(topic);
             assert!(!events.is_empty(), "{topic} has valid examples");
             let path = dir.join(format!("{}.arrow", topic.short_name()));
-            write(&path, &events).unwrap();
+            write(&path, topic, &events).unwrap();
             assert_eq!(read(&path, topic).unwrap(), events, "{topic}");
         }
         let empty = dir.join("empty.arrow");
-        write(&empty, &[]).unwrap();
+        write(&empty, Topic::Chats, &[]).unwrap();
         assert!(read(&empty, Topic::Chats).unwrap().is_empty());
         fs::remove_dir_all(&dir).unwrap();
     }
