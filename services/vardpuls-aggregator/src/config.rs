@@ -12,7 +12,8 @@ pub struct AggregatorConfig {
     pub allowed_lateness_hours: i64,
     /// How many events of a partition must be at or after an instant for the partition's
     /// progress to reach it: the progress is the `progress_quorum_events`-th newest event time
-    /// (at most 64), so fewer mistyped dates than this close no day.
+    /// (at most 64), so fewer mistyped dates than this close no day. Raised across a restart, the
+    /// progress waits for that many new events.
     pub progress_quorum_events: usize,
     /// How far an event may be ahead of the time it was produced to Kafka (its record timestamp;
     /// for `aggregate-files`, the start of the run), in minutes. Further ahead it is refused to

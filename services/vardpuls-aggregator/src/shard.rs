@@ -40,8 +40,8 @@ pub struct Shard {
     /// The partition's progress in event time ([`Shard::progress`]): days end by it, so a
     /// replay closes the same days at the same point as the first run.
     pub watermark: Option<DateTime<Utc>>,
-    /// The `occurred_at` of the newest events counted, newest first, at most
-    /// [`NEWEST_KEPT`]: the progress is the `quorum`-th of them.
+    /// The `occurred_at` of the `quorum` newest events counted, newest first: the progress is
+    /// the last of them.
     pub newest: Vec<DateTime<Utc>>,
     /// A progress carried over from a checkpoint written before units were tracked.
     pub progress_floor: Option<DateTime<Utc>>,
@@ -109,7 +109,7 @@ pub struct Policy {
     /// A day is final once the progress passes its local midnight plus this.
     pub lateness: Duration,
     /// How many events must have reached an instant for the progress to reach it (at most
-    /// [`NEWEST_KEPT`]).
+    /// [`MAX_QUORUM`]).
     pub quorum: usize,
     /// Closed days stay restatable this many days before the progress's day.
     pub horizon_days: i64,
@@ -121,8 +121,8 @@ impl Default for Policy {
     }
 }
 
-/// How many of the newest event times a shard keeps: the largest quorum it can apply.
-pub const NEWEST_KEPT: usize = 64;
+/// The largest progress quorum.
+pub const MAX_QUORUM: usize = 64;
 
 /// A stock level's identity: KPI, unit and breakdown.
 pub type LevelKey = (CompactString, CompactString, CompactString);
@@ -234,7 +234,9 @@ impl Shard {
     /// mistyped dates move nothing (with the default quorum of 10, nine), and every order of the
     /// same events ends at the same progress.
     fn advance(&mut self, at: DateTime<Utc>) {
-        if self.newest.len() == NEWEST_KEPT {
+        // Only the `quorum` newest are kept: a short array, shifted by at most that many.
+        let quorum = self.policy.quorum;
+        if self.newest.len() == quorum {
             if self.newest.last().is_some_and(|oldest| *oldest >= at) {
                 return;
             }
@@ -242,7 +244,7 @@ impl Shard {
         }
         let slot = self.newest.partition_point(|t| *t >= at);
         self.newest.insert(slot, at);
-        if slot < self.policy.quorum {
+        if self.newest.len() == quorum {
             self.watermark = self.progress();
         }
     }
@@ -260,17 +262,20 @@ impl Shard {
         self.watermark = self.progress();
     }
 
-    /// Sets the newest event times (from a checkpoint) and the progress they give.
+    /// Sets the newest event times (from a checkpoint); [`Shard::set_policy`] keeps its
+    /// quorum's worth of them and takes the progress from them.
     pub fn set_newest(&mut self, mut newest: Vec<DateTime<Utc>>) {
         newest.sort_by(|a, b| b.cmp(a));
-        newest.truncate(NEWEST_KEPT);
         self.newest = newest;
         self.watermark = self.progress();
     }
 
     /// Sets the policy; a new quorum recomputes the progress.
     pub fn set_policy(&mut self, policy: Policy) {
-        self.policy = Policy { quorum: policy.quorum.clamp(1, NEWEST_KEPT), ..policy };
+        self.policy = Policy { quorum: policy.quorum.clamp(1, MAX_QUORUM), ..policy };
+        // A raised quorum has fewer times than it needs until new events come: the progress
+        // waits for them.
+        self.newest.truncate(self.policy.quorum);
         self.watermark = self.progress();
     }
 
