@@ -249,6 +249,7 @@ impl Engine {
         if active.is_empty() {
             return Ok(Vec::new());
         }
+        self.register_units_read_again(&active, &months_of);
 
         // Days to recompute: those with new events and those closing. A topic with a stock KPI
         // recomputes all its open days, since a level depends on the days before.
@@ -429,6 +430,34 @@ impl Engine {
             self.shards.get_mut(id).expect("active shard exists").expire();
         }
         Ok(changed)
+    }
+
+    /// Registers the units of what a computation reads from disk rather than from this run's
+    /// events: reopened days' events and closed days read day by day (a unit may have had no
+    /// event since this instance started), so that their results find their shard.
+    fn register_units_read_again(
+        &mut self,
+        active: &BTreeSet<ShardId>,
+        months_of: &HashMap<ShardId, BTreeSet<LocalMonth>>,
+    ) {
+        let mut found: Vec<(ShardId, HsaId)> = Vec::new();
+        for id in active {
+            let shard = &self.shards[id];
+            for day in shard.restated_days.keys() {
+                found.extend(shard.open.get(day).into_iter().flatten().map(|e| (*id, *e.unit_id())));
+            }
+            let months = &months_of[id];
+            let read = months.iter().flat_map(|m| [*m, m.same_month_last_year()]);
+            let mut seen: BTreeSet<&str> = BTreeSet::new();
+            for p in read.flat_map(|m| closed_in(shard, m)) {
+                if seen.insert(p.unit_id.as_str()) {
+                    found.extend(HsaId::parse(&p.unit_id).ok().map(|unit| (*id, unit)));
+                }
+            }
+        }
+        for ((topic, partition), unit) in found {
+            self.units.insert((topic, unit), partition);
+        }
     }
 
     /// Folds closed days into months to date with `month_to_date.sql`. For each shard and

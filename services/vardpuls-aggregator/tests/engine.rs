@@ -490,3 +490,51 @@ async fn a_watermark_jump_closes_and_expires_days_in_one_computation() {
     let shard = f.engine.shard(Topic::Chats, 0).unwrap();
     assert!(shard.closed_days().iter().all(|d| d.to_string().as_str() > "2025-10"), "{:?}", shard.closed_days());
 }
+
+#[tokio::test]
+async fn a_late_event_restates_an_archived_day_after_a_restart_as_without_one() {
+    let dir = std::env::temp_dir().join(format!("vardpuls-engine-restate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    const OTHER: &str = "SE2321000180-E00102";
+    let chat_of = |unit: &str, n: u32, at: &str| chat(n, at).replace(UNIT, unit);
+    let mut kept = Feed::new();
+    let mut restarted = CheckpointedFeed { feed: Feed::new(), dir: dir.clone() };
+    // Two units' chats on 2-4 March, then November: March is closed, archived, and after the
+    // restart no event of OTHER has been seen by the new instance.
+    let mut batches: Vec<Vec<String>> = vec![
+        (2..=4)
+            .flat_map(|d| {
+                [
+                    chat_of(UNIT, d, &format!("2026-03-0{d}T10:00:00+01:00")),
+                    chat_of(OTHER, 10 + d, &format!("2026-03-0{d}T11:00:00+01:00")),
+                ]
+            })
+            .collect(),
+        (1..=3).map(|d| chat(20 + d, &format!("2026-11-{:02}T10:00:00+01:00", d))).collect(),
+    ];
+    // Late: UNIT's chat for 3 March; its day also holds OTHER's.
+    batches.push(vec![chat(30, "2026-03-03T15:00:00+01:00")]);
+    for (i, batch) in batches.into_iter().enumerate() {
+        for json in batch {
+            kept.offer(Topic::Chats, json.clone());
+            restarted.feed.offer(Topic::Chats, json);
+        }
+        kept.compute().await;
+        restarted.compute().await;
+        if i == 1 {
+            restarted.restart();
+            assert!(
+                restarted.feed.engine.shard(Topic::Chats, 0).unwrap().archived.contains(&"2026-03-03".parse().unwrap())
+            );
+        }
+    }
+    let mut differing: Vec<&String> = kept.latest.keys().chain(restarted.feed.latest.keys()).collect();
+    differing.retain(|k| kept.latest.get(*k) != restarted.feed.latest.get(*k));
+    assert!(differing.is_empty(), "records differ after a restart: {differing:?}");
+    let day = restarted.feed.get(&format!("chats_started/unit/{UNIT}/2026-03-03"));
+    assert_eq!((day.numerator, day.is_final, day.revision), (dec(2), true, 1));
+    let month = restarted.feed.get(&format!("chats_started/unit/{UNIT}/2026-03"));
+    assert_eq!((month.numerator, month.is_final, month.revision), (dec(4), true, 1));
+    assert_eq!(restarted.feed.get(&format!("chats_started/unit/{OTHER}/2026-03")).numerator, dec(3));
+    std::fs::remove_dir_all(dir).unwrap();
+}
