@@ -404,6 +404,19 @@ impl Engine {
                     publish.push(ToPublish { partial: p.clone(), is_final: false, as_of });
                 }
             }
+            // A month computed final leaves no value behind as not final (one its SQL no longer
+            // gives would otherwise be finalised again in every batch).
+            let finalised: BTreeSet<LocalMonth> =
+                months_of[&id].iter().filter(|m| shard.is_final(m.last_day())).copied().collect();
+            let stale: Vec<Partial> = shard
+                .emitted
+                .values()
+                .filter(|p| matches!(p.period, Period::Month { .. }) && finalised.contains(&p.period.local_month()))
+                .cloned()
+                .collect();
+            for p in &stale {
+                shard.emitted.remove(p);
+            }
             for (m, mut new) in month_finals {
                 let changed = restate(shard.month_finals.get(&m).map(Vec::as_slice), &mut new);
                 publish.extend(changed.into_iter().map(|p| ToPublish {
