@@ -61,35 +61,36 @@ pub fn write(path: &Path, topic: Topic, events: &[InputEvent]) -> anyhow::Result
 /// columns (no JSON text in between).
 fn batch(schema: &SchemaRef, events: &[InputEvent]) -> anyhow::Result<RecordBatch> {
     let mut decoder = ReaderBuilder::new(schema.clone()).with_batch_size(events.len().max(1)).build_decoder()?;
-    let mismatch = |e: &InputEvent| anyhow::anyhow!("a {:?} event among a day's events of another topic", e.topic());
     match events.first() {
         None => {}
-        Some(InputEvent::Phone(_)) => decoder.serialize(
-            &events
-                .iter()
-                .map(|e| if let InputEvent::Phone(p) = e { Ok(p) } else { Err(mismatch(e)) })
-                .collect::<Result<Vec<_>, _>>()?,
-        )?,
-        Some(InputEvent::Visit(_)) => decoder.serialize(
-            &events
-                .iter()
-                .map(|e| if let InputEvent::Visit(v) = e { Ok(&**v) } else { Err(mismatch(e)) })
-                .collect::<Result<Vec<_>, _>>()?,
-        )?,
-        Some(InputEvent::Listing(_)) => decoder.serialize(
-            &events
-                .iter()
-                .map(|e| if let InputEvent::Listing(l) = e { Ok(l) } else { Err(mismatch(e)) })
-                .collect::<Result<Vec<_>, _>>()?,
-        )?,
-        Some(InputEvent::Chat(_)) => decoder.serialize(
-            &events
-                .iter()
-                .map(|e| if let InputEvent::Chat(c) = e { Ok(c) } else { Err(mismatch(e)) })
-                .collect::<Result<Vec<_>, _>>()?,
-        )?,
+        Some(InputEvent::Phone(_)) => decoder.serialize(&rows(events, |e| match e {
+            InputEvent::Phone(p) => Some(p),
+            _ => None,
+        })?)?,
+        Some(InputEvent::Visit(_)) => decoder.serialize(&rows(events, |e| match e {
+            InputEvent::Visit(v) => Some(&**v),
+            _ => None,
+        })?)?,
+        Some(InputEvent::Listing(_)) => decoder.serialize(&rows(events, |e| match e {
+            InputEvent::Listing(l) => Some(l),
+            _ => None,
+        })?)?,
+        Some(InputEvent::Chat(_)) => decoder.serialize(&rows(events, |e| match e {
+            InputEvent::Chat(c) => Some(c),
+            _ => None,
+        })?)?,
     }
     Ok(decoder.flush()?.unwrap_or_else(|| RecordBatch::new_empty(schema.clone())))
+}
+
+/// The events of one topic as that topic's contract type (`pick`); one of another topic is a bug.
+fn rows<'a, T>(events: &'a [InputEvent], pick: impl Fn(&'a InputEvent) -> Option<&'a T>) -> anyhow::Result<Vec<&'a T>> {
+    events
+        .iter()
+        .map(|e| {
+            pick(e).ok_or_else(|| anyhow::anyhow!("a {:?} event among a day's events of another topic", e.topic()))
+        })
+        .collect()
 }
 
 /// The Arrow schema of a topic's events: its JSON Schema contract (`schemas/`), field by field
