@@ -161,10 +161,10 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     // Stock levels of days leaving the horizon: the opening levels of a restatement from the
     // oldest kept day on.
     let expired: Vec<NaiveDate> = shard.persisted.iter().filter(|d| !kept.contains(d)).copied().collect();
-    if !expired.is_empty() && has_stock_kpi(shard.topic) {
+    if !expired.is_empty() && catalogue::has_stock_kpi(shard.topic) {
         for day in &expired {
             let partials = read_segment(state_dir, shard.topic, shard.partition, *day)?;
-            merge_levels(&mut shard.base_levels, partials.iter().filter(|p| is_stock(&p.kpi)));
+            merge_levels(&mut shard.base_levels, partials.iter().filter(|p| catalogue::is_stock(&p.kpi)));
         }
     }
     let head = HeadRef {
@@ -260,7 +260,7 @@ pub fn prepare(state_dir: Option<&Path>, shard: &mut Shard) -> anyhow::Result<()
     if !shard.restating.is_empty() {
         let mut days = shard.days_to_reopen();
         let first = *days.first().expect("a restating event has a day");
-        if has_stock_kpi(topic) {
+        if catalogue::has_stock_kpi(topic) {
             let kept = |d: &NaiveDate| shard.event_days.contains(d) || shard.closing.contains_key(d);
             days.extend(shard.closed_days().range(first..).filter(|d| kept(d)));
             shard.levels = levels_before(state_dir, shard, first)?;
@@ -284,9 +284,9 @@ pub fn prepare(state_dir: Option<&Path>, shard: &mut Shard) -> anyhow::Result<()
         shard.apply_restating();
     }
     let Some(state_dir) = state_dir else { return Ok(()) };
-    let mut months: BTreeSet<LocalMonth> = shard.restated_months.clone();
+    let mut months: BTreeSet<LocalMonth> = shard.restated_months();
     if catalogue::compares_with_last_year(topic) {
-        months.extend(shard.restated_months.iter().map(|m| m.same_month_next_year()));
+        months.extend(shard.restated_months().iter().map(|m| m.same_month_next_year()));
     }
     months.extend(shard.months_to_finalize());
     for month in months {
@@ -316,10 +316,10 @@ fn levels_before(
     let mut levels = shard.base_levels.clone();
     for d in shard.closed_days().range(..day) {
         match (shard.closed.get(d), state_dir) {
-            (Some(partials), _) => merge_levels(&mut levels, partials.iter().filter(|p| is_stock(&p.kpi))),
+            (Some(partials), _) => merge_levels(&mut levels, partials.iter().filter(|p| catalogue::is_stock(&p.kpi))),
             (None, Some(dir)) => {
                 let partials = read_segment(dir, shard.topic, shard.partition, *d)?;
-                merge_levels(&mut levels, partials.iter().filter(|p| is_stock(&p.kpi)));
+                merge_levels(&mut levels, partials.iter().filter(|p| catalogue::is_stock(&p.kpi)));
             }
             (None, None) => {}
         }
@@ -335,14 +335,6 @@ fn merge_levels<'a>(
     for p in partials {
         levels.insert(level_key(p), p.clone());
     }
-}
-
-fn has_stock_kpi(topic: Topic) -> bool {
-    catalogue::daily_kpis_of(topic).any(|k| k.measure == catalogue::Measure::Stock)
-}
-
-fn is_stock(kpi: &str) -> bool {
-    catalogue::find(kpi).is_some_and(|k| k.measure == catalogue::Measure::Stock)
 }
 
 /// Appends each open day's events that its journal does not hold yet, and syncs what changed.

@@ -228,15 +228,20 @@ impl Engine {
             let close: BTreeSet<NaiveDate> = shard.days_to_close().into_iter().collect();
             let mut months: BTreeSet<LocalMonth> =
                 shard.dirty.iter().chain(&close).map(|d| LocalDay::from_date(*d).month()).collect();
-            months.extend(shard.months_to_finalize());
+            // Only events move the progress, so only a shard with new events has months to
+            // finalise (a scan of its published values, spared for the others).
+            if !shard.dirty.is_empty() {
+                months.extend(shard.months_to_finalize());
+            }
             if catalogue::compares_with_last_year(id.0) {
                 let days = shard.closed_days();
                 let has_days_in = |m: LocalMonth| {
                     let (first, last) = (m.first_day().date(), m.last_day().date());
                     days.range(first..=last).next().is_some() || shard.open.range(first..=last).next().is_some()
                 };
-                months
-                    .extend(shard.restated_months.iter().map(|m| m.same_month_next_year()).filter(|m| has_days_in(*m)));
+                months.extend(
+                    shard.restated_months().into_iter().map(|m| m.same_month_next_year()).filter(|m| has_days_in(*m)),
+                );
             }
             if !shard.dirty.is_empty() || !months.is_empty() {
                 active.insert(*id);
@@ -256,7 +261,7 @@ impl Engine {
         let mut recompute: HashMap<ShardId, BTreeSet<NaiveDate>> = HashMap::new();
         for id in &active {
             let shard = &self.shards[id];
-            let days: BTreeSet<NaiveDate> = if has_stock_kpi(id.0) {
+            let days: BTreeSet<NaiveDate> = if catalogue::has_stock_kpi(id.0) {
                 shard.open.keys().copied().collect()
             } else {
                 shard.dirty.iter().chain(closing.get(id).into_iter().flatten()).copied().collect()
@@ -408,12 +413,16 @@ impl Engine {
             // gives would otherwise be finalised again in every batch).
             let finalised: BTreeSet<LocalMonth> =
                 months_of[&id].iter().filter(|m| shard.is_final(m.last_day())).copied().collect();
-            let stale: Vec<Partial> = shard
-                .emitted
-                .values()
-                .filter(|p| matches!(p.period, Period::Month { .. }) && finalised.contains(&p.period.local_month()))
-                .cloned()
-                .collect();
+            let stale: Vec<Partial> = if finalised.is_empty() {
+                Vec::new()
+            } else {
+                shard
+                    .emitted
+                    .values()
+                    .filter(|p| matches!(p.period, Period::Month { .. }) && finalised.contains(&p.period.local_month()))
+                    .cloned()
+                    .collect()
+            };
             for p in &stale {
                 shard.emitted.remove(p);
             }
@@ -433,7 +442,6 @@ impl Engine {
             shard.close_days(finals);
             shard.dirty.clear();
             shard.restated_days.clear();
-            shard.restated_months.clear();
         }
         let changed = records::to_records(&publish, self.partitions());
         self.fold_months_to_date(closed_now).await?;
@@ -453,16 +461,22 @@ impl Engine {
         active: &BTreeSet<ShardId>,
         months_of: &HashMap<ShardId, BTreeSet<LocalMonth>>,
     ) {
+        let all_months: BTreeSet<LocalMonth> = months_of.values().flatten().copied().collect();
         let mut found: Vec<(ShardId, HsaId)> = Vec::new();
         for id in active {
             let shard = &self.shards[id];
             for day in shard.restated_days.keys() {
                 found.extend(shard.open.get(day).into_iter().flatten().map(|e| (*id, *e.unit_id())));
             }
+            // Months with a month to date were folded (which registers their units) or hold
+            // this run's events; last year's days only give results when their month is
+            // computed too.
             let months = &months_of[id];
-            let read = months.iter().flat_map(|m| [*m, m.same_month_last_year()]);
+            let unfolded = months.iter().copied().filter(|m| !shard.month_to_date.contains_key(m));
+            let last_years = months.iter().map(|m| m.same_month_last_year()).filter(|m| all_months.contains(m));
+            let read: BTreeSet<LocalMonth> = unfolded.chain(last_years).collect();
             let mut seen: BTreeSet<&str> = BTreeSet::new();
-            for p in read.flat_map(|m| closed_in(shard, m)) {
+            for p in read.into_iter().flat_map(|m| closed_in(shard, m)) {
                 if seen.insert(p.unit_id.as_str()) {
                     found.extend(HsaId::parse(&p.unit_id).ok().map(|unit| (*id, unit)));
                 }
@@ -607,10 +621,6 @@ fn daily_kpi_list(stock: bool) -> String {
 
 fn sql_list(months: &BTreeSet<LocalMonth>) -> String {
     months.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ")
-}
-
-fn has_stock_kpi(topic: Topic) -> bool {
-    catalogue::daily_kpis_of(topic).any(|k| k.measure == Measure::Stock)
 }
 
 fn source_of(kpi: &str) -> anyhow::Result<Topic> {

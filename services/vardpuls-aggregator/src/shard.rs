@@ -18,7 +18,7 @@
 //! - each unit's newest event time, from which the partition's progress follows
 //!   ([`Shard::progress`]), and the next offset to read.
 
-use crate::catalogue::{self, Measure};
+use crate::catalogue;
 use crate::emitted::Emitted;
 use crate::partial::{Partial, Period};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -57,8 +57,6 @@ pub struct Shard {
     /// Reopened days, with the final partials published for them before: the computation
     /// publishes only what the restatement changed, as the next revision.
     pub restated_days: BTreeMap<NaiveDate, Vec<Partial>>,
-    /// Months with a reopened day in this batch.
-    pub restated_months: BTreeSet<LocalMonth>,
     /// Final monthly partials published, for the months a batch publishes final values of
     /// (read from their month segments by `checkpoint::prepare` when a restatement changes
     /// them); `month_finals_changed` are written back by the checkpoint.
@@ -167,7 +165,6 @@ impl Shard {
             event_days: BTreeSet::new(),
             closing: BTreeMap::new(),
             restated_days: BTreeMap::new(),
-            restated_months: BTreeSet::new(),
             month_finals: BTreeMap::new(),
             month_finals_changed: BTreeSet::new(),
             base_levels: HashMap::default(),
@@ -314,9 +311,12 @@ impl Shard {
         self.archived.remove(&day);
         self.persisted.remove(&day);
         self.restated_days.insert(day, finals);
-        let month = LocalDay::from_date(day).month();
-        self.month_to_date.remove(&month);
-        self.restated_months.insert(month);
+        self.month_to_date.remove(&LocalDay::from_date(day).month());
+    }
+
+    /// The months of the days reopened in this batch.
+    pub fn restated_months(&self) -> BTreeSet<LocalMonth> {
+        self.restated_days.keys().map(|d| LocalDay::from_date(*d).month()).collect()
     }
 
     /// Applies the events that waited for their days to be reopened.
@@ -359,7 +359,7 @@ impl Shard {
 
     /// Takes the stock values among a closed day's partials as the latest levels.
     pub fn update_levels(&mut self, partials: &[Partial]) {
-        for p in partials.iter().filter(|p| is_stock(&p.kpi)) {
+        for p in partials.iter().filter(|p| catalogue::is_stock(&p.kpi)) {
             match self.levels.entry(level_key(p)) {
                 Entry::Occupied(mut old) if day_of(old.get()) <= day_of(p) => {
                     old.insert(p.clone());
@@ -402,7 +402,7 @@ impl Shard {
         months.extend(self.months_to_finalize());
         let growth = catalogue::compares_with_last_year(self.topic);
         if growth {
-            months.extend(self.restated_months.iter().map(|m| m.same_month_next_year()));
+            months.extend(self.restated_months().into_iter().map(|m| m.same_month_next_year()));
         }
         if growth {
             let read: Vec<LocalMonth> = months.iter().chain(&current).copied().collect();
@@ -461,10 +461,6 @@ impl Shard {
     pub fn closed_days(&self) -> BTreeSet<NaiveDate> {
         self.closed.keys().chain(&self.archived).copied().collect()
     }
-}
-
-fn is_stock(kpi: &str) -> bool {
-    catalogue::find(kpi).is_some_and(|k| k.measure == Measure::Stock)
 }
 
 pub fn level_key(p: &Partial) -> LevelKey {

@@ -114,6 +114,16 @@ pub fn compares_with_last_year(topic: Topic) -> bool {
     CATALOGUE.iter().any(|k| k.stage == Stage::Monthly { source: topic, last_year: true })
 }
 
+/// Whether a KPI is a stock (a level carried from day to day).
+pub fn is_stock(id: &str) -> bool {
+    find(id).is_some_and(|k| k.measure == Measure::Stock)
+}
+
+/// Whether a topic has a stock KPI: its days depend on the days before.
+pub fn has_stock_kpi(topic: Topic) -> bool {
+    daily_kpis_of(topic).any(|k| k.measure == Measure::Stock)
+}
+
 pub fn daily_kpis_of(topic: Topic) -> impl Iterator<Item = &'static KpiDefinition> {
     CATALOGUE.iter().filter(move |k| k.stage == Stage::Daily { source: topic })
 }
