@@ -82,6 +82,11 @@ ooc["unit_id"] = "SE2321000057-K0001"
 w(V, "valid", "out_of_county_video_doctor", ooc)
 w(V, "valid", "chat_psychologist_patient_chosen_wait", ev(14, "visit_completed", "2026-10-25T02:45:00+02:00", visit_id="v-55003", patient_ref="p-c0ffee", profession="psychologist", contact_form="chat",
    assessment={"first_contact_at": "2026-10-14T08:00:00+02:00", "patient_chosen_wait": True}))
+w(V, "valid", "corrected_profession", ev(15, "visit_completed", "2026-03-29T09:00:00+02:00", visit_id="v-55002", patient_ref="p-11aa", profession="doctor", contact_form="phone",
+   recorded_at="2026-03-30T08:15:00+02:00"))
+w(V, "valid", "visit_cancelled", ev(16, "visit_cancelled", "2026-03-29T09:00:00+02:00", visit_id="v-55002", recorded_at="2026-03-30T09:40:00+02:00"))
+bad(V, visit, "recorded_at__timestamp_format", recorded_at="2026-03-30 08:15")
+bad(V, visit, "profession__missing_field", profession=DEL)
 bad(V, visit, "patient_ref__personal_identity_number", patient_ref="198112189876")
 bad(V, visit, "profession__unknown_value", profession="surgeon")
 bad(V, visit, "contact_form__missing_field", contact_form=DEL)
@@ -119,6 +124,7 @@ bad(L, ev(26, "stock_snapshot", "2026-01-01T00:00:00+01:00"), "listed_count__mis
 C = "vardpuls.chats.v1"
 chat = ev(31, "chat_started", "2026-11-23T07:59:59+01:00", chat_id="chat-4411", channel="e_service_1177")
 w(C, "valid", "chat_started", chat)
+w(C, "valid", "corrected_channel", ev(32, "chat_started", "2026-11-23T07:59:59+01:00", chat_id="chat-4411", channel="regional_app", recorded_at="2026-11-24T10:00:00+01:00"))
 bad(C, chat, "channel__unknown_value", channel="sms")
 bad(C, chat, "chat_id__id_format", chat_id="chat 4411")
 bad(C, chat, "chat_id__invalid_type", chat_id=4411)

@@ -26,6 +26,8 @@ common = {
                   "description": "RFC 3339 instant with an explicit offset (Z or +hh:mm). Years 2000-2099."},
   "unit_id": {"$ref": "#/$defs/hsa_id", "description": "HSA-id of the care unit. Also the Kafka message key."},
 }
+def recorded_at(thing):
+    return common["occurred_at"] | {"description": f"When the source system recorded this version of the {thing}. Of several versions of one {thing} (same unit_id, {thing}_id and local day of occurred_at) the one recorded last counts; a version with recorded_at beats one without; then the greatest event_id. No later than the time it is produced, give or take the tolerance for clocks."}
 defs = {
   "hsa_id": {"type": "string", "maxLength": 31, "pattern": "^SE[0-9]{10}-[A-Za-z0-9]+$", "not": {"pattern": PNR},
              "description": "HSA-id: SE + 10-digit organisation number + '-' + letters/digits, at most 31 characters. The unit part is never a personal identity number."},
@@ -72,9 +74,10 @@ schema("vardpuls.phone.v1", "Telephone call events",
    when("callback_completed", ["reached"]), when_in(["call_received","call_answered","callback_booked","call_abandoned"], forbidden=["reached"])])
 
 schema("vardpuls.visits.v1", "Completed visits",
-  "Completed visits, physical and distance (phone, video, chat/e-service), with the first-assessment facts for the 3-day KPI and the price facts of digital out-of-county contacts.",
-  ["visit_completed"],
-  {"visit_id": opaque("The source system's visit id."),
+  "Completed visits, physical and distance (phone, video, chat/e-service), with the first-assessment facts for the 3-day KPI and the price facts of digital out-of-county contacts. A visit sent again with the same visit_id on the same local day is a new version of it (a correction) and replaces it; visit_cancelled, dated at the visit it cancels, takes it out.",
+  ["visit_completed","visit_cancelled"],
+  {"visit_id": opaque("The source system's visit id: versions of one visit (corrections, a cancellation) share it."),
+   "recorded_at": recorded_at("visit"),
    "patient_ref": opaque("Pseudonymous patient reference, stable per patient within a region's export."),
    "profession": {"enum": ["doctor","nurse","physiotherapist","psychologist","occupational_therapist","counsellor","dietitian","other"]},
    "contact_form": {"enum": ["physical","phone","video","chat"], "description": "Distance = phone, video, chat. Digital = video, chat."},
@@ -89,7 +92,7 @@ schema("vardpuls.visits.v1", "Completed visits",
                      "properties": {"provider": opaque("Provider name, e.g. Kry, Min Doktor.", 80, True),
                                     "home_region": {"$ref": "#/$defs/region_code"}, "contracting_region": {"$ref": "#/$defs/region_code"},
                                     "price_sek": {"$ref": "#/$defs/sek"}, "patient_fee_sek": {"$ref": "#/$defs/sek"}}}},
-  ["visit_id","patient_ref","profession","contact_form"], [])
+  ["visit_id"], [when("visit_completed", ["patient_ref","profession","contact_form"])])
 
 schema("vardpuls.listings.v1", "Listing changes and stock snapshots",
   "Patients listing at (listed) and leaving (unlisted) a unit, and stock_snapshot records that load a unit's list size at a point in time without its history.",
@@ -103,9 +106,10 @@ schema("vardpuls.listings.v1", "Listing changes and stock snapshots",
    when("stock_snapshot", ["listed_count"], ["patient_ref","kommun_code","channel"])])
 
 schema("vardpuls.chats.v1", "Chats started",
-  "Chats started with a unit. Chats do not count toward the telephone KPI.",
+  "Chats started with a unit. Chats do not count toward the telephone KPI. A chat sent again with the same chat_id on the same local day is a new version of it (a correction) and replaces it.",
   ["chat_started"],
-  {"chat_id": opaque("The chat system's id."),
+  {"chat_id": opaque("The chat system's id: versions of one chat share it."),
+   "recorded_at": recorded_at("chat"),
    "channel": {"enum": ["e_service_1177","regional_app","other"]}},
   ["chat_id","channel"], [])
 

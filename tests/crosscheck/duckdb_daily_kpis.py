@@ -7,7 +7,8 @@ Rust calendar). It is also the other side of the aggregation benchmark (`make be
 it computes the same daily KPIs with the same breakdowns as the aggregator's catalogue.
 
 Reads phone.ndjson, visits.ndjson, listings.ndjson and chats.ndjson (any subset) from the
-directory given, loads each once with explicit column types and counts each event_id once, and
+directory given, loads each once with explicit column types and counts each event_id once and
+each visit or chat in its counting version, and
 prints one JSON object per line: kpi, unit_id, day, dimensions (`k=v;k=v`, keys in alphabetical
 order, empty for the total), numerator and denominator as decimal strings (denominator null for
 counts and sums). On stderr it reports the time from reading the files to having every value
@@ -30,14 +31,21 @@ COLUMNS = {
     "phone": {"event_id": "VARCHAR", "occurred_at": "VARCHAR", "unit_id": "VARCHAR", "event_type": "VARCHAR",
               "call_id": "VARCHAR", "line": "VARCHAR", "in_phone_hours": "BOOLEAN",
               "queue_wait_seconds": "BIGINT", "reached": "BOOLEAN"},
-    "visits": {"event_id": "VARCHAR", "occurred_at": "VARCHAR", "unit_id": "VARCHAR", "profession": "VARCHAR",
+    "visits": {"event_id": "VARCHAR", "occurred_at": "VARCHAR", "unit_id": "VARCHAR", "event_type": "VARCHAR",
+               "visit_id": "VARCHAR", "recorded_at": "VARCHAR", "profession": "VARCHAR",
                "contact_form": "VARCHAR", "listed_unit_id": "VARCHAR",
                "assessment": "STRUCT(first_contact_at VARCHAR, patient_chosen_wait BOOLEAN)",
                "out_of_county": "STRUCT(provider VARCHAR, home_region VARCHAR, price_sek VARCHAR)"},
     "listings": {"event_id": "VARCHAR", "occurred_at": "VARCHAR", "unit_id": "VARCHAR", "event_type": "VARCHAR",
                  "kommun_code": "VARCHAR", "channel": "VARCHAR", "listed_count": "BIGINT"},
-    "chats": {"event_id": "VARCHAR", "occurred_at": "VARCHAR", "unit_id": "VARCHAR", "channel": "VARCHAR"},
+    "chats": {"event_id": "VARCHAR", "occurred_at": "VARCHAR", "unit_id": "VARCHAR", "chat_id": "VARCHAR",
+              "recorded_at": "VARCHAR", "channel": "VARCHAR"},
 }
+
+# Versions of one visit or chat (same unit, id and local day; docs/kpis.md, "Corrections"): the one
+# recorded last counts, one with recorded_at before one without, then a cancellation, then the
+# greatest event_id. A visit whose counting version is a cancellation counts nowhere.
+VERSIONS = {"visits": ("visit_id", "event_type = 'visit_cancelled'"), "chats": ("chat_id", "false")}
 
 # Each query returns unit_id, day, dimensions, numerator, denominator.
 QUERIES = {
@@ -169,6 +177,17 @@ def load(con: duckdb.DuckDBPyConnection, directory: pathlib.Path) -> set:
             FROM read_json('{path}', format = 'newline_delimited', columns = {spec})
             QUALIFY row_number() OVER (PARTITION BY event_id) = 1
         """)
+        if topic in VERSIONS:
+            key, cancellation = VERSIONS[topic]
+            con.execute(f"""
+                CREATE OR REPLACE TABLE {topic} AS
+                SELECT * FROM {topic}
+                QUALIFY row_number() OVER (
+                    PARTITION BY unit_id, {key}, day
+                    ORDER BY CAST(recorded_at AS TIMESTAMPTZ) DESC NULLS LAST, {cancellation} DESC, lower(event_id) DESC
+                ) = 1
+            """)
+            con.execute(f"DELETE FROM {topic} WHERE {cancellation}")
         loaded.add(topic)
     return loaded
 

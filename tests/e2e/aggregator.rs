@@ -405,6 +405,12 @@ pub fn assert_agrees_with_duckdb(
         })
         .collect();
     assert!(duckdb.len() > 20 * kpi_count, "too few values to compare: {}", duckdb.len());
+    // A value whose events were all corrected away or cancelled is published as zero (its key
+    // stays in the compacted topic); DuckDB has no row for it.
+    let zero = |(numerator, denominator): &(Decimal, Option<Decimal>)| {
+        numerator.is_zero() && denominator.is_none_or(|d| d.is_zero())
+    };
+    let ours: Values = ours.into_iter().filter(|(k, v)| duckdb.contains_key(k) || !zero(v)).collect();
     let differing: Vec<_> = ours
         .keys()
         .chain(duckdb.keys())

@@ -12,10 +12,11 @@ use vardpuls_core::calendar::LocalDay;
 use vardpuls_simulator::{faults::Faults, registry, stream::Simulation};
 
 /// Region Dalarna from Friday to Monday over the autumn DST shift (a 25-hour day), with
-/// duplicates and disorder, plus one unit's chat mistyped as 30 November and one chat dated in
-/// 2031.
+/// duplicates, disorder, corrected and cancelled visits and chats, plus one unit's visits of
+/// Thursday corrected by hand ([`corrected_visits`]), one unit's chat mistyped as 30 November
+/// and one chat dated in 2031 (last).
 fn events() -> (Vec<Message>, String) {
-    let faults = Faults { duplicate: 0.02, out_of_order: 0.05, ..Faults::default() };
+    let faults = Faults { duplicate: 0.02, out_of_order: 0.05, corrected: 0.02, cancelled: 0.01, ..Faults::default() };
     let simulation = Simulation::new(registry::dalarna(), 11, faults);
     let first = LocalDay::parse("2026-10-23").unwrap();
     let mut messages: Vec<Message> = simulation
@@ -31,9 +32,55 @@ fn events() -> (Vec<Message>, String) {
         event["chat_id"] = Value::String(format!("typo-{n}"));
         Message { topic: Topic::Chats, key: chat.key.clone(), payload: serde_json::to_vec(&event).unwrap() }
     };
+    messages.extend(corrected_visits(&chat.key));
     messages.push(with("2026-11-30T10:00:00+01:00", 1));
     messages.push(with("2031-01-01T10:00:00+01:00", 2));
     (messages, chat.key)
+}
+
+/// Thursday 22 October, one unit: v-fix-1 sent as a nurse's visit, then corrected to a
+/// doctor's; v-fix-2 a nurse's phone contact, then cancelled; v-fix-3 a physiotherapist's.
+/// Versions in the order a source would send them, the corrections last.
+fn corrected_visits(unit: &str) -> Vec<Message> {
+    let visit = |n: u32, visit_id: &str, event_type: &str, recorded_at: &str, profession: &str, form: &str| {
+        let recorded = if recorded_at.is_empty() { String::new() } else { format!(r#","recorded_at":"{recorded_at}""#) };
+        let payload = format!(
+            r#"{{"schema_version":1,"event_id":"c0a1d2e3-0000-4000-8000-{n:012}","event_type":"{event_type}","occurred_at":"2026-10-22T10:{n:02}:00+02:00","unit_id":"{unit}","visit_id":"{visit_id}","patient_ref":"p-fix-{n}","profession":"{profession}","contact_form":"{form}"{recorded}}}"#
+        );
+        Message { topic: Topic::Visits, key: unit.to_string(), payload: payload.into_bytes() }
+    };
+    vec![
+        visit(1, "v-fix-1", "visit_completed", "", "nurse", "physical"),
+        visit(2, "v-fix-2", "visit_completed", "2026-10-22T12:00:00+02:00", "nurse", "phone"),
+        visit(3, "v-fix-3", "visit_completed", "", "physiotherapist", "physical"),
+        // Same occurred_at as the first version would be usual; any time that day will do.
+        visit(4, "v-fix-1", "visit_completed", "2026-10-23T09:00:00+02:00", "doctor", "physical"),
+        visit(5, "v-fix-2", "visit_cancelled", "2026-10-23T10:00:00+02:00", "nurse", "phone"),
+    ]
+}
+
+/// By hand from [`corrected_visits`]: two visits count, v-fix-1 as a doctor's and v-fix-3; no
+/// nurse's visit and no phone contact.
+fn assert_corrected_visits(published: &std::collections::BTreeMap<String, Value>, unit: &str) {
+    let visits: std::collections::BTreeMap<String, &str> = published
+        .values()
+        .filter(|r| r["kpi"] == "visits" && r["scope"] == "unit" && r["scope_id"] == unit && r["period"] == "2026-10-22")
+        .map(|r| {
+            let dims = r["dimensions"].as_object().unwrap();
+            (dims.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap())).collect::<Vec<_>>().join(";"), r["numerator"].as_str().unwrap())
+        })
+        .filter(|(_, n)| *n != "0")
+        .collect();
+    let expected: std::collections::BTreeMap<String, &str> = [
+        ("", "2"),
+        ("profession=doctor", "1"),
+        ("profession=physiotherapist", "1"),
+        ("contact_form=physical", "2"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(visits, expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,6 +102,7 @@ async fn time_order_reversed_and_shuffled_give_the_same_compacted_kpis() {
         runs.push(published);
     }
     let (in_order, reversed, mixed) = (&runs[0], &runs[1], &runs[2]);
+    assert_corrected_visits(in_order, &typo_unit);
     assert_same_kpis(reversed, in_order);
     assert_same_kpis(mixed, in_order);
     // DuckDB gets the valid events: all but the one refused as dated in the future.

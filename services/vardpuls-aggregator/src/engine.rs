@@ -680,24 +680,27 @@ fn closed_in(shard: &Shard, m: LocalMonth) -> impl Iterator<Item = &Partial> {
 
 /// Refuses an event dated more than `max_future` after it was produced: a mistyped year or a
 /// wrong clock, which would otherwise count in a day that has not happened and, with others,
-/// close days early.
+/// close days early. The same for `recorded_at`, which would make its version win for good.
 fn not_in_future(
     event: InputEvent,
     produced_at: DateTime<Utc>,
     max_future: chrono::Duration,
 ) -> Result<InputEvent, Rejection> {
-    let at = event.occurred_at().utc();
-    if at > produced_at + max_future {
-        return Err(Rejection::new(
-            "occurred_at",
-            Rule::OccurredInFuture,
-            format!(
-                "occurred_at {} is more than {} minutes after the message was produced ({})",
-                at.to_rfc3339(),
-                max_future.num_minutes(),
-                produced_at.to_rfc3339()
-            ),
-        ));
+    let times = [("occurred_at", Some(event.occurred_at())), ("recorded_at", event.recorded_at())];
+    for (field, at) in times {
+        let Some(at) = at.map(|at| at.utc()) else { continue };
+        if at > produced_at + max_future {
+            return Err(Rejection::new(
+                field,
+                Rule::OccurredInFuture,
+                format!(
+                    "{field} {} is more than {} minutes after the message was produced ({})",
+                    at.to_rfc3339(),
+                    max_future.num_minutes(),
+                    produced_at.to_rfc3339()
+                ),
+            ));
+        }
     }
     Ok(event)
 }

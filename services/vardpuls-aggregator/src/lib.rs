@@ -19,6 +19,7 @@ pub mod rollup;
 pub mod rollup_service;
 pub mod shard;
 pub mod tables;
+pub mod versions;
 
 pub use config::AggregatorConfig;
 pub use engine::{Engine, Routed};

@@ -17,6 +17,8 @@ use vardpuls_core::calendar::LocalDay;
 use vardpuls_core::domain::{CallId, HsaId};
 use vardpuls_core::events::InputEvent;
 
+use crate::versions;
+
 /// Exact decimals in the tables: 20 digits, 2 decimals (öre).
 pub const DECIMAL_PRECISION: u8 = 20;
 pub const DECIMAL_SCALE: i8 = 2;
@@ -86,11 +88,18 @@ pub fn schema(topic: Topic) -> SchemaRef {
 /// One open day's events, as the shard keeps them.
 pub type DayEvents<'a> = (NaiveDate, &'a [InputEvent]);
 
+/// A run of one day's counting events (see [`crate::versions`]), as a table is built from.
+pub type DayRows<'a, 'e> = (NaiveDate, &'a [&'e InputEvent]);
+
 /// The table of `topic` in `parts` batches of about equal rows, built on a thread each: the
 /// events of open days are converted on every computation, and one thread would leave the
-/// other cores idle. Each batch holds whole days' runs of events, in order.
+/// other cores idle. Each batch holds whole days' runs of counting events, in order.
 pub fn batches(topic: Topic, days: &[DayEvents], parts: usize) -> anyhow::Result<Vec<RecordBatch>> {
-    let parts = split_rows(days, parts);
+    // Versions are resolved per whole day, before a day may be cut between threads.
+    let counting: Vec<(NaiveDate, Vec<&InputEvent>)> =
+        days.iter().map(|(day, events)| (*day, versions::counting(topic, events))).collect();
+    let days: Vec<DayRows> = counting.iter().map(|(day, events)| (*day, events.as_slice())).collect();
+    let parts = split_rows(&days, parts);
     if parts.len() <= 1 {
         return parts.iter().map(|part| batch(topic, part)).collect();
     }
@@ -129,9 +138,9 @@ const MIN_ROWS_PER_THREAD: usize = 16_384;
 /// a bug. The `day` column comes from the day the shard filed each event under, so no event's
 /// local day is looked up again; every builder is sized up front, as the table is rebuilt for
 /// the open days on each computation.
-pub fn batch(topic: Topic, days: &[DayEvents]) -> anyhow::Result<RecordBatch> {
+pub fn batch(topic: Topic, days: &[DayRows]) -> anyhow::Result<RecordBatch> {
     let n: usize = days.iter().map(|(_, events)| events.len()).sum();
-    let events = || days.iter().flat_map(|(_, events)| events.iter());
+    let events = || days.iter().flat_map(|(_, events)| events.iter().copied());
     let mut unit = strings(n, HsaId::MAX_LEN);
     let mut day = Date32Builder::with_capacity(n);
     let mut occurred = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
@@ -139,7 +148,7 @@ pub fn batch(topic: Topic, days: &[DayEvents]) -> anyhow::Result<RecordBatch> {
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (date, events) in days {
         day.append_value_n(date32(LocalDay::from_date(*date)), events.len());
-        for e in events.iter() {
+        for e in events.iter().copied() {
             unit.append_value(e.unit_id().as_str());
             occurred.append_value(e.occurred_at().timestamp_micros());
         }
@@ -181,11 +190,16 @@ pub fn batch(topic: Topic, days: &[DayEvents]) -> anyhow::Result<RecordBatch> {
             let mut fee = decimal_builder(n);
             for (date, events) in days {
                 let visit_day = LocalDay::from_date(*date);
-                for e in events.iter() {
+                for e in events.iter().copied() {
                     let InputEvent::Visit(v) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
-                    event_type.append_value("visit_completed");
-                    profession.append_value(v.profession.as_str());
-                    form.append_value(v.contact_form.as_str());
+                    // Only completed visits count (a cancelled one has no counting version),
+                    // and a completed visit has its profession and contact form (contract).
+                    let (Some(p), Some(f)) = (v.profession, v.contact_form) else {
+                        anyhow::bail!("a counting visit without profession or contact form: {}", v.event_id)
+                    };
+                    event_type.append_value(v.event_type.as_str());
+                    profession.append_value(p.as_str());
+                    form.append_value(f.as_str());
                     listed.append_option(v.listed_unit_id.as_ref().map(|u| u.as_str()));
                     first.append_value(v.assessment.is_some());
                     wait_days.append_option(
@@ -312,7 +326,8 @@ mod tests {
             })
             .collect();
         let days = [(date(28), &events[..15_000]), (date(29), &events[15_000..])];
-        let whole = batch(Topic::Chats, &days).unwrap();
+        let refs: Vec<&InputEvent> = events.iter().collect();
+        let whole = batch(Topic::Chats, &[(date(28), &refs[..15_000]), (date(29), &refs[15_000..])]).unwrap();
         let parts = batches(Topic::Chats, &days, 2).unwrap();
         assert_eq!(parts.len(), 2);
         assert_eq!(concat_batches(&whole.schema(), &parts).unwrap(), whole);

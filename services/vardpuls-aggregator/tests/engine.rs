@@ -438,7 +438,7 @@ async fn small_batches_and_a_restart_give_the_values_of_one_computation() {
     let dir = std::env::temp_dir().join(format!("vardpuls-engine-batches-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     // Around the 23-hour day, with duplicates, disorder, late and malformed events.
-    let faults = Faults { duplicate: 0.02, out_of_order: 0.05, malformed: 0.001, late: 0.002 };
+    let faults = Faults { duplicate: 0.02, out_of_order: 0.05, malformed: 0.001, late: 0.002, ..Faults::default() };
     let sim = Simulation::new(registry::dalarna(), 11, faults);
     let first = LocalDay::from_date(chrono::NaiveDate::from_ymd_opt(2026, 3, 27).unwrap());
     let events: Vec<_> = sim.days(first, 8).flat_map(|(_, events)| events).collect();

@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn faults_add_duplicates_malformed_and_late_events() {
-        let faults = Faults { duplicate: 0.05, out_of_order: 0.1, malformed: 0.01, late: 0.01 };
+        let faults = Faults { duplicate: 0.05, out_of_order: 0.1, malformed: 0.01, late: 0.01, ..Faults::default() };
         let days: Vec<_> =
             Simulation::new(dalarna(), 42, faults).days(LocalDay::parse("2026-03-23").unwrap(), 4).collect();
         let all: Vec<&SimEvent> = days.iter().flat_map(|(_, e)| e).collect();
@@ -170,5 +170,38 @@ mod tests {
                 })
         });
         assert!(late, "late events");
+    }
+
+    #[test]
+    fn corrections_are_later_versions_sent_when_recorded() {
+        let faults = Faults { corrected: 0.05, cancelled: 0.05, ..Faults::default() };
+        let days: Vec<_> =
+            Simulation::new(dalarna(), 42, faults).days(LocalDay::parse("2026-03-23").unwrap(), 3).collect();
+        let json: Vec<(chrono::DateTime<chrono::Utc>, serde_json::Value)> = days
+            .iter()
+            .flat_map(|(_, e)| e)
+            .map(|e| (e.at, serde_json::from_slice(&e.payload).unwrap()))
+            .collect();
+        let originals: std::collections::HashMap<String, &serde_json::Value> = json
+            .iter()
+            .filter(|(_, v)| v.get("recorded_at").is_none())
+            .filter_map(|(_, v)| v.get("visit_id").or(v.get("chat_id")).map(|id| (id.as_str().unwrap().to_string(), v)))
+            .collect();
+        let (mut corrected, mut cancelled) = (0, 0);
+        for (at, v) in json.iter().filter(|(_, v)| v.get("recorded_at").is_some()) {
+            let id = v.get("visit_id").or(v.get("chat_id")).unwrap().as_str().unwrap();
+            let original = originals[id];
+            assert_ne!(v["event_id"], original["event_id"]);
+            assert_eq!((&v["occurred_at"], &v["unit_id"]), (&original["occurred_at"], &original["unit_id"]));
+            let recorded: chrono::DateTime<chrono::Utc> = v["recorded_at"].as_str().unwrap().parse().unwrap();
+            assert_eq!(*at, recorded, "sent when recorded");
+            if v["event_type"] == "visit_cancelled" {
+                cancelled += 1;
+            } else {
+                assert!(v["profession"] != original["profession"] || v["channel"] != original["channel"]);
+                corrected += 1;
+            }
+        }
+        assert!(corrected > 10 && cancelled > 10, "{corrected} corrected, {cancelled} cancelled");
     }
 }

@@ -41,6 +41,9 @@ pub struct ChatEvent {
     pub occurred_at: EventTime,
     pub unit_id: HsaId,
     pub chat_id: ChatId,
+    /// When the source recorded this version: of a chat's versions the latest counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_at: Option<EventTime>,
     pub channel: ChatChannel,
 }
 

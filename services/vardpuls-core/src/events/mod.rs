@@ -94,6 +94,15 @@ impl InputEvent {
     }
 
     /// The Kafka key: one unit's events stay in one partition, in order.
+    /// When the source recorded this version of a visit or chat (corrections are later).
+    pub fn recorded_at(&self) -> Option<EventTime> {
+        match self {
+            InputEvent::Visit(e) => e.recorded_at,
+            InputEvent::Chat(e) => e.recorded_at,
+            InputEvent::Phone(_) | InputEvent::Listing(_) => None,
+        }
+    }
+
     pub fn unit_id(&self) -> &HsaId {
         match self {
             InputEvent::Phone(e) => &e.unit_id,

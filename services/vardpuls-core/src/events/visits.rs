@@ -1,7 +1,11 @@
 //! `vardpuls.visits.v1`: completed visits, physical and distance, with what the 3-day
 //! assessment KPI and the out-of-county cost KPI need.
+//!
+//! A visit may come in versions: the source system re-sends it with the same `visit_id` after a
+//! correction, or cancels it. Which version counts is decided by the aggregator from all of a
+//! day's versions (see `vardpuls_aggregator::versions`), never by their arrival order.
 
-use super::{Checked, SchemaVersion};
+use super::{Checked, SchemaVersion, require};
 use crate::domain::{EventId, EventTime, HsaId, PatientRef, ProviderName, RegionCode, Sek, VisitId};
 use crate::rejection::{Rejection, Rule};
 use serde::{Deserialize, Serialize};
@@ -10,6 +14,17 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum VisitEventType {
     VisitCompleted,
+    /// Takes the visit out. Dated at the visit it cancels: versions of a visit share its day.
+    VisitCancelled,
+}
+
+impl VisitEventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VisitEventType::VisitCompleted => "visit_completed",
+            VisitEventType::VisitCancelled => "visit_cancelled",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -104,9 +119,16 @@ pub struct VisitEvent {
     pub occurred_at: EventTime,
     pub unit_id: HsaId,
     pub visit_id: VisitId,
-    pub patient_ref: PatientRef,
-    pub profession: Profession,
-    pub contact_form: ContactForm,
+    /// When the source recorded this version: of a visit's versions the latest counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_at: Option<EventTime>,
+    /// Required for `visit_completed`; a cancellation may carry the visit's fields or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_ref: Option<PatientRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profession: Option<Profession>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_form: Option<ContactForm>,
     /// The unit the patient is listed at, when the source system knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed_unit_id: Option<HsaId>,
@@ -118,6 +140,12 @@ pub struct VisitEvent {
 
 impl Checked for VisitEvent {
     fn check(&self) -> Result<(), Rejection> {
+        if self.event_type == VisitEventType::VisitCompleted {
+            let t = self.event_type.as_str();
+            require("patient_ref", t, &self.patient_ref)?;
+            require("profession", t, &self.profession)?;
+            require("contact_form", t, &self.contact_form)?;
+        }
         if let Some(a) = &self.assessment
             && a.first_contact_at > self.occurred_at
         {
@@ -128,11 +156,13 @@ impl Checked for VisitEvent {
             ));
         }
         if let Some(o) = &self.out_of_county {
-            if !self.contact_form.is_digital() {
+            if let Some(form) = self.contact_form
+                && !form.is_digital()
+            {
                 return Err(Rejection::new(
                     "contact_form",
                     Rule::Inconsistent,
-                    format!("out-of-county contacts are digital (video or chat), not {}", self.contact_form.as_str()),
+                    format!("out-of-county contacts are digital (video or chat), not {}", form.as_str()),
                 ));
             }
             if o.home_region == o.contracting_region {

@@ -57,6 +57,7 @@ const PHONE: CsvMapping = envelope_columns![
 
 const VISITS: CsvMapping = envelope_columns![
     col("visit_id", &["visit_id"], Text),
+    col("recorded_at", &["recorded_at"], Text),
     col("patient_ref", &["patient_ref"], Text),
     col("profession", &["profession"], Text),
     col("contact_form", &["contact_form"], Text),
@@ -77,7 +78,11 @@ const LISTINGS: CsvMapping = envelope_columns![
     col("listed_count", &["listed_count"], Integer),
 ];
 
-const CHATS: CsvMapping = envelope_columns![col("chat_id", &["chat_id"], Text), col("channel", &["channel"], Text),];
+const CHATS: CsvMapping = envelope_columns![
+    col("chat_id", &["chat_id"], Text),
+    col("recorded_at", &["recorded_at"], Text),
+    col("channel", &["channel"], Text),
+];
 
 /// The CSV mapping of an input topic.
 pub fn mapping_for(topic: Topic) -> CsvMapping {

@@ -36,7 +36,7 @@ pub struct Args {
     days: u32,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Inject late, duplicate, out-of-order and malformed events at demo rates.
+    /// Inject late, duplicate, out-of-order and malformed events, corrections and cancellations at demo rates.
     #[arg(long)]
     faults: bool,
     /// Write NDJSON files (one per topic) to this directory instead of producing to Kafka.
