@@ -13,4 +13,5 @@ mod order;
 mod privacy;
 mod scenario;
 mod simulator;
+mod supervision;
 mod support;

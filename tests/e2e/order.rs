@@ -43,7 +43,8 @@ fn events() -> (Vec<Message>, String) {
 /// Versions in the order a source would send them, the corrections last.
 fn corrected_visits(unit: &str) -> Vec<Message> {
     let visit = |n: u32, visit_id: &str, event_type: &str, recorded_at: &str, profession: &str, form: &str| {
-        let recorded = if recorded_at.is_empty() { String::new() } else { format!(r#","recorded_at":"{recorded_at}""#) };
+        let recorded =
+            if recorded_at.is_empty() { String::new() } else { format!(r#","recorded_at":"{recorded_at}""#) };
         let payload = format!(
             r#"{{"schema_version":1,"event_id":"c0a1d2e3-0000-4000-8000-{n:012}","event_type":"{event_type}","occurred_at":"2026-10-22T10:{n:02}:00+02:00","unit_id":"{unit}","visit_id":"{visit_id}","patient_ref":"p-fix-{n}","profession":"{profession}","contact_form":"{form}"{recorded}}}"#
         );
@@ -64,22 +65,23 @@ fn corrected_visits(unit: &str) -> Vec<Message> {
 fn assert_corrected_visits(published: &std::collections::BTreeMap<String, Value>, unit: &str) {
     let visits: std::collections::BTreeMap<String, &str> = published
         .values()
-        .filter(|r| r["kpi"] == "visits" && r["scope"] == "unit" && r["scope_id"] == unit && r["period"] == "2026-10-22")
+        .filter(|r| {
+            r["kpi"] == "visits" && r["scope"] == "unit" && r["scope_id"] == unit && r["period"] == "2026-10-22"
+        })
         .map(|r| {
             let dims = r["dimensions"].as_object().unwrap();
-            (dims.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap())).collect::<Vec<_>>().join(";"), r["numerator"].as_str().unwrap())
+            (
+                dims.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap())).collect::<Vec<_>>().join(";"),
+                r["numerator"].as_str().unwrap(),
+            )
         })
         .filter(|(_, n)| *n != "0")
         .collect();
-    let expected: std::collections::BTreeMap<String, &str> = [
-        ("", "2"),
-        ("profession=doctor", "1"),
-        ("profession=physiotherapist", "1"),
-        ("contact_form=physical", "2"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let expected: std::collections::BTreeMap<String, &str> =
+        [("", "2"), ("profession=doctor", "1"), ("profession=physiotherapist", "1"), ("contact_form=physical", "2")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
     assert_eq!(visits, expected);
 }
 

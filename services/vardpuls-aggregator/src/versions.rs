@@ -88,10 +88,9 @@ mod tests {
         let nurse = visit(1, "v-1", "visit_completed", Some("2026-03-09T11:00:00+01:00"), "nurse");
         let doctor = visit(2, "v-1", "visit_completed", Some("2026-03-10T08:00:00+01:00"), "doctor");
         let other = visit(3, "v-2", "visit_completed", None, "nurse");
-        for events in [
-            vec![nurse.clone(), doctor.clone(), other.clone()],
-            vec![other.clone(), doctor.clone(), nurse.clone()],
-        ] {
+        for events in
+            [vec![nurse.clone(), doctor.clone(), other.clone()], vec![other.clone(), doctor.clone(), nurse.clone()]]
+        {
             let mut got = professions(&events);
             got.sort();
             assert_eq!(got, ["v-1:doctor", "v-2:nurse"]);
@@ -101,7 +100,8 @@ mod tests {
     #[test]
     fn recorded_at_beats_none_and_event_id_breaks_ties() {
         // Without recorded_at on either side the greatest event id counts (id 5 over id 4).
-        let (a, b) = (visit(5, "v-1", "visit_completed", None, "doctor"), visit(4, "v-1", "visit_completed", None, "nurse"));
+        let (a, b) =
+            (visit(5, "v-1", "visit_completed", None, "doctor"), visit(4, "v-1", "visit_completed", None, "nurse"));
         assert_eq!(professions(&[a.clone(), b.clone()]), ["v-1:doctor"]);
         // Any recorded_at beats none, whatever the ids.
         let dated = visit(1, "v-1", "visit_completed", Some("2026-03-09T10:00:00+01:00"), "psychologist");

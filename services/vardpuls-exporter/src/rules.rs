@@ -286,6 +286,16 @@ fn pipeline_rules() -> String {
             description: "Checkpoints carry the KPI state and the consumed offsets. Without them a restart re-reads more input, and offsets are not committed. Check the state volume (full, read-only) and the aggregator's log.".into(),
             labels: vec![],
         },
+        Rule {
+            alert: "VardpulsServiceRestarting".into(),
+            expr: "sum by (instance, service) (increase(vardpuls_service_restarts_total[15m])) > 2".into(),
+            for_: "5m",
+            keep_firing_for: None,
+            severity: "page",
+            summary: "The {{ $labels.service }} service on {{ $labels.instance }} keeps failing and being restarted".into(),
+            description: "In `vardpuls run --target all` a failed service is restarted in place, with pauses up to a minute; the other services keep running. While it fails, what it produces stops updating. Its log says why (often the state volume: full, read-only, out of descriptors).".into(),
+            labels: vec![],
+        },
     ];
     let mut out = header();
     out.push_str("groups:\n  - name: vardpuls-pipeline\n    rules:\n");

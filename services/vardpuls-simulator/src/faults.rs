@@ -26,7 +26,14 @@ pub struct Faults {
 impl Faults {
     /// Rates a demo uses: enough to see every path, few enough not to distort the KPIs.
     pub fn demo() -> Faults {
-        Faults { duplicate: 0.01, out_of_order: 0.05, malformed: 0.001, late: 0.001, corrected: 0.005, cancelled: 0.002 }
+        Faults {
+            duplicate: 0.01,
+            out_of_order: 0.05,
+            malformed: 0.001,
+            late: 0.001,
+            corrected: 0.005,
+            cancelled: 0.002,
+        }
     }
 
     pub fn is_none(&self) -> bool {

@@ -177,11 +177,8 @@ mod tests {
         let faults = Faults { corrected: 0.05, cancelled: 0.05, ..Faults::default() };
         let days: Vec<_> =
             Simulation::new(dalarna(), 42, faults).days(LocalDay::parse("2026-03-23").unwrap(), 3).collect();
-        let json: Vec<(chrono::DateTime<chrono::Utc>, serde_json::Value)> = days
-            .iter()
-            .flat_map(|(_, e)| e)
-            .map(|e| (e.at, serde_json::from_slice(&e.payload).unwrap()))
-            .collect();
+        let json: Vec<(chrono::DateTime<chrono::Utc>, serde_json::Value)> =
+            days.iter().flat_map(|(_, e)| e).map(|e| (e.at, serde_json::from_slice(&e.payload).unwrap())).collect();
         let originals: std::collections::HashMap<String, &serde_json::Value> = json
             .iter()
             .filter(|(_, v)| v.get("recorded_at").is_none())

@@ -5,6 +5,7 @@
 mod commands;
 mod configuration;
 mod server;
+mod supervisor;
 mod telemetry;
 
 use clap::{Parser, Subcommand};

@@ -3,6 +3,7 @@
 
 use crate::configuration::Config;
 use crate::server;
+use crate::supervisor::{ServiceMetrics, Start, supervise};
 use anyhow::Context;
 use prometheus::Registry;
 use std::process::ExitCode;
@@ -78,19 +79,28 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let stop = Arc::new(AtomicBool::new(false));
+    // Together in one process, a failed service is restarted in place; alone, its error ends
+    // the process for the platform to restart (see supervisor.rs).
+    let restart = args.target == Target::All;
+    let services = ServiceMetrics::register(&registry)?;
     let mut aggregator: Option<JoinHandle<anyhow::Result<()>>> = None;
     if matches!(args.target, Target::All | Target::Aggregator) {
         let metrics = AggregatorMetrics::register(&registry)?;
-        let (kafka, settings, stop) = (config.kafka.clone(), config.aggregator.clone(), stop.clone());
+        let (kafka, settings, service_stop) = (config.kafka.clone(), config.aggregator.clone(), stop.clone());
         let assignment = vardpuls_aggregator::assignment::Assignment::of(&settings)?;
         where_to_look.push(format!(
             "aggregator  {assignment}, group {} -> vardpuls.kpi.v1 (state in {})",
             settings.consumer_group,
             settings.state_dir.display()
         ));
-        aggregator = Some(tokio::task::spawn_blocking(move || {
-            vardpuls_aggregator::consumer::run(&kafka, settings, Some(metrics), stop)
-        }));
+        let start: Start = Box::new(move || {
+            let (kafka, settings, metrics, stop) =
+                (kafka.clone(), settings.clone(), metrics.clone(), service_stop.clone());
+            Ok(tokio::task::spawn_blocking(move || {
+                vardpuls_aggregator::consumer::run(&kafka, settings, Some(metrics), stop)
+            }))
+        });
+        aggregator = Some(supervise("aggregator", start, restart, stop.clone(), services.clone()));
     }
     let mut rollup: Option<JoinHandle<anyhow::Result<()>>> = None;
     if matches!(args.target, Target::All | Target::Rollup) {
@@ -101,21 +111,28 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
             units.len(),
             config.aggregator.units_file.display()
         ));
-        let (kafka, stop) = (config.kafka.clone(), stop.clone());
         let metrics = vardpuls_aggregator::rollup_service::RollupMetrics::register(&registry)?;
-        rollup = Some(tokio::task::spawn_blocking(move || {
-            vardpuls_aggregator::rollup_service::run(&kafka, units, Some(metrics), stop)
-        }));
+        let (kafka, service_stop) = (config.kafka.clone(), stop.clone());
+        let start: Start = Box::new(move || {
+            let (kafka, units, metrics, stop) = (kafka.clone(), units.clone(), metrics.clone(), service_stop.clone());
+            Ok(tokio::task::spawn_blocking(move || {
+                vardpuls_aggregator::rollup_service::run(&kafka, units, Some(metrics), stop)
+            }))
+        });
+        rollup = Some(supervise("rollup", start, restart, stop.clone(), services.clone()));
     }
     let mut extra_metrics: Vec<server::ExtraFamilies> = Vec::new();
     let mut exporter: Option<JoinHandle<anyhow::Result<()>>> = None;
     if matches!(args.target, Target::All | Target::Exporter) {
         let state = exporter_state(&config)?;
         let metrics = ExporterMetrics::register(&registry)?;
-        let (kafka, stop, service_state) = (config.kafka.clone(), stop.clone(), state.clone());
-        exporter = Some(tokio::task::spawn_blocking(move || {
-            vardpuls_exporter::service::run(&kafka, service_state, Some(metrics), stop)
-        }));
+        let (kafka, service_stop, service_state) = (config.kafka.clone(), stop.clone(), state.clone());
+        let start: Start = Box::new(move || {
+            let (kafka, state, metrics, stop) =
+                (kafka.clone(), service_state.clone(), metrics.clone(), service_stop.clone());
+            Ok(tokio::task::spawn_blocking(move || vardpuls_exporter::service::run(&kafka, state, Some(metrics), stop)))
+        });
+        exporter = Some(supervise("exporter", start, restart, stop.clone(), services.clone()));
         let scrape_state = state.clone();
         extra_metrics.push(Arc::new(move || {
             let view = scrape_state.view.read().expect("lock");
@@ -127,14 +144,18 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut simulator: Option<JoinHandle<anyhow::Result<()>>> = None;
     if args.simulate {
-        let sim = vardpuls_simulator::stream::Simulation::new(
+        let sim = Arc::new(vardpuls_simulator::stream::Simulation::new(
             vardpuls_simulator::registry::dalarna(),
             1,
             vardpuls_simulator::faults::Faults::demo(),
-        );
-        let mut sink = vardpuls_simulator::sink::Sink::Kafka(EventProducer::new(&config.kafka)?);
-        let (days, stop) = (args.simulate_days, stop.clone());
-        simulator = Some(tokio::spawn(async move { vardpuls_simulator::live::run(&sim, &mut sink, days, stop).await }));
+        ));
+        let (kafka, days, service_stop) = (config.kafka.clone(), args.simulate_days, stop.clone());
+        let start: Start = Box::new(move || {
+            let (sim, stop) = (sim.clone(), service_stop.clone());
+            let mut sink = vardpuls_simulator::sink::Sink::Kafka(EventProducer::new(&kafka)?);
+            Ok(tokio::spawn(async move { vardpuls_simulator::live::run(&sim, &mut sink, days, stop).await }))
+        });
+        simulator = Some(supervise("simulator", start, restart, stop.clone(), services.clone()));
         where_to_look
             .push(format!("simulator   Region Dalarna, live, after {days} days of history (with demo faults)"));
     }
