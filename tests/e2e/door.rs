@@ -1,6 +1,7 @@
 //! The HTTP door under careless and hostile clients (docs/operations.md, "Limits"): the token is
 //! checked before a body is read, a slow body gets 408, idle and silent connections are closed,
-//! and a flood of connections costs the process no more than `max_connections` descriptors.
+//! a flood of connections costs the process no more than `max_connections` descriptors, and
+//! bodies in flight beyond `max_in_flight_bytes` get 503 with `Retry-After`.
 
 use crate::support::{KillOnDrop, TestKafka, free_port, tempdir, vardpuls_binary, wait_for};
 use std::io::{Read, Write};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 const TOKEN: &str = "e2e-door-token";
 const MAX_CONNECTIONS: usize = 8;
+const MAX_IN_FLIGHT: usize = 100_000;
 
 fn start_ingest(kafka: &TestKafka, dir: &std::path::Path, address: &str) -> KillOnDrop {
     let config = dir.join("vardpuls.toml");
@@ -18,7 +20,7 @@ fn start_ingest(kafka: &TestKafka, dir: &std::path::Path, address: &str) -> Kill
         format!(
             "[ingest]\nlisten = \"{address}\"\ntokens = [\"{TOKEN}\"]\nmax_body_bytes = 1000000\n\
              max_connections = {MAX_CONNECTIONS}\nheader_timeout_seconds = 2\nidle_timeout_seconds = 2\n\
-             body_timeout_seconds = 2\n"
+             body_timeout_seconds = 2\nmax_in_flight_bytes = {MAX_IN_FLIGHT}\n"
         ),
     )
     .unwrap();
@@ -77,6 +79,65 @@ async fn the_token_is_checked_before_the_body_and_slow_bodies_are_cut() {
     let (answer, took) = send_head(&address, &head, Duration::from_secs(20));
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(took >= Duration::from_secs(2), "answered before the body's time was up: {took:?}");
+}
+
+/// A POST of one valid phone event padded with newlines to `size` bytes, as raw HTTP.
+fn padded_post(address: &str, size: usize) -> (String, Vec<u8>) {
+    let path = crate::support::repo_root().join("schemas/examples/vardpuls.phone.v1/valid/call_received.json");
+    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut body = serde_json::to_vec(&event).unwrap();
+    body.resize(size, b'\n');
+    let head = format!(
+        "POST /v1/events/phone HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Length: {size}\r\nConnection: close\r\n\r\n"
+    );
+    (head, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_in_flight_beyond_the_budget_get_503_with_retry_after() {
+    let kafka = TestKafka::start().await;
+    let dir = tempdir();
+    let address = format!("127.0.0.1:{}", free_port());
+    let _vardpuls = start_ingest(&kafka, &dir, &address);
+
+    // A sends its headers (90 % of the budget announced) and the first bytes of its body.
+    let (head_a, body_a) = padded_post(&address, MAX_IN_FLIGHT * 9 / 10);
+    let mut a = TcpStream::connect(&address).unwrap();
+    a.write_all(head_a.as_bytes()).unwrap();
+    a.write_all(&body_a[..100]).unwrap();
+    // B's 20 % does not fit while A is in flight: 503 at once, told when to come back.
+    let (head_b, body_b) = padded_post(&address, MAX_IN_FLIGHT / 5);
+    let send_b = || {
+        let mut b = TcpStream::connect(&address).unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        b.write_all(head_b.as_bytes()).unwrap();
+        // The server may answer before it reads the body: the rest may find the door closed.
+        let _ = b.write_all(&body_b);
+        let mut answer = Vec::new();
+        b.read_to_end(&mut answer).unwrap();
+        String::from_utf8_lossy(&answer).to_string()
+    };
+    wait_for("A's body to be in flight", Duration::from_secs(10), || {
+        let (_, metrics) = crate::support::http("GET", &address, "/metrics", &[], b"");
+        let metrics = String::from_utf8(metrics).unwrap();
+        let held =
+            metrics.lines().find_map(|l| l.strip_prefix("vardpuls_ingest_in_flight_bytes ")?.parse::<usize>().ok());
+        (held == Some(MAX_IN_FLIGHT * 9 / 10)).then_some(())
+    });
+    let refused = send_b();
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.to_ascii_lowercase().contains("retry-after: 1\r\n"), "{refused}");
+    assert!(refused.contains("busy"), "{refused}");
+    // A finishes and is stored; then B, sent again, is too.
+    a.write_all(&body_a[100..]).unwrap();
+    a.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut answer = Vec::new();
+    a.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"accepted\":1"), "{answer}");
+    let again = send_b();
+    assert!(again.starts_with("HTTP/1.1 200") && again.contains("\"accepted\":1"), "{again}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,11 @@
 //! the client re-sends the same body (event ids make that safe). A body must arrive within
 //! `body_timeout_seconds` (408 otherwise), so a client sending a byte a second holds nothing
 //! for long.
+//!
+//! Memory is bounded by `max_in_flight_bytes`: the bodies of all requests being read, validated
+//! and produced together. A request that would go over it gets 503 with `Retry-After` at once,
+//! rather than the process growing with the load (each body is held about three times: as
+//! read, as events, and in the producer's queue until Kafka acknowledges).
 
 use crate::pipeline::{Ingestor, Outcome};
 use axum::Router;
@@ -14,10 +19,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures::StreamExt;
 use futures::future::join_all;
+use prometheus::IntGauge;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use vardpuls_core::dlq::Source;
 use vardpuls_core::{Rejection, Topic};
 
@@ -41,7 +49,15 @@ pub struct HttpIngestConfig {
     pub header_timeout_seconds: u64,
     /// A connection that moved no bytes for this long is closed.
     pub idle_timeout_seconds: u64,
+    /// Bytes of request bodies in flight at most, over all requests; beyond, 503 with
+    /// `Retry-After`.
+    pub max_in_flight_bytes: usize,
 }
+
+/// Seconds a client is asked to wait before sending again: when busy, and when Kafka did not
+/// acknowledge.
+const RETRY_AFTER_BUSY_SECONDS: u64 = 1;
+const RETRY_AFTER_NOT_STORED_SECONDS: u64 = 5;
 
 /// The bounds of the HTTP server's door, from `[ingest]` (see `vardpuls::server`).
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +88,7 @@ impl Default for HttpIngestConfig {
             max_connections: 1_024,
             header_timeout_seconds: 10,
             idle_timeout_seconds: 30,
+            max_in_flight_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -83,6 +100,8 @@ struct AppState {
     max_lines: usize,
     max_body_bytes: usize,
     body_timeout: Duration,
+    /// One permit per body byte in flight.
+    in_flight: Arc<Semaphore>,
 }
 
 /// Per-line result in the answer.
@@ -128,6 +147,7 @@ pub fn router(ingestor: Ingestor, config: &HttpIngestConfig) -> Router {
         max_lines: config.max_lines,
         max_body_bytes: config.max_body_bytes,
         body_timeout: Duration::from_secs(config.body_timeout_seconds.max(1)),
+        in_flight: Arc::new(Semaphore::new(config.max_in_flight_bytes.clamp(1, Semaphore::MAX_PERMITS))),
     };
     Router::new().route("/v1/events/{topic}", post(ingest)).with_state(state)
 }
@@ -155,8 +175,9 @@ async fn ingest(State(state): State<AppState>, Path(topic): Path<String>, header
             );
         }
     };
-    let body = match read_body(&state, &headers, body).await {
-        Ok(body) => body,
+    // `_held` keeps the body's share of the in-flight budget until the answer is made.
+    let (body, _held) = match read_body(&state, &headers, body).await {
+        Ok(read) => read,
         Err(refused) => return refused,
     };
     let lines: Vec<(u64, &[u8])> = body
@@ -204,27 +225,112 @@ async fn ingest(State(state): State<AppState>, Path(topic): Path<String>, header
         };
         response.results.push(result);
     }
-    let status = if response.not_stored > 0 { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
-    (status, axum::Json(response)).into_response()
+    if response.not_stored > 0 {
+        let mut answer = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(response)).into_response();
+        answer.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_NOT_STORED_SECONDS.into());
+        return answer;
+    }
+    (StatusCode::OK, axum::Json(response)).into_response()
 }
 
-/// The body, within the size and time limits; 413 or 408 otherwise. A declared length over the
-/// limit is refused before a byte is read.
-async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+/// The body, within the size, time and in-flight limits, with its share of the in-flight
+/// budget; 413, 408 or 503 otherwise. A declared length over the limit is refused before a byte
+/// is read, and a declared length the budget has no room for too.
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(Bytes, Option<Held>), Response> {
     let too_large =
         || error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {} bytes", state.max_body_bytes));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     if declared.is_some_and(|n: usize| n > state.max_body_bytes) {
         return Err(too_large());
     }
-    match tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, state.max_body_bytes)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        // Over the limit, or the client went away mid-body (then nobody reads the answer).
-        Ok(Err(_)) => Err(too_large()),
+    let mut held = match declared {
+        Some(n) => Some(reserve(state, n)?),
+        None => None,
+    };
+    let read = async {
+        let mut chunks = body.into_data_stream();
+        let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
+        while let Some(chunk) = chunks.next().await {
+            // An error here is the client going away mid-body: nobody reads the answer.
+            let chunk = chunk.map_err(|_| too_large())?;
+            if bytes.len() + chunk.len() > state.max_body_bytes {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+            // A body without a declared length reserves as it arrives.
+            if declared.is_none() {
+                let more = reserve(state, chunk.len())?;
+                match held.as_mut() {
+                    Some(permit) => permit.merge(more),
+                    None => held = Some(more),
+                }
+            }
+        }
+        Ok(Bytes::from(bytes))
+    };
+    match tokio::time::timeout(state.body_timeout, read).await {
+        Ok(Ok(bytes)) => Ok((bytes, held)),
+        Ok(Err(refused)) => Err(refused),
         Err(_) => Err(error(
             StatusCode::REQUEST_TIMEOUT,
             format!("the body did not arrive within {} s; send it again", state.body_timeout.as_secs()),
         )),
+    }
+}
+
+/// A request's share of the in-flight budget, given back (and off the gauge) when dropped.
+struct Held {
+    permit: OwnedSemaphorePermit,
+    gauge: Option<IntGauge>,
+}
+
+impl Held {
+    fn merge(&mut self, mut other: Held) {
+        // Moved, so `other` gives back nothing when dropped.
+        if let Some(moved) = other.permit.split(other.permit.num_permits()) {
+            self.permit.merge(moved);
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(gauge) = &self.gauge {
+            gauge.sub(self.permit.num_permits() as i64);
+        }
+    }
+}
+
+/// `bytes` of the in-flight budget, or 503 with `Retry-After` when it has no room now.
+fn reserve(state: &AppState, bytes: usize) -> Result<Held, Response> {
+    let permits = u32::try_from(bytes.max(1)).unwrap_or(u32::MAX);
+    let metrics = state.ingestor.metrics();
+    let gauge = metrics.map(|m| m.in_flight_bytes.clone());
+    match state.in_flight.clone().try_acquire_many_owned(permits) {
+        Ok(permit) => {
+            if let Some(gauge) = &gauge {
+                gauge.add(i64::from(permits));
+            }
+            Ok(Held { permit, gauge })
+        }
+        Err(_) => {
+            if let Some(m) = metrics {
+                m.busy.inc();
+            }
+            Err(busy())
+        }
+    }
+}
+
+/// 503: the in-flight budget is full; the client sends the same body again later.
+fn busy() -> Response {
+    {
+        let mut busy = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy: too many request bodies in flight; send the same body again after Retry-After seconds",
+        );
+        busy.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_BUSY_SECONDS.into());
+        busy
     }
 }
 

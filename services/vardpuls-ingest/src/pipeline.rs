@@ -43,6 +43,10 @@ impl Ingestor {
         Ingestor { producer: None, metrics: None }
     }
 
+    pub fn metrics(&self) -> Option<&IngestMetrics> {
+        self.metrics.as_ref()
+    }
+
     /// Validates `raw` against `topic`'s contract and produces it, or its dead letter.
     pub fn route(&self, topic: Topic, raw: &[u8], source: Source) -> Routed {
         match decode(topic, raw) {
