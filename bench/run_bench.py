@@ -14,6 +14,7 @@ tansu broker (Kafka protocol, in memory) and DuckDB from PyPI.
     national history (`vardpuls aggregate-files --state-dir --partitions 6 --instances 2`,
     checkpointing as the aggregator does, the history in parts continued by new processes);
 (f) restart to caught up after kill -9 with a backlog.
+(j) HTTP ingest throughput and the all-in-one process's peak RSS under 20 concurrent clients.
 
 Sizes are options; the defaults are the issue's (10 million events for (a), 1 million backlog).
 """
@@ -324,6 +325,83 @@ class Bench:
         self.stop_processes()
         shutil.rmtree(state, ignore_errors=True)
 
+    # (j) HTTP ingest under load: `vardpuls run --target all` (every service in one process, as
+    # on a laptop), 20 clients posting NDJSON bodies of 1 000 lines at once, each answered 503
+    # sent again after its Retry-After. Throughput counts lines Kafka acknowledged; the peak
+    # RSS is the process's, through the load and the aggregator catching up after it.
+    def ingest_load(self):
+        import threading
+        import http.client
+        port = free_port()
+        bootstrap = f"127.0.0.1:{port}"
+        url = f"tcp://{bootstrap}"
+        tansu = subprocess.Popen([self.args.tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                                  "--storage-engine", "memory://tansu/", "--cluster-id", "vardpuls-bench"],
+                                 stdout=open(self.work / "tansu-ingest.log", "w"), stderr=subprocess.STDOUT)
+        self.processes.append(tansu)
+        listen = f"127.0.0.1:{free_port()}"
+        env = {"VARDPULS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn",
+               "VARDPULS_INGEST_LISTEN": listen, "VARDPULS_INGEST_TOKENS": "bench-token",
+               "VARDPULS_AGGREGATOR_STATE_DIR": str(self.work / "state-ingest"),
+               "VARDPULS_AGGREGATOR_UNITS_FILE": str(ROOT / "deploy/units.csv"),
+               "VARDPULS_EXPORTER_TARGETS_FILE": str(ROOT / "deploy/targets.toml")}
+        wait("the broker", 60, lambda: subprocess.run([self.bin, "topics"], env={**os.environ, **env}, capture_output=True).returncode == 0, 0.5)
+        files = self.work / "ingest-files"
+        self.simulate(files, self.args.ingest_events, "2026-02-02", env=env, exact=True)
+        bodies = []
+        for topic in ("phone", "visits", "listings", "chats"):
+            lines = (files / f"{topic}.ndjson").read_bytes().splitlines(keepends=True)
+            bodies += [(topic, b"".join(lines[i:i + 1000]), len(lines[i:i + 1000])) for i in range(0, len(lines), 1000)]
+        shutil.rmtree(files, ignore_errors=True)
+        random.Random(7).shuffle(bodies)
+        events = sum(n for _, _, n in bodies)
+        everything = self.spawn("run", "--target", "all", env=env, name="all-in-one")
+        wait("vardpuls to answer", 60, lambda: http_get(f"http://{listen}/healthz")[0] == 200, 0.2)
+        host, port_text = listen.split(":")
+        lock, queue, stats = threading.Lock(), list(bodies), {"accepted": 0, "busy": 0, "not_stored": 0}
+
+        def client():
+            connection = http.client.HTTPConnection(host, int(port_text), timeout=120)
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    topic, body, _ = queue.pop()
+                while True:
+                    connection.request("POST", f"/v1/events/{topic}", body=body,
+                                       headers={"Authorization": "Bearer bench-token", "Content-Type": "application/x-ndjson"})
+                    response = connection.getresponse()
+                    answer = response.read()
+                    if response.status == 200:
+                        with lock:
+                            stats["accepted"] += json.loads(answer)["accepted"]
+                        break
+                    if response.status != 503:
+                        raise SystemExit(f"ingest answered {response.status}: {answer[:200]!r}")
+                    with lock:
+                        stats["busy" if b"busy" in answer else "not_stored"] += 1
+                    time.sleep(float(response.getheader("Retry-After", "1")))
+
+        started = time.monotonic()
+        threads = [threading.Thread(target=client) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds = time.monotonic() - started
+        rss_after_load = peak_rss_mib(everything.pid)
+        wait("the aggregator to catch up", self.args.timeout,
+             lambda: metric_sum(http_get(f"http://{listen}/metrics")[1], "vardpuls_aggregator_messages_total") >= events, 0.5)
+        self.results["j_http_ingest_20_clients"] = {
+            "events": events, "accepted": stats["accepted"], "seconds": round(seconds, 1),
+            "events_per_s": round(stats["accepted"] / seconds), "clients": 20, "lines_per_request": 1000,
+            "answered_503_busy": stats["busy"], "answered_503_not_stored": stats["not_stored"],
+            "peak_rss_mib_after_load": round(rss_after_load), "peak_rss_mib_caught_up": round(peak_rss_mib(everything.pid)),
+            "catch_up_seconds_after_load": round(time.monotonic() - started - seconds, 1),
+            "note": "vardpuls run --target all (ingest, aggregator, roll-up, exporter in one process) on tansu; Kafka-acknowledged lines"}
+        self.stop_processes()
+        shutil.rmtree(self.work / "state-ingest", ignore_errors=True)
+
     def machine(self):
         cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
         mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
@@ -348,7 +426,8 @@ def main():
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench/results.json")
     parser.add_argument("--state-days", type=int, default=400, help="(e) history for the engine's state; 0 skips it")
     parser.add_argument("--state-part-days", type=int, default=50, help="(e) days of history simulated and aggregated at a time")
-    parser.add_argument("--only", choices=["files", "pipeline", "state"], help="run one part")
+    parser.add_argument("--ingest-events", type=int, default=1_200_000, help="(j) events posted over HTTP by 20 clients")
+    parser.add_argument("--only", choices=["files", "pipeline", "ingest", "state"], help="run one part")
     args = parser.parse_args()
 
     bench = Bench(args)
@@ -364,6 +443,8 @@ def main():
                 bench.pipeline("slots")
                 bench.results["fixed_slots"] = {k: bench.results.pop(k) for k in PIPELINE_KEYS if k in bench.results}
                 bench.results.update(group_figures)
+        if args.only in (None, "ingest"):
+            bench.ingest_load()
         if args.only in (None, "state") and args.state_days > 0:
             bench.state()
     finally:
@@ -381,6 +462,11 @@ def main():
                  (f"(d) end-to-end latency, {mode}", f"p50 {d['p50_s']} s, p99 {d['p99_s']} s", f"at {d['rate_events_per_s']} events/s"),
                  (f"(e) peak RSS, {mode}", ", ".join(f"{k} {v} MiB" for k, v in e.items()), ""),
                  (f"(f) restart to caught up, {mode}", f"{f['seconds']} s", f"{f['backlog_events']:,} events of backlog")]
+    if "j_http_ingest_20_clients" in r:
+        j = r["j_http_ingest_20_clients"]
+        rows += [("(j) HTTP ingest, 20 clients, all-in-one", f"{j['events_per_s']:,} events/s",
+                  f"{j['accepted']:,} events in {j['seconds']} s; peak RSS {j['peak_rss_mib_after_load']} MiB after the load, "
+                  f"{j['peak_rss_mib_caught_up']} MiB caught up; {j['answered_503_busy']} busy answers")]
     if "e_engine_state_history" in r:
         h = r["e_engine_state_history"]
         rows += [("(e) one instance's engine, long history", f"{h['peak_rss_mib']} MiB peak RSS", f"{h['days']} national days ({h['events']:,} events), slot 0 of 2")]

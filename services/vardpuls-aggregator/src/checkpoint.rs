@@ -129,6 +129,33 @@ struct Head {
     base_levels: Vec<Partial>,
 }
 
+/// Checkpoints `shards`, several at a time: a shard's files are its own, and writing a closing
+/// day's events to the day store (serializing and compressing them) is the largest part of a
+/// checkpoint, which one thread would do while the other cores wait (docs/performance.md).
+/// Returns the bytes written; the first error, once every worker has stopped.
+pub fn save_all(state_dir: &Path, shards: Vec<&mut Shard>) -> anyhow::Result<u64> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(shards.len());
+    if workers <= 1 {
+        return shards.into_iter().map(|shard| save(state_dir, shard)).sum();
+    }
+    let queue = std::sync::Mutex::new(shards);
+    let next = || queue.lock().expect("no worker panics holding the queue").pop();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut bytes = 0;
+                    while let Some(shard) = next() {
+                        bytes += save(state_dir, shard)?;
+                    }
+                    anyhow::Ok(bytes)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("a checkpoint worker panicked")).sum()
+    })
+}
+
 /// Writes the segments of newly closed days and appends the open days' new events to their
 /// journals, then the head (temporary file, synced, renamed), then removes the segments of days
 /// the shard no longer keeps and the journals of days now closed, and archives closed days no

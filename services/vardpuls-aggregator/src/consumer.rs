@@ -109,13 +109,12 @@ impl Worker {
         tracing::debug!(shards = self.touched.len(), records = records.len(), "batch computed");
         let checkpoint_started = Instant::now();
         let mut offsets = TopicPartitionList::new();
-        let mut bytes = 0;
-        for (topic, partition) in std::mem::take(&mut self.touched) {
-            if let Some(shard) = self.engine.shard_mut(topic, partition) {
-                bytes += checkpoint::save(&state_dir, shard)?;
-                offsets.add_partition_offset(topic.name(), partition, Offset::Offset(shard.next_offset))?;
-            }
+        let touched = std::mem::take(&mut self.touched);
+        let shards = self.engine.shards_mut(&touched);
+        for shard in &shards {
+            offsets.add_partition_offset(shard.topic.name(), shard.partition, Offset::Offset(shard.next_offset))?;
         }
+        let bytes = checkpoint::save_all(&state_dir, shards)?;
         let (counts, sent) = (std::mem::take(&mut self.counts), std::mem::take(&mut self.sent));
         if let Some(m) = &self.metrics {
             for (t, topic) in Topic::INPUTS.iter().enumerate() {

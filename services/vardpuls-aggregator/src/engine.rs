@@ -96,6 +96,11 @@ impl Engine {
         self.shards.get_mut(&(topic, partition))
     }
 
+    /// The shards of `ids` this engine has, each once, to be written at the same time.
+    pub fn shards_mut<'a>(&'a mut self, ids: &BTreeSet<ShardId>) -> Vec<&'a mut Shard> {
+        self.shards.iter_mut().filter(|(id, _)| ids.contains(id)).map(|(_, shard)| shard).collect()
+    }
+
     /// How this engine's shards close and restate days.
     pub fn policy(&self) -> Policy {
         Policy {

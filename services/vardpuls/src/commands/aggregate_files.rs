@@ -106,9 +106,8 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         if let Some(dir) = &args.state_dir {
-            for (topic, partition) in shard_ids(&engine) {
-                checkpoint::save(dir, engine.shard_mut(topic, partition).expect("listed shard"))?;
-            }
+            let ids = shard_ids(&engine).into_iter().collect();
+            checkpoint::save_all(dir, engine.shards_mut(&ids))?;
         }
         computing += compute_started.elapsed();
         if !read_any {
