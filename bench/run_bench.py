@@ -218,14 +218,18 @@ class Bench:
         shutil.rmtree(state_dir, ignore_errors=True)
 
     # (a), (e), (f), (d), with the aggregators in one consumer group or in fixed slots.
-    def pipeline(self, assignment):
-        port = free_port()
-        bootstrap = f"127.0.0.1:{port}"
+    def start_broker(self, name):
+        """A tansu broker in memory on a free port: the process and its bootstrap address."""
+        bootstrap = f"127.0.0.1:{free_port()}"
         url = f"tcp://{bootstrap}"
         tansu = subprocess.Popen([self.args.tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
                                   "--storage-engine", "memory://tansu/", "--cluster-id", "vardpuls-bench"],
-                                 stdout=open(self.work / f"tansu-{assignment}.log", "w"), stderr=subprocess.STDOUT)
+                                 stdout=open(self.work / f"tansu-{name}.log", "w"), stderr=subprocess.STDOUT)
         self.processes.append(tansu)
+        return tansu, bootstrap
+
+    def pipeline(self, assignment):
+        tansu, bootstrap = self.start_broker(assignment)
         env = {"VARDPULS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn",
                "VARDPULS_AGGREGATOR_UNITS_FILE": str(ROOT / "deploy/units.csv"),
                "VARDPULS_EXPORTER_TARGETS_FILE": str(ROOT / "deploy/targets.toml")}
@@ -332,13 +336,7 @@ class Bench:
     def ingest_load(self):
         import threading
         import http.client
-        port = free_port()
-        bootstrap = f"127.0.0.1:{port}"
-        url = f"tcp://{bootstrap}"
-        tansu = subprocess.Popen([self.args.tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
-                                  "--storage-engine", "memory://tansu/", "--cluster-id", "vardpuls-bench"],
-                                 stdout=open(self.work / "tansu-ingest.log", "w"), stderr=subprocess.STDOUT)
-        self.processes.append(tansu)
+        _, bootstrap = self.start_broker("ingest")
         listen = f"127.0.0.1:{free_port()}"
         env = {"VARDPULS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn",
                "VARDPULS_INGEST_LISTEN": listen, "VARDPULS_INGEST_TOKENS": "bench-token",
