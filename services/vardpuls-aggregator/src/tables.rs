@@ -148,7 +148,7 @@ pub fn batch(topic: Topic, days: &[DayRows]) -> anyhow::Result<RecordBatch> {
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (date, events) in days {
         day.append_value_n(date32(LocalDay::from_date(*date)), events.len());
-        for e in events.iter().copied() {
+        for e in events.iter() {
             unit.append_value(e.unit_id().as_str());
             occurred.append_value(e.occurred_at().timestamp_micros());
         }

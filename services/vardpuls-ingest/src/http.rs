@@ -244,7 +244,7 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
         return Err(too_large());
     }
     let mut held = match declared {
-        Some(n) => Some(reserve(state, n)?),
+        Some(n) => Some(reserve(state, n).ok_or_else(busy)?),
         None => None,
     };
     let read = async {
@@ -259,7 +259,7 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
             bytes.extend_from_slice(&chunk);
             // A body without a declared length reserves as it arrives.
             if declared.is_none() {
-                let more = reserve(state, chunk.len())?;
+                let more = reserve(state, chunk.len()).ok_or_else(busy)?;
                 match held.as_mut() {
                     Some(permit) => permit.merge(more),
                     None => held = Some(more),
@@ -301,37 +301,31 @@ impl Drop for Held {
     }
 }
 
-/// `bytes` of the in-flight budget, or 503 with `Retry-After` when it has no room now.
-fn reserve(state: &AppState, bytes: usize) -> Result<Held, Response> {
+/// `bytes` of the in-flight budget, or `None` (counted as busy) when it has no room now.
+fn reserve(state: &AppState, bytes: usize) -> Option<Held> {
     let permits = u32::try_from(bytes.max(1)).unwrap_or(u32::MAX);
     let metrics = state.ingestor.metrics();
+    let Ok(permit) = state.in_flight.clone().try_acquire_many_owned(permits) else {
+        if let Some(m) = metrics {
+            m.busy.inc();
+        }
+        return None;
+    };
     let gauge = metrics.map(|m| m.in_flight_bytes.clone());
-    match state.in_flight.clone().try_acquire_many_owned(permits) {
-        Ok(permit) => {
-            if let Some(gauge) = &gauge {
-                gauge.add(i64::from(permits));
-            }
-            Ok(Held { permit, gauge })
-        }
-        Err(_) => {
-            if let Some(m) = metrics {
-                m.busy.inc();
-            }
-            Err(busy())
-        }
+    if let Some(gauge) = &gauge {
+        gauge.add(i64::from(permits));
     }
+    Some(Held { permit, gauge })
 }
 
 /// 503: the in-flight budget is full; the client sends the same body again later.
 fn busy() -> Response {
-    {
-        let mut busy = error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy: too many request bodies in flight; send the same body again after Retry-After seconds",
-        );
-        busy.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_BUSY_SECONDS.into());
-        busy
-    }
+    let mut busy = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy: too many request bodies in flight; send the same body again after Retry-After seconds",
+    );
+    busy.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_BUSY_SECONDS.into());
+    busy
 }
 
 fn authorized(headers: &HeaderMap, tokens: &[String]) -> bool {
