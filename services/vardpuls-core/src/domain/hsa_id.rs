@@ -11,12 +11,14 @@ use std::hash::{Hash, Hasher};
 ///
 /// Stored inline (32 bytes, no heap): every event carries one, and the aggregator holds all
 /// events of its open days. Compares and orders as its text. The bytes after the text are
-/// always zero and the text never contains a zero byte, so comparing, ordering and hashing the
-/// whole array gives the same answers as the text; aligned to 16 bytes, hashing is two loads.
+/// zero but the last, which holds the text's length (the text is at most 31 bytes and never
+/// contains a zero byte); the same text is so always the same array, and two texts differ
+/// before the last byte, so comparing, ordering and hashing the whole array gives the same
+/// answers as the text. Aligned to 16 bytes, hashing is two loads; the length is one.
 #[derive(Clone, Copy)]
 #[repr(C, align(16))]
 pub struct HsaId {
-    /// The text, then zeros: at least one, as the text is at most 31 bytes.
+    /// The text, then zeros, then (in the last byte) the text's length.
     bytes: [u8; 32],
 }
 
@@ -54,11 +56,12 @@ impl HsaId {
         }
         let mut bytes = [0; 32];
         bytes[..s.len()].copy_from_slice(s.as_bytes());
+        bytes[Self::MAX_LEN] = s.len() as u8;
         Ok(HsaId { bytes })
     }
 
     pub fn as_str(&self) -> &str {
-        let len = self.bytes.iter().position(|&b| b == 0).unwrap_or(Self::MAX_LEN);
+        let len = usize::from(self.bytes[Self::MAX_LEN]);
         std::str::from_utf8(&self.bytes[..len]).expect("parse accepts ASCII only")
     }
 
@@ -129,6 +132,8 @@ mod tests {
     fn orders_and_compares_as_text() {
         let (short, long) = (HsaId::parse("SE2321000180-E9").unwrap(), HsaId::parse("SE2321000180-E10").unwrap());
         assert!(long < short, "text order, not length first");
+        let prefix = HsaId::parse("SE2321000180-E1").unwrap();
+        assert!(prefix < long && prefix.as_str().len() < long.as_str().len(), "a prefix first");
         assert_eq!(short, HsaId::parse("SE2321000180-E9").unwrap());
         assert_eq!(format!("{short}"), "SE2321000180-E9");
         assert_eq!(std::mem::size_of::<HsaId>(), 32);
