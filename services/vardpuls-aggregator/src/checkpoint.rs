@@ -321,9 +321,9 @@ pub fn prepare(state_dir: Option<&Path>, shard: &mut Shard) -> anyhow::Result<()
             let path = month_path(state_dir, topic, partition, month);
             match File::open(&path) {
                 Ok(file) => {
-                    let finals = serde_json::from_reader(BufReader::new(file))
+                    let finals: Vec<Partial> = serde_json::from_reader(BufReader::new(file))
                         .with_context(|| format!("reading {}", path.display()))?;
-                    shard.month_finals.insert(month, finals);
+                    shard.month_finals.insert(month, finals.into_iter().map(Partial::as_closed).collect());
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
@@ -484,8 +484,10 @@ fn read_segment(state_dir: &Path, topic: Topic, partition: i32, day: NaiveDate) 
     let segment = segment_dir(state_dir, topic, partition).join(format!("{day}.json"));
     let file = File::open(&segment)
         .with_context(|| format!("the checkpoint lists {day}, but {} is missing", segment.display()))?;
-    serde_json::from_reader(BufReader::with_capacity(1 << 20, file))
-        .with_context(|| format!("reading checkpoint segment {}", segment.display()))
+    let partials: Vec<Partial> = serde_json::from_reader(BufReader::with_capacity(1 << 20, file))
+        .with_context(|| format!("reading checkpoint segment {}", segment.display()))?;
+    // Segments written before closed days kept no pending calls.
+    Ok(partials.into_iter().map(Partial::as_closed).collect())
 }
 
 fn write_atomically<T: Serialize + ?Sized>(target: &Path, value: &T) -> anyhow::Result<u64> {

@@ -301,7 +301,9 @@ impl Engine {
         let mut daily: HashMap<ShardId, Vec<Partial>> = HashMap::new();
         for p in self.run_together(&queries).await? {
             let shard = self.shard_of(source_of(&p.kpi)?, &p.unit_id)?;
-            daily.entry(shard).or_default().push(p);
+            // A closing day's values are final from here on, its month's sums included.
+            let closes = matches!(p.period, Period::Day(day) if closing.get(&shard).is_some_and(|c| c.contains(&day)));
+            daily.entry(shard).or_default().push(if closes { p.as_closed() } else { p });
         }
 
         // A touched current month's closed days come folded, as its month to date (made now
@@ -409,7 +411,7 @@ impl Engine {
                 let m = p.period.local_month();
                 if shard.is_final(m.last_day()) {
                     shard.emitted.remove(&p);
-                    month_finals.entry(m).or_default().push(p);
+                    month_finals.entry(m).or_default().push(p.as_closed());
                 } else if let Some(p) = shard.emitted.publish(p) {
                     publish.push(ToPublish { partial: p.clone(), is_final: false, as_of });
                 }

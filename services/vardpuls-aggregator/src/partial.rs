@@ -77,6 +77,12 @@ impl Partial {
     }
 
     /// Whether `other` carries the same figures, whatever its revision.
+    /// The partial as its period is closed: nothing is pending any more (a call still pending
+    /// at the end of its day was a miss), so a month sums only its open days' pending calls.
+    pub fn as_closed(self) -> Partial {
+        Partial { pending: self.pending.map(|_| 0), ..self }
+    }
+
     pub fn same_figures(&self, other: &Partial) -> bool {
         self.numerator == other.numerator
             && self.denominator == other.denominator

@@ -148,6 +148,12 @@ async fn same_day_contact_on_the_23_hour_day() {
     let month = f.get(&format!("same_day_contact/unit/{UNIT}/2026-03"));
     assert_eq!((month.numerator, month.denominator), (dec(4), Some(dec(9))));
     assert!(!month.is_final);
+    // Only the open day has pending calls: C and F were pending on the 29th, and are misses
+    // now it is final (with D, abandoned). Best 6 of 9, worst 4 of 9.
+    let live = month.live.as_ref().expect("the month is open");
+    assert_eq!((live.met, live.pending, live.missed), (4, 2, 3));
+    assert!((live.best_value.unwrap() - 6.0 / 9.0).abs() < 1e-12);
+    assert!((live.worst_value.unwrap() - 4.0 / 9.0).abs() < 1e-12);
 
     // The same event again restates nothing: no record changes.
     assert!(matches!(f.offer(Topic::Phone, answered), Routed::Restating));
