@@ -311,9 +311,10 @@ pub fn prepare(state_dir: Option<&Path>, shard: &mut Shard) -> anyhow::Result<()
         shard.apply_restating();
     }
     let Some(state_dir) = state_dir else { return Ok(()) };
-    let mut months: BTreeSet<LocalMonth> = shard.restated_months();
+    let restated = shard.restated_months();
+    let mut months: BTreeSet<LocalMonth> = restated.clone();
     if catalogue::compares_with_last_year(topic) {
-        months.extend(shard.restated_months().iter().map(|m| m.same_month_next_year()));
+        months.extend(restated.iter().map(|m| m.same_month_next_year()));
     }
     months.extend(shard.months_to_finalize());
     for month in months {

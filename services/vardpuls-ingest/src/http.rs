@@ -145,7 +145,9 @@ pub fn router(ingestor: Ingestor, config: &HttpIngestConfig) -> Router {
         ingestor,
         tokens: Arc::new(config.tokens.clone()),
         max_lines: config.max_lines,
-        max_body_bytes: config.max_body_bytes,
+        // A body larger than the whole in-flight budget could never be taken: it is too large,
+        // not a reason to be told "busy" forever.
+        max_body_bytes: config.max_body_bytes.min(config.max_in_flight_bytes),
         body_timeout: Duration::from_secs(config.body_timeout_seconds.max(1)),
         in_flight: Arc::new(Semaphore::new(config.max_in_flight_bytes.clamp(1, Semaphore::MAX_PERMITS))),
     };

@@ -59,8 +59,8 @@ pub fn supervise(
     stop: Arc<AtomicBool>,
     metrics: ServiceMetrics,
 ) -> JoinHandle<anyhow::Result<()>> {
+    // Made here, so each service's series is exported (at 0) before its first failure.
     let (up, restarts) = (metrics.up.with_label_values(&[name]), metrics.restarts.with_label_values(&[name]));
-    restarts.reset();
     tokio::spawn(async move {
         let mut pause = FIRST_PAUSE;
         loop {
