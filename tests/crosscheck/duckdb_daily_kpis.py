@@ -26,6 +26,12 @@ import duckdb
 
 LOCAL_DAY = "CAST(timezone('Europe/Stockholm', CAST({col} AS TIMESTAMPTZ)) AS DATE)"
 
+# The day an event counts on: its own, except that a 1177 answer counts on the day its call came in
+# (its time less the queue wait; docs/kpis.md, "1177 across midnight").
+COUNTS_ON = {"phone": """CASE WHEN line = '1177' AND event_type = 'call_answered'
+    THEN """ + LOCAL_DAY.format(col="CAST(occurred_at AS TIMESTAMPTZ) - to_seconds(queue_wait_seconds)") + """
+    ELSE """ + LOCAL_DAY.format(col="occurred_at") + " END"}
+
 # The fields each KPI reads, typed as the event contracts (schemas/) define them.
 COLUMNS = {
     "phone": {"event_id": "VARCHAR", "occurred_at": "VARCHAR", "unit_id": "VARCHAR", "event_type": "VARCHAR",
@@ -173,7 +179,7 @@ def load(con: duckdb.DuckDBPyConnection, directory: pathlib.Path) -> set:
         spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
         con.execute(f"""
             CREATE TABLE {topic} AS
-            SELECT *, CAST(occurred_at AS TIMESTAMPTZ) AS ts, {LOCAL_DAY.format(col='occurred_at')} AS day
+            SELECT *, CAST(occurred_at AS TIMESTAMPTZ) AS ts, {COUNTS_ON.get(topic, LOCAL_DAY.format(col='occurred_at'))} AS day
             FROM read_json('{path}', format = 'newline_delimited', columns = {spec})
             QUALIFY row_number() OVER (PARTITION BY event_id) = 1
         """)

@@ -203,7 +203,7 @@ impl Shard {
 
     pub fn apply(&mut self, event: InputEvent) -> Applied {
         let at = event.occurred_at().utc();
-        let span = DaySpan::of(at, &mut self.recent_day);
+        let span = DaySpan::of(event.counts_on(), &mut self.recent_day);
         // `closes_at` from the span's end: the same instant, without another time-zone lookup.
         let (day, closes_at) = (span.day, span.end + self.policy.lateness);
         let date = day.date();
@@ -297,7 +297,7 @@ impl Shard {
     /// The days the waiting restating events fall on.
     pub fn days_to_reopen(&self) -> BTreeSet<NaiveDate> {
         let mut cached = None;
-        self.restating.iter().map(|e| DaySpan::of(e.occurred_at().utc(), &mut cached).day.date()).collect()
+        self.restating.iter().map(|e| DaySpan::of(e.counts_on(), &mut cached).day.date()).collect()
     }
 
     /// Makes a closed day open again with all its `events` (from the day store, or those of a

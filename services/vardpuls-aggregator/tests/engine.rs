@@ -304,6 +304,10 @@ async fn phone_1177_waits_out_of_county_cost_and_digital_listings() {
         line_1177(4, "call_answered", "2026-11-23T19:20:00+01:00", "q2", r#","queue_wait_seconds":900"#),
         line_1177(5, "call_received", "2026-11-23T19:06:00+01:00", "q3", r#","in_phone_hours":true"#),
         line_1177(6, "call_abandoned", "2026-11-23T19:30:00+01:00", "q3", r#","queue_wait_seconds":1440"#),
+        // Received at 23:55, answered 11 minutes later, after midnight: answered, with its wait,
+        // on the day it came in.
+        line_1177(7, "call_received", "2026-11-23T23:55:00+01:00", "q4", r#","in_phone_hours":true"#),
+        line_1177(8, "call_answered", "2026-11-24T00:06:00+01:00", "q4", r#","queue_wait_seconds":660"#),
     ] {
         assert!(matches!(f.offer(Topic::Phone, e), Routed::Counted));
     }
@@ -335,11 +339,14 @@ async fn phone_1177_waits_out_of_county_cost_and_digital_listings() {
     f.compute().await;
     let key = |kpi: &str, rest: &str| format!("{kpi}/unit/{UNIT}/{rest}");
 
-    // 1177: (600 + 900) / 2 answered = 750 s mean; the abandoned wait is not an answered wait.
+    // 1177: (600 + 900 + 660) / 3 answered = 720 s mean; the abandoned wait is not an
+    // answered wait. 3 of 4 received calls answered, the one across midnight included.
     let wait = f.get(&key("phone_1177_mean_wait_seconds", "2026-11-23"));
-    assert_eq!((wait.numerator, wait.denominator, wait.value), (dec(1500), Some(dec(2)), Some(750.0)));
+    assert_eq!((wait.numerator, wait.denominator, wait.value), (dec(2160), Some(dec(3)), Some(720.0)));
     let answered = f.get(&key("phone_1177_answered_share", "2026-11-23"));
-    assert_eq!((answered.numerator, answered.denominator), (dec(2), Some(dec(3))));
+    assert_eq!((answered.numerator, answered.denominator), (dec(3), Some(dec(4))));
+    assert!(!f.latest.contains_key(&key("phone_1177_mean_wait_seconds", "2026-11-24")), "no wait lands on the 24th");
+    assert_eq!(f.get(&key("phone_1177_answered_share", "2026-11")).numerator, dec(3));
     // 1177 calls never count toward same-day contact.
     assert!(!f.latest.contains_key(&key("same_day_contact", "2026-11-23")));
 

@@ -279,7 +279,8 @@ pub fn region_day(w: &mut DayWriter, rng: &mut Rng, region: &str, region_org: &s
             &format!(r#""event_type":"call_received","call_id":"{call}","line":"1177","in_phone_hours":true"#),
         );
         if rng.chance(0.93) {
-            let wait = rng.exponential(MEAN_1177_WAIT_S).min(3600.0);
+            // Whole seconds, so the answer less its wait is the second the call came in.
+            let wait = rng.exponential(MEAN_1177_WAIT_S).min(3600.0).floor();
             w.push(
                 w.at(t + wait),
                 Topic::Phone,

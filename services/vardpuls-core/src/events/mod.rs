@@ -13,6 +13,7 @@ pub use listings::{ListingChannel, ListingEvent, ListingEventType};
 pub use phone::{PhoneEvent, PhoneEventType, PhoneLine};
 pub use visits::{Assessment, ContactForm, OutOfCounty, Profession, VisitEvent, VisitEventType};
 
+use chrono::{DateTime, Utc};
 use crate::domain::{EventId, EventTime, HsaId};
 use crate::rejection::{Rejection, Rule, from_serde_error};
 use crate::topics::Topic;
@@ -93,7 +94,24 @@ impl InputEvent {
         }
     }
 
-    /// The Kafka key: one unit's events stay in one partition, in order.
+    /// The instant whose Europe/Stockholm day the event counts on: when it occurred, except
+    /// that a 1177 answer counts on the day its call was received (its time less the queue
+    /// wait), so a call received at 23:55 and answered at 00:06 is answered, with its wait, on
+    /// the day it came in (docs/kpis.md). A unit's own line keeps the answer's time: an answer
+    /// after midnight is no same-day contact.
+    pub fn counts_on(&self) -> DateTime<Utc> {
+        let at = self.occurred_at().utc();
+        match self {
+            InputEvent::Phone(PhoneEvent {
+                event_type: PhoneEventType::CallAnswered,
+                line: PhoneLine::Vardguiden1177,
+                queue_wait_seconds: Some(wait),
+                ..
+            }) => at - chrono::Duration::seconds(i64::from(*wait)),
+            _ => at,
+        }
+    }
+
     /// When the source recorded this version of a visit or chat (corrections are later).
     pub fn recorded_at(&self) -> Option<EventTime> {
         match self {
