@@ -25,13 +25,17 @@ pub enum Grain {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Final, and the target is met: the rest of the period cannot change it.
     Met,
+    /// Final, and the target is missed.
     Missed,
-    /// Not final yet, and the best possible end-of-period value is still at or above target
-    /// while the current value is below it.
+    /// Not final yet; the value so far meets the target (for same-day contact, counting every
+    /// pending call as missed). More cases can still change that.
+    OnTrack,
+    /// Not final yet; the value so far misses the target.
     AtRisk,
-    /// Not final yet, and nothing decided.
-    Pending,
+    /// No value: nothing counted in the period (yet).
+    NoData,
     NoTarget,
 }
 

@@ -72,25 +72,20 @@ fn cases_of(record: &KpiRecord) -> Option<u64> {
     u64::try_from(n.trunc()).ok().or(Some(0))
 }
 
-/// Met or missed once final; before that, decided when the live outcome already settles it
-/// (the worst case meets the target, or the best case cannot), otherwise pending while the
-/// value meets the target so far and at risk while it does not.
+/// Met or missed only once final: before that, the rest of the period can change either (at
+/// 09:30 with 39 of 40 calls met a day may still end at 83 %; a day below target at noon can
+/// recover). A period not final yet is on track while its value so far meets the target and at
+/// risk while it does not (docs/kpis.md, "Status").
 pub fn status(record: &KpiRecord, target: Option<Target>) -> Status {
     let Some(target) = target else { return Status::NoTarget };
-    let Some(value) = record.value else { return Status::Pending };
-    let met = |v: f64| target.direction.is_met(v, target.value);
-    if record.is_final {
-        return if met(value) { Status::Met } else { Status::Missed };
+    let Some(value) = record.value else { return Status::NoData };
+    let met = target.direction.is_met(value, target.value);
+    match (record.is_final, met) {
+        (true, true) => Status::Met,
+        (true, false) => Status::Missed,
+        (false, true) => Status::OnTrack,
+        (false, false) => Status::AtRisk,
     }
-    if let Some(live) = &record.live {
-        if live.worst_value.is_some_and(met) {
-            return Status::Met;
-        }
-        if live.best_value.is_some_and(|best| !met(best)) {
-            return Status::Missed;
-        }
-    }
-    if met(value) { Status::Pending } else { Status::AtRisk }
 }
 
 #[cfg(test)]
@@ -114,17 +109,27 @@ mod tests {
     }
 
     #[test]
-    fn live_outcome_decides_early() {
+    fn an_open_period_is_never_decided() {
+        // 09:30: 39 of 40 calls met, none pending. The day may still end at 83 %: on track.
+        let mut r = record("same_day_contact", "U1", "2026-11-23", 39, Some(40));
+        r.live =
+            Some(LiveOutcome { met: 39, missed: 1, pending: 0, best_value: Some(0.975), worst_value: Some(0.975) });
+        assert_eq!(status(&r, AT_LEAST_95), Status::OnTrack);
+        // 80 met, 10 missed, 10 pending: below target so far, even if every pending call is
+        // met (90 %), yet more calls today can still lift it: at risk, not missed.
         let mut r = record("same_day_contact", "U1", "2026-11-23", 80, Some(100));
         r.live =
             Some(LiveOutcome { met: 80, missed: 10, pending: 10, best_value: Some(0.90), worst_value: Some(0.80) });
-        assert_eq!(status(&r, AT_LEAST_95), Status::Missed, "even all callbacks cannot reach 95 %");
-        r.live = Some(LiveOutcome { met: 80, missed: 1, pending: 19, best_value: Some(0.99), worst_value: Some(0.80) });
         assert_eq!(status(&r, AT_LEAST_95), Status::AtRisk);
-        r.value = Some(0.96);
-        assert_eq!(status(&r, AT_LEAST_95), Status::Pending);
-        r.live = Some(LiveOutcome { met: 96, missed: 0, pending: 4, best_value: Some(1.0), worst_value: Some(0.96) });
-        assert_eq!(status(&r, AT_LEAST_95), Status::Met);
+        // A month to date is the same: on track, not met, until its last day is final.
+        let mut month = record("assessment_within_3_days", "U1", "2026-11", 96, Some(100));
+        assert_eq!(status(&month, AT_LEAST_95), Status::OnTrack);
+        month.is_final = true;
+        assert_eq!(status(&month, AT_LEAST_95), Status::Met);
+        // Nothing counted yet.
+        let mut empty = record("same_day_contact", "U1", "2026-11-23", 0, Some(0));
+        empty.value = None;
+        assert_eq!(status(&empty, AT_LEAST_95), Status::NoData);
     }
 
     #[test]

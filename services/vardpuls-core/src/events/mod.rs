@@ -13,10 +13,10 @@ pub use listings::{ListingChannel, ListingEvent, ListingEventType};
 pub use phone::{PhoneEvent, PhoneEventType, PhoneLine};
 pub use visits::{Assessment, ContactForm, OutOfCounty, Profession, VisitEvent, VisitEventType};
 
-use chrono::{DateTime, Utc};
 use crate::domain::{EventId, EventTime, HsaId};
 use crate::rejection::{Rejection, Rule, from_serde_error};
 use crate::topics::Topic;
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
