@@ -101,6 +101,7 @@ fn alertmanager_config_is_valid_and_routes_per_region() {
         (&["alertname=VardpulsKpiDayLost", "severity=ticket", "region=20"][..], "dalarna-ticket"),
         (&["alertname=VardpulsKpiAtRisk", "severity=page", "region=13"][..], "halland-page"),
         (&["alertname=VardpulsKpiOffTarget", "severity=ticket", "region=19"][..], "vastmanland-ticket"),
+        (&["alertname=VardpulsKpiMonthOffTarget", "severity=ticket", "region=20"][..], "dalarna-ticket"),
         (&["alertname=VardpulsKpiBurnRateFast", "severity=page", "region=14"][..], "vgr-page"),
         (&["alertname=VardpulsFeedSilent", "severity=page", "region=13", "phone_hours=true"][..], "halland-page"),
         (&["alertname=VardpulsServiceDown", "severity=page"][..], "platform-page"),

@@ -2,19 +2,21 @@
 //!
 //! `vardpuls rules` writes `deploy/prometheus/vardpuls-kpi.rules.yml` and
 //! `deploy/prometheus/vardpuls-pipeline.rules.yml`; a test fails when the checked-in files differ
-//! from what this module generates. Every KPI that has a target gets alerts by how it is
-//! measured: shares (ratio KPIs with a minimum target) get day lost, at risk (Wilson score) and
-//! monthly burn-rate alerts; levels (waits, growth) get a below-target alert. Alerts carry a
+//! from what this module generates. Every KPI that has a target gets alerts by its alert
+//! policy in the catalogue ([`Alerting`]) and how it is measured: intraday shares (ratio KPIs
+//! with a minimum target) get day lost, at risk (Wilson score) and monthly burn-rate alerts,
+//! intraday levels (waits) an off-target ticket; KPIs followed per month a month-off-target
+//! ticket and nothing that pages. Alerts carry a
 //! `region` label (units joined with `vardpuls_unit_info`) so Alertmanager routes per region.
 
 use crate::targets::{Direction, Targets};
 use std::fmt::Write;
-use vardpuls_aggregator::catalogue::{self, Measure};
+use vardpuls_aggregator::catalogue::{self, Alerting, Measure};
 
 /// Where every alert's runbook lives; anchors are the alert names in lower case.
 pub const RUNBOOK_BASE: &str = "https://github.com/vardpuls/vardpuls/blob/main/docs/operations.md";
 
-/// Thresholds of the generated rules. Documented in docs/alerts.md.
+/// Thresholds of the generated rules. Documented in docs/operations.md, "Alerts and runbooks".
 #[derive(Debug, Clone)]
 pub struct RuleSettings {
     /// Decided cases needed before "at risk" may fire: the Wilson bound is loose below this.
@@ -26,11 +28,19 @@ pub struct RuleSettings {
     /// Minutes without a phone event before a unit's feed counts as silent (during phone hours;
     /// outside them Alertmanager mutes it).
     pub feed_silent_minutes: u32,
+    /// Cases a month to date needs before a KPI followed per month may alert.
+    pub month_min_cases: u32,
 }
 
 impl Default for RuleSettings {
     fn default() -> Self {
-        RuleSettings { at_risk_min_cases: 20, wilson_z: 1.96, burn_min_monthly_cases: 1000, feed_silent_minutes: 60 }
+        RuleSettings {
+            at_risk_min_cases: 20,
+            wilson_z: 1.96,
+            burn_min_monthly_cases: 1000,
+            feed_silent_minutes: 60,
+            month_min_cases: 100,
+        }
     }
 }
 
@@ -109,10 +119,11 @@ fn kpi_rules(targets: &Targets, s: &RuleSettings) -> String {
     for kpi in targets.kpis() {
         let Some(def) = catalogue::find(kpi) else { continue };
         let direction = targets.rules().iter().find(|r| r.kpi == kpi).map(|r| r.direction);
-        match (def.measure, direction) {
-            (Measure::Ratio, Some(Direction::AtLeast)) => share_alerts(kpi, s, &mut alerts),
-            (_, Some(direction)) => alerts.push(level_alert(kpi, direction, s)),
-            _ => {}
+        let Some(direction) = direction else { continue };
+        match (def.alerting, def.measure, direction) {
+            (Alerting::Intraday, Measure::Ratio, Direction::AtLeast) => share_alerts(kpi, s, &mut alerts),
+            (Alerting::Intraday, _, direction) => alerts.push(level_alert(kpi, direction, s)),
+            (Alerting::Monthly, _, direction) => alerts.push(month_alert(kpi, direction, s)),
         }
     }
     alerts.push(Rule {
@@ -222,6 +233,33 @@ fn level_alert(kpi: &str, direction: Direction, s: &RuleSettings) -> Rule {
         description: format!(
             "{kpi} for this {{{{ $labels.grain }}}} is {{{{ $value }}}}, {word} its target, with at least {} cases.",
             s.at_risk_min_cases
+        ),
+        labels: vec![("kpi", kpi.into())],
+    }
+}
+
+/// A KPI followed per month: a ticket when the month to date is on the wrong side of its
+/// target, with enough cases to mean something, for an hour (a month moves slowly; a morning's
+/// first visits should not raise it).
+fn month_alert(kpi: &str, direction: Direction, s: &RuleSettings) -> Rule {
+    let (op, word) = match direction {
+        Direction::AtLeast => ("<", "below"),
+        Direction::AtMost => (">", "above"),
+    };
+    let sel = format!("{{kpi=\"{kpi}\",grain=\"month\"");
+    Rule {
+        alert: "VardpulsKpiMonthOffTarget".into(),
+        expr: per_region(&format!(
+            "vardpuls_kpi_value{sel}}} {op} vardpuls_kpi_target{sel}}}\n  and (vardpuls_kpi_denominator{sel}}} >= {min} or vardpuls_kpi_numerator{sel}}} >= {min})",
+            min = s.month_min_cases
+        )),
+        for_: "1h",
+        keep_firing_for: Some("1h"),
+        severity: "ticket",
+        summary: format!("{WHO}: {kpi} this month is {word} target"),
+        description: format!(
+            "{kpi} for the month to date is {{{{ $value }}}}, {word} its target, with at least {} cases. A target followed per month: raise it at the next follow-up meeting.",
+            s.month_min_cases
         ),
         labels: vec![("kpi", kpi.into())],
     }

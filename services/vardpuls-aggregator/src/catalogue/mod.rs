@@ -50,25 +50,40 @@ pub enum Rollup {
     Dimension { dimension: &'static str, scope: Scope },
 }
 
+/// What a KPI's target is for, and so how its alerts reach people (the exporter's generated
+/// rules; docs/kpis.md, "Alert policy").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alerting {
+    /// An operational target the rest of the day can still be steered toward (staff the
+    /// phones, make the callbacks): paging alerts while the day or month is open.
+    Intraday,
+    /// A target followed per month: a strategic share (digital visits, 5 % a year), or one whose
+    /// day was decided before it was counted (an assessment counts on its day, days after the
+    /// wait was set). A ticket, never a page, when the month to date is off target.
+    Monthly,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct KpiDefinition {
     pub id: &'static str,
     pub stage: Stage,
     pub measure: Measure,
     pub rollup: Rollup,
+    pub alerting: Alerting,
     pub sql: &'static str,
 }
 
 macro_rules! kpi {
-    ($id:literal, $stage:expr, $measure:expr) => {
-        kpi!($id, $stage, $measure, Rollup::UnitLocation)
+    ($id:literal, $stage:expr, $measure:expr, $alerting:expr) => {
+        kpi!($id, $stage, $measure, $alerting, Rollup::UnitLocation)
     };
-    ($id:literal, $stage:expr, $measure:expr, $rollup:expr) => {
+    ($id:literal, $stage:expr, $measure:expr, $alerting:expr, $rollup:expr) => {
         KpiDefinition {
             id: $id,
             stage: $stage,
             measure: $measure,
             rollup: $rollup,
+            alerting: $alerting,
             sql: include_str!(concat!($id, ".sql")),
         }
     };
@@ -77,25 +92,26 @@ macro_rules! kpi {
 const BY_PATIENT_KOMMUN: Rollup = Rollup::Dimension { dimension: "kommun_code", scope: Scope::Kommun };
 const BY_HOME_REGION: Rollup = Rollup::Dimension { dimension: "home_region", scope: Scope::Region };
 
+use Alerting::*;
 use Measure::*;
 const fn daily(source: Topic) -> Stage {
     Stage::Daily { source }
 }
 
 pub const CATALOGUE: &[KpiDefinition] = &[
-    kpi!("same_day_contact", daily(Topic::Phone), Ratio),
-    kpi!("phone_1177_mean_wait_seconds", daily(Topic::Phone), Mean),
-    kpi!("phone_1177_answered_share", daily(Topic::Phone), Ratio),
-    kpi!("assessment_within_3_days", daily(Topic::Visits), Ratio),
-    kpi!("visits", daily(Topic::Visits), Count),
-    kpi!("digital_visit_share", daily(Topic::Visits), Ratio),
-    kpi!("visits_other_unit_share", daily(Topic::Visits), Ratio),
-    kpi!("out_of_county_digital_cost_sek", daily(Topic::Visits), Money, BY_HOME_REGION),
-    kpi!("chats_started", daily(Topic::Chats), Count),
-    kpi!("listings_via_1177", daily(Topic::Listings), Count, BY_PATIENT_KOMMUN),
-    kpi!("listing_net_change", daily(Topic::Listings), Count, BY_PATIENT_KOMMUN),
-    kpi!("listed_patients", daily(Topic::Listings), Stock),
-    kpi!("chat_growth", Stage::Monthly { source: Topic::Chats, last_year: true }, Growth),
+    kpi!("same_day_contact", daily(Topic::Phone), Ratio, Intraday),
+    kpi!("phone_1177_mean_wait_seconds", daily(Topic::Phone), Mean, Intraday),
+    kpi!("phone_1177_answered_share", daily(Topic::Phone), Ratio, Intraday),
+    kpi!("assessment_within_3_days", daily(Topic::Visits), Ratio, Monthly),
+    kpi!("visits", daily(Topic::Visits), Count, Monthly),
+    kpi!("digital_visit_share", daily(Topic::Visits), Ratio, Monthly),
+    kpi!("visits_other_unit_share", daily(Topic::Visits), Ratio, Monthly),
+    kpi!("out_of_county_digital_cost_sek", daily(Topic::Visits), Money, Monthly, BY_HOME_REGION),
+    kpi!("chats_started", daily(Topic::Chats), Count, Monthly),
+    kpi!("listings_via_1177", daily(Topic::Listings), Count, Monthly, BY_PATIENT_KOMMUN),
+    kpi!("listing_net_change", daily(Topic::Listings), Count, Monthly, BY_PATIENT_KOMMUN),
+    kpi!("listed_patients", daily(Topic::Listings), Stock, Monthly),
+    kpi!("chat_growth", Stage::Monthly { source: Topic::Chats, last_year: true }, Growth, Monthly),
 ];
 
 /// Sums daily partials into months for every daily KPI that is not a stock.
