@@ -37,15 +37,49 @@ struct Group {
     members: BTreeMap<String, Contribution>,
 }
 
+/// The region a unit rolls up to when neither the unit register nor its HSA-id's organisation
+/// number names one: an explicit bucket, so a region's figures plus this one add up to
+/// everything counted, and nothing vanishes.
+pub const UNKNOWN_REGION: &str = "unknown";
+
+/// How a unit missing from the register (`deploy/units.csv`) was rolled up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Unregistered {
+    /// To the region of its HSA-id's organisation number; to no kommun.
+    ByOrganisation,
+    /// To [`UNKNOWN_REGION`].
+    Unknown,
+}
+
+impl Unregistered {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unregistered::ByOrganisation => "organisation",
+            Unregistered::Unknown => "unknown",
+        }
+    }
+}
+
 pub struct RollupView {
     registry: UnitRegistry,
     groups: HashMap<String, Group>,
     dirty: BTreeSet<String>,
+    /// Units seen that the register lacks, and how each was rolled up.
+    unregistered: BTreeMap<String, Unregistered>,
 }
 
 impl RollupView {
     pub fn new(registry: UnitRegistry) -> RollupView {
-        RollupView { registry, groups: HashMap::new(), dirty: BTreeSet::new() }
+        RollupView { registry, groups: HashMap::new(), dirty: BTreeSet::new(), unregistered: BTreeMap::new() }
+    }
+
+    /// How many units missing from the register were seen, by how they were rolled up.
+    pub fn unregistered(&self) -> BTreeMap<Unregistered, usize> {
+        let mut counts = BTreeMap::new();
+        for how in self.unregistered.values() {
+            *counts.entry(*how).or_default() += 1;
+        }
+        counts
     }
 
     /// Takes one published record; only unit-scope records contribute.
@@ -89,18 +123,16 @@ impl RollupView {
     }
 
     /// Where a unit record rolls up to, by the KPI's roll-up rule.
-    fn targets(&self, record: &KpiRecord) -> Vec<(Scope, String, BTreeMap<String, String>)> {
+    fn targets(&mut self, record: &KpiRecord) -> Vec<(Scope, String, BTreeMap<String, String>)> {
         let rule = catalogue::find(&record.kpi).map(|k| k.rollup).unwrap_or(Rollup::UnitLocation);
-        let unit = self.registry.get(&record.scope_id);
+        let (kommun, region) = self.location_of(&record.scope_id);
         match rule {
             Rollup::UnitLocation => {
                 let mut out = Vec::new();
-                if let Some(unit) = unit {
-                    if let Some(kommun) = unit.kommun {
-                        out.push((Scope::Kommun, kommun.to_string(), record.dimensions.clone()));
-                    }
-                    out.push((Scope::Region, unit.region.to_string(), record.dimensions.clone()));
+                if let Some(kommun) = kommun {
+                    out.push((Scope::Kommun, kommun, record.dimensions.clone()));
                 }
+                out.push((Scope::Region, region, record.dimensions.clone()));
                 out
             }
             Rollup::Dimension { dimension, scope } => {
@@ -109,9 +141,30 @@ impl RollupView {
                     Some(id) => vec![(scope, id, dims)],
                     // The total row: by the unit's region only (its kommun would collide with
                     // the per-kommun rows).
-                    None => unit.map(|u| vec![(Scope::Region, u.region.to_string(), dims)]).unwrap_or_default(),
+                    None => vec![(Scope::Region, region, dims)],
                 }
             }
+        }
+    }
+
+    /// A unit's kommun (if known) and region: from the register, else the region of its
+    /// organisation number, else [`UNKNOWN_REGION`]. A unit missing from the register is
+    /// logged once, and counted (`vardpuls_rollup_unregistered_units`).
+    fn location_of(&mut self, hsa_id: &str) -> (Option<String>, String) {
+        let unit = self.registry.get(hsa_id);
+        if !self.registry.is_registered(hsa_id) && !self.unregistered.contains_key(hsa_id) {
+            let how = if unit.is_some() { Unregistered::ByOrganisation } else { Unregistered::Unknown };
+            let region = unit.as_ref().map_or(UNKNOWN_REGION.to_string(), |u| u.region.to_string());
+            tracing::warn!(
+                unit = hsa_id,
+                region,
+                "unit is not in the unit register (deploy/units.csv): rolled up to region {region} and to no kommun; add it to the register"
+            );
+            self.unregistered.insert(hsa_id.to_string(), how);
+        }
+        match unit {
+            Some(u) => (u.kommun.map(|k| k.to_string()), u.region.to_string()),
+            None => (None, UNKNOWN_REGION.to_string()),
         }
     }
 }
@@ -197,6 +250,26 @@ mod tests {
         // 106/120, not the mean of 0.91, 0.5 and 1.0.
         assert!((dalarna.value.unwrap() - 106.0 / 120.0).abs() < 1e-12);
         assert!(view.flush().is_empty(), "nothing changed since");
+    }
+
+    #[test]
+    fn units_missing_from_the_register_roll_up_by_organisation_or_to_the_unknown_bucket() {
+        let mut view = RollupView::new(registry());
+        view.apply(&unit_record("SE2321000180-E1", "same_day_contact", 90, Some(100), &[]));
+        // Not in the register, but a Dalarna HSA-id: Dalarna, no kommun.
+        view.apply(&unit_record("SE2321000180-E9", "same_day_contact", 7, Some(10), &[]));
+        // Not in the register, and an organisation number of no known region.
+        view.apply(&unit_record("SE5560000000-X9", "same_day_contact", 3, Some(4), &[]));
+        view.apply(&unit_record("SE5560000000-X9", "listing_net_change", -2, None, &[]));
+        let out: HashMap<String, KpiRecord> = view.flush().into_iter().map(|r| (r.key(), r)).collect();
+        let sums = |key: &str| (out[key].numerator, out[key].denominator);
+        let d = |n: i64| Decimal::from(n);
+        assert_eq!(sums("same_day_contact/region/20/2026-03-29"), (d(97), Some(d(110))));
+        assert_eq!(sums("same_day_contact/kommun/2062/2026-03-29"), (d(90), Some(d(100))));
+        assert_eq!(sums("same_day_contact/region/unknown/2026-03-29"), (d(3), Some(d(4))));
+        assert_eq!(sums("listing_net_change/region/unknown/2026-03-29"), (d(-2), None));
+        let counts: Vec<_> = view.unregistered().into_iter().collect();
+        assert_eq!(counts, [(Unregistered::ByOrganisation, 1), (Unregistered::Unknown, 1)]);
     }
 
     #[test]

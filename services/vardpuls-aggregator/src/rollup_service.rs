@@ -2,9 +2,10 @@
 //! view), then follow it, publishing kommun and region records as unit records change.
 
 use crate::rollup::RollupView;
+use crate::rollup::Unregistered;
 use anyhow::Context;
 use futures::future::join_all;
-use prometheus::{IntCounter, Registry};
+use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -26,6 +27,9 @@ pub struct RollupMetrics {
     pub read: IntCounter,
     /// `vardpuls_rollup_records_published_total`: kommun and region records published.
     pub published: IntCounter,
+    /// `vardpuls_rollup_unregistered_units{fallback}`: units missing from the unit register,
+    /// rolled up by their organisation number's region or to the unknown bucket.
+    pub unregistered: IntGaugeVec,
 }
 
 impl RollupMetrics {
@@ -36,9 +40,17 @@ impl RollupMetrics {
                 "vardpuls_rollup_records_published_total",
                 "Kommun and region KPI records the roll-up published.",
             )?,
+            unregistered: IntGaugeVec::new(
+                Opts::new(
+                    "vardpuls_rollup_unregistered_units",
+                    "Units missing from the unit register, by how they were rolled up.",
+                ),
+                &["fallback"],
+            )?,
         };
         registry.register(Box::new(m.read.clone()))?;
         registry.register(Box::new(m.published.clone()))?;
+        registry.register(Box::new(m.unregistered.clone()))?;
         Ok(m)
     }
 }
@@ -83,6 +95,14 @@ pub fn run(
             },
         }
         if changed_since.is_some_and(|t| t.elapsed() >= PUBLISH_EVERY) {
+            if let Some(m) = &metrics {
+                let counts = view.unregistered();
+                for how in [Unregistered::ByOrganisation, Unregistered::Unknown] {
+                    m.unregistered
+                        .with_label_values(&[how.as_str()])
+                        .set(counts.get(&how).copied().unwrap_or(0) as i64);
+                }
+            }
             publish(&runtime, &producer, view.flush(), metrics.as_ref())?;
             changed_since = None;
         }

@@ -61,6 +61,11 @@ impl UnitRegistry {
         Some(Unit { name: hsa_id.to_string(), kommun: None, region: RegionCode::parse(region).ok()?, hsa_id: id })
     }
 
+    /// Whether the unit is in the file (not only known by its organisation number).
+    pub fn is_registered(&self, hsa_id: &str) -> bool {
+        self.units.contains_key(hsa_id)
+    }
+
     /// Every unit in the file, sorted by HSA-id.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Unit)> {
         let mut units: Vec<_> = self.units.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -89,6 +94,7 @@ mod tests {
         let unknown = r.get("SE2321000115-X9").unwrap();
         assert_eq!((unknown.kommun, unknown.region.as_str()), (None, "13"));
         assert!(r.get("SE5560000000-X9").is_none());
+        assert!(r.is_registered("SE2321000180-E00101") && !r.is_registered("SE2321000115-X9"));
         assert!(UnitRegistry::parse("h\nSE1,x\n").unwrap_err().contains("line 2"));
     }
 }
