@@ -143,11 +143,16 @@ QUERIES = {
         UNION ALL
         SELECT unit_id, day, 'kommun_code=' || kommun_code, sum(delta), NULL FROM moves GROUP BY unit_id, day, kommun_code
     """),
-    # A stock over the whole history in the files: the latest snapshot on or before the day,
-    # moved by the listings and unlistings after it up to the end of the day.
+    # A stock over the whole history in the files, on every day from the unit's first event to
+    # the last day in the files: the latest snapshot on or before the day, moved by the listings
+    # and unlistings after it up to the end of the day.
     "listed_patients": ("listings", """
-        WITH days AS (
-            SELECT DISTINCT unit_id, day FROM listings
+        WITH firsts AS (
+            SELECT unit_id, min(day) AS first_day FROM listings GROUP BY unit_id
+        ), days AS (
+            SELECT f.unit_id, CAST(g.d AS DATE) AS day
+            FROM firsts f, (SELECT max(day) AS last_day FROM listings) l,
+                 generate_series(CAST(f.first_day AS TIMESTAMP), CAST(l.last_day AS TIMESTAMP), INTERVAL 1 DAY) g(d)
         ), snapshots AS (
             SELECT unit_id, ts, day, max(listed_count) AS listed_count
             FROM listings WHERE event_type = 'stock_snapshot' GROUP BY unit_id, ts, day

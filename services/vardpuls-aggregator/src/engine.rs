@@ -9,6 +9,7 @@ use crate::config::AggregatorConfig;
 use crate::partial::{self, Partial, Period};
 use crate::records::{self, ToPublish};
 use crate::shard::{Applied, NotRestatable, Policy, Shard};
+use crate::stocks;
 use crate::tables;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use datafusion::arrow::array::{ArrayRef, Date32Builder, Int64Builder};
@@ -229,6 +230,9 @@ impl Engine {
         // The months each shard recomputes: of its changed and closing days, those becoming
         // final now, and where a KPI compares with last year, those a year after restated ones.
         let mut months_of: HashMap<ShardId, BTreeSet<LocalMonth>> = HashMap::new();
+        for shard in self.shards.values_mut() {
+            shard.open_days_without_events();
+        }
         for (id, shard) in &self.shards {
             let close: BTreeSet<NaiveDate> = shard.days_to_close().into_iter().collect();
             let mut months: BTreeSet<LocalMonth> =
@@ -304,6 +308,12 @@ impl Engine {
             // A closing day's values are final from here on, its month's sums included.
             let closes = matches!(p.period, Period::Day(day) if closing.get(&shard).is_some_and(|c| c.contains(&day)));
             daily.entry(shard).or_default().push(if closes { p.as_closed() } else { p });
+        }
+        // A unit's stock level carries into the days without its events.
+        for id in active.iter().filter(|id| catalogue::has_stock_kpi(id.0)) {
+            let own = daily.get(id).map(Vec::as_slice).unwrap_or_default();
+            let carried = stocks::carried(self.shards[id].levels.values(), &recompute[id], own);
+            daily.entry(*id).or_default().extend(carried);
         }
 
         // A touched current month's closed days come folded, as its month to date (made now

@@ -18,6 +18,7 @@ pub mod records;
 pub mod rollup;
 pub mod rollup_service;
 pub mod shard;
+pub mod stocks;
 pub mod tables;
 pub mod versions;
 

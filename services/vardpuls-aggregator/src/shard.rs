@@ -335,6 +335,27 @@ impl Shard {
         self.open.iter().map(|(day, events)| (*day, events.iter().map(|e| e.event_id().as_u128()).collect())).collect()
     }
 
+    /// For a topic with a stock KPI, opens without events every day that is not open from the
+    /// day after the last closed day (or the first open day) through the progress's day, so a
+    /// unit's level is carried into every day and month, not only those with its events
+    /// (docs/kpis.md, "Stocks every day"). A restart opens them again: they have no journal.
+    pub fn open_days_without_events(&mut self) {
+        if !catalogue::has_stock_kpi(self.topic) {
+            return;
+        }
+        let Some(progress) = self.watermark else { return };
+        let last = LocalDay::of(progress).date();
+        let after_closed = self.closed.keys().chain(&self.archived).max().map(|d| *d + Duration::days(1));
+        let Some(first) = after_closed.or_else(|| self.open.keys().next().copied()) else { return };
+        for day in first.iter_days().take_while(|d| *d <= last) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.open.entry(day) {
+                slot.insert(Vec::new());
+                self.seen.entry(day).or_default();
+                self.dirty.insert(day);
+            }
+        }
+    }
+
     /// Open days whose lateness has passed: to be computed one last time and closed.
     pub fn days_to_close(&self) -> Vec<NaiveDate> {
         self.open.keys().copied().filter(|d| self.is_final(LocalDay::from_date(*d))).collect()

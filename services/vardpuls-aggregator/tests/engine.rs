@@ -276,6 +276,8 @@ async fn listed_patients_carries_the_level_from_snapshots_and_final_days() {
     assert_eq!(f.get(&key(UNIT, "2026-11-01")).numerator, dec(21594));
     assert_eq!(f.get(&key(UNIT, "2026-11-02")).numerator, dec(21595));
     assert_eq!(f.get(&key(other, "2026-11-01")).numerator, dec(5302));
+    // A stock has a value every day: the other unit had no events on the 2nd.
+    assert_eq!(f.get(&key(other, "2026-11-02")).numerator, dec(5302));
 
     // Days 1 and 2 close (an event on the 4th at noon is past midnight + 12 h of the 2nd);
     // Mora's level carries over from its last final day, the other unit's from the 1st.
@@ -287,6 +289,23 @@ async fn listed_patients_carries_the_level_from_snapshots_and_final_days() {
     assert_eq!(f.get(&key(other, "2026-11-04")).numerator, dec(5303));
     // The month's value is its last day's level, not a sum of days.
     assert_eq!(f.get(&key(UNIT, "2026-11")).numerator, dec(21594));
+    // The 3rd had no listing events at all: both levels carry into it, and it is final.
+    let third = [f.get(&key(UNIT, "2026-11-03")), f.get(&key(other, "2026-11-03"))];
+    assert_eq!(third.map(|r| (r.numerator, r.is_final)), [(dec(21595), true), (dec(5302), true)]);
+
+    // December: only Mora has events. The other unit's level carries through the rest of
+    // November into December, so both have a final November and a December value.
+    assert!(matches!(
+        f.offer(Topic::Listings, listing(10, "2026-12-02T12:00:00+01:00", UNIT, listed)),
+        Routed::Counted
+    ));
+    f.compute().await;
+    let november = [f.get(&key(UNIT, "2026-11")), f.get(&key(other, "2026-11"))];
+    assert_eq!(november.map(|r| (r.numerator, r.is_final)), [(dec(21594), true), (dec(5303), true)]);
+    assert_eq!(f.get(&key(other, "2026-11-30")).numerator, dec(5303));
+    assert_eq!(f.get(&key(other, "2026-12")).numerator, dec(5303));
+    assert_eq!(f.get(&key(other, "2026-12-02")).numerator, dec(5303));
+    assert_eq!(f.get(&key(UNIT, "2026-12")).numerator, dec(21595));
     // Net change per day is a flow: +1 (before the snapshot) +2 -1 on the 1st.
     assert_eq!(f.get(&format!("listing_net_change/unit/{UNIT}/2026-11-01")).numerator, dec(2));
 }
