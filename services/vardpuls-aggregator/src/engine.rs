@@ -332,6 +332,9 @@ impl Engine {
             .collect();
         self.fold_months_to_date(missing).await?;
         let mut rows: Vec<&Partial> = Vec::new();
+        // Where each shard's rows end, with the data's current day (its progress's local day):
+        // what a month not final yet is compared with last year through.
+        let mut current_days: Vec<(usize, Option<LocalDay>)> = Vec::new();
         for id in &active {
             let shard = &self.shards[id];
             let months = &months_of[id];
@@ -360,11 +363,12 @@ impl Engine {
                 Period::Day(day) => !recomputed.contains(&day) && shard.open.contains_key(&day),
                 Period::Month { .. } => false,
             }));
+            current_days.push((rows.len(), shard.current_day()));
         }
         let all_months: BTreeSet<LocalMonth> = months_of.values().flatten().copied().collect();
         let mut monthly: HashMap<ShardId, Vec<Partial>> = HashMap::new();
         if !rows.is_empty() && !all_months.is_empty() {
-            self.register("daily", daily_table(&rows)?)?;
+            self.register("daily", daily_table(&rows, &current_days)?)?;
             let month_list = sql_list(&all_months);
             let sum_sql =
                 self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &daily_kpi_list(false))]);
@@ -550,7 +554,7 @@ impl Engine {
                     ("{stock_kpis}", &daily_kpi_list(true)),
                 ],
             );
-            self.register("daily", daily_table(&rows)?)?;
+            self.register("daily", daily_table(&rows, &[])?)?;
             for p in self.run("month to date", &sql).await? {
                 let id = self.shard_of(source_of(&p.kpi)?, &p.unit_id)?;
                 folded.entry((id, p.period.local_month())).or_default().push(p);
@@ -760,8 +764,10 @@ fn closed_latest_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema, columns)?)
 }
 
-/// The `daily` table monthly SQL reads: daily partials with their month and last year's month.
-fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
+/// The `daily` table monthly SQL reads: daily partials with their month, the same month next
+/// year (which compares with it), and the data's current day of their shard (`current_days`: where each shard's
+/// rows end, and its day; null where not given).
+fn daily_table(rows: &[&Partial], current_days: &[(usize, Option<LocalDay>)]) -> anyhow::Result<RecordBatch> {
     use DataType::*;
     let money = Decimal128(tables::DECIMAL_PRECISION, tables::DECIMAL_SCALE);
     let schema = Arc::new(Schema::new(vec![
@@ -769,8 +775,9 @@ fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
         Field::new("unit_id", Utf8, false),
         Field::new("day", Date32, false),
         Field::new("month", Utf8, false),
-        Field::new("month_last_year", Utf8, false),
+        Field::new("month_next_year", Utf8, false),
         Field::new("day_of_month", Int64, false),
+        Field::new("current_day", Date32, true),
         Field::new("dimensions", Utf8, false),
         Field::new("numerator", money.clone(), false),
         Field::new("denominator", money, true),
@@ -778,7 +785,7 @@ fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
         Field::new("last_event_at", Int64, true),
     ]));
     let n = rows.len();
-    let (mut kpi, mut unit, mut day, mut month, mut last_year, mut dom, mut dims) = (
+    let (mut kpi, mut unit, mut day, mut month, mut next_year, mut dom, mut dims) = (
         tables::strings(n, KPI_ID_BYTES),
         tables::strings(n, HsaId::MAX_LEN),
         Date32Builder::with_capacity(n),
@@ -787,26 +794,30 @@ fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
         Int64Builder::with_capacity(n),
         tables::strings(n, DIMENSIONS_BYTES),
     );
+    let mut current = Date32Builder::with_capacity(n);
+    let mut spans = current_days.iter().peekable();
     let (mut num, mut den, mut pending) =
         (tables::decimal_builder(n), tables::decimal_builder(n), Int64Builder::with_capacity(n));
     let mut last = Int64Builder::with_capacity(n);
     // Rows come a day at a time: the day's calendar columns are formatted once per run of it.
     let mut calendar: Option<(NaiveDate, i32, String, String)> = None;
-    for p in rows {
+    for (i, p) in rows.iter().enumerate() {
+        while spans.next_if(|(end, _)| *end <= i).is_some() {}
         let Period::Day(d) = p.period else { continue };
-        let (_, date32, this_month, month_last_year) = match &calendar {
+        current.append_option(spans.peek().and_then(|(_, d)| *d).map(tables::date32));
+        let (_, date32, this_month, month_next_year) = match &calendar {
             Some(c) if c.0 == d => c,
             _ => {
                 let local = LocalDay::from_date(d);
                 let m = local.month();
-                calendar.insert((d, tables::date32(local), m.to_string(), m.same_month_last_year().to_string()))
+                calendar.insert((d, tables::date32(local), m.to_string(), m.same_month_next_year().to_string()))
             }
         };
         kpi.append_value(&p.kpi);
         unit.append_value(&p.unit_id);
         day.append_value(*date32);
         month.append_value(this_month);
-        last_year.append_value(month_last_year);
+        next_year.append_value(month_next_year);
         dom.append_value(d.day() as i64);
         dims.append_value(&p.dimensions);
         num.append_value(tables::scaled(p.numerator));
@@ -819,8 +830,9 @@ fn daily_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
         Arc::new(unit.finish()),
         Arc::new(day.finish()),
         Arc::new(month.finish()),
-        Arc::new(last_year.finish()),
+        Arc::new(next_year.finish()),
         Arc::new(dom.finish()),
+        Arc::new(current.finish()),
         Arc::new(dims.finish()),
         Arc::new(num.finish()),
         Arc::new(den.finish()),

@@ -252,6 +252,13 @@ impl Shard {
         self.newest.get(self.policy.quorum.max(1) - 1).copied().max(self.progress_floor)
     }
 
+    /// The data's current day: the local day of the progress, or, before there is one (fewer
+    /// events than the quorum), of the newest event. A month not final yet is compared with
+    /// last year through this day.
+    pub fn current_day(&self) -> Option<LocalDay> {
+        self.watermark.or_else(|| self.newest.first().copied()).map(LocalDay::of)
+    }
+
     /// Sets a progress the events cannot take it below (a checkpoint's from before the newest
     /// times were kept; tests that need a progress without events).
     pub fn set_progress_floor(&mut self, floor: Option<DateTime<Utc>>) {

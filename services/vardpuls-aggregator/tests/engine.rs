@@ -245,6 +245,65 @@ async fn chat_growth_compares_the_same_days_last_year() {
     assert_eq!(f.get(&format!("chats_started/unit/{UNIT}/2025-11")).numerator, dec(15));
 }
 
+fn chat_of(unit: &str, n: u32, at: &str) -> String {
+    chat(n, at).replace(UNIT, unit)
+}
+
+#[tokio::test]
+async fn chat_growth_counts_the_same_days_on_both_sides_and_units_without_chats_this_month() {
+    let mut f = Feed::new();
+    let (quiet, new_unit) = ("SE2321000180-E00102", "SE2321000180-E00103");
+    let mut n = 0;
+    let mut send = |f: &mut Feed, unit: &str, at: String| {
+        n += 1;
+        // November 2024 comes after March 2025: it is restated in (a first value for its days).
+        assert!(matches!(f.offer(Topic::Chats, chat_of(unit, n, &at)), Routed::Counted | Routed::Restating), "{at}");
+    };
+    // February, leap year last year: 10 and 29 February 2024; 10 February 2025.
+    send(&mut f, UNIT, "2024-02-10T10:00:00+01:00".into());
+    send(&mut f, UNIT, "2024-02-29T10:00:00+01:00".into());
+    send(&mut f, UNIT, "2025-02-10T10:00:00+01:00".into());
+    // The data's current day is 20 February: both sides through the 20th, 1 against 1.
+    send(&mut f, new_unit, "2025-02-20T10:00:00+01:00".into());
+    f.compute().await;
+    let growth = |f: &Feed, unit: &str, month: &str| {
+        let g = f.get(&format!("chat_growth/unit/{unit}/{month}"));
+        (g.numerator, g.denominator, g.is_final)
+    };
+    assert_eq!(growth(&f, UNIT, "2025-02"), (dec(1), Some(dec(1)), false));
+    // March: February is final and compares whole months, the 29th included: 1 against 2.
+    send(&mut f, new_unit, "2025-03-02T13:00:00+01:00".into());
+    f.compute().await;
+    assert_eq!(growth(&f, UNIT, "2025-02"), (dec(1), Some(dec(2)), true));
+
+    // November 2024: one chat a day on the 1st-20th and one on Friday the 29th; the quiet unit
+    // 4 chats. November 2025 ended on a Sunday: one chat a day on the 9th-28th (Friday), none
+    // on the weekend, and the quiet unit none at all; another unit's chat on Sunday the 30th
+    // makes that the data's current day.
+    for day in (1..=20).chain([29]) {
+        send(&mut f, UNIT, format!("2024-11-{day:02}T10:00:00+01:00"));
+    }
+    for day in 3..=6 {
+        send(&mut f, quiet, format!("2024-11-{day:02}T11:00:00+01:00"));
+    }
+    for day in 9..=28 {
+        send(&mut f, UNIT, format!("2025-11-{day:02}T10:00:00+01:00"));
+    }
+    send(&mut f, new_unit, "2025-11-30T10:00:00+01:00".into());
+    f.compute().await;
+    // Through the 30th on both sides: 20 against 21 (-4.8 %), not 20 against 20 through the
+    // last day with chats. The quiet unit: 0 against 4.
+    assert_eq!(growth(&f, UNIT, "2025-11"), (dec(20), Some(dec(21)), false));
+    let g = f.get(&format!("chat_growth/unit/{UNIT}/2025-11"));
+    assert!((g.value.unwrap() - (20.0 / 21.0 - 1.0)).abs() < 1e-9, "{:?}", g.value);
+    assert_eq!(growth(&f, quiet, "2025-11"), (dec(0), Some(dec(4)), false));
+    // December: November final, the same figures.
+    send(&mut f, new_unit, "2025-12-02T10:00:00+01:00".into());
+    f.compute().await;
+    assert_eq!(growth(&f, UNIT, "2025-11"), (dec(20), Some(dec(21)), true));
+    assert_eq!(growth(&f, quiet, "2025-11"), (dec(0), Some(dec(4)), true));
+}
+
 fn listing(n: u32, at: &str, unit: &str, body: &str) -> String {
     format!(r#"{{"schema_version":1,"event_id":"{}","occurred_at":"{at}","unit_id":"{unit}",{body}}}"#, id(n))
 }
