@@ -83,21 +83,21 @@ QUERIES = {
         GROUP BY unit_id, day
     """),
     "visits": ("visits", """
-        SELECT unit_id, day, '', count(*), NULL FROM visits GROUP BY unit_id, day
+        SELECT unit_id, day, '', count(*), NULL FROM production GROUP BY unit_id, day
         UNION ALL
-        SELECT unit_id, day, 'profession=' || profession, count(*), NULL FROM visits GROUP BY unit_id, day, profession
+        SELECT unit_id, day, 'profession=' || profession, count(*), NULL FROM production GROUP BY unit_id, day, profession
         UNION ALL
-        SELECT unit_id, day, 'contact_form=' || contact_form, count(*), NULL FROM visits GROUP BY unit_id, day, contact_form
+        SELECT unit_id, day, 'contact_form=' || contact_form, count(*), NULL FROM production GROUP BY unit_id, day, contact_form
     """),
     "digital_visit_share": ("visits", """
         SELECT unit_id, day, '', count(*) FILTER (WHERE contact_form IN ('video', 'chat')), count(*)
-        FROM visits GROUP BY unit_id, day
+        FROM production GROUP BY unit_id, day
     """),
     "assessment_within_3_days": ("visits", """
         WITH assessments AS (
             SELECT unit_id, day, profession,
                    date_diff('day', {first_contact_day}, day) <= 3 AS within
-            FROM visits
+            FROM production
             WHERE assessment IS NOT NULL AND NOT coalesce(assessment.patient_chosen_wait, false)
         )
         SELECT unit_id, day, '', count(*) FILTER (WHERE within), count(*) FROM assessments GROUP BY unit_id, day
@@ -107,7 +107,7 @@ QUERIES = {
     """),
     "visits_other_unit_share": ("visits", """
         SELECT unit_id, day, '', count(*) FILTER (WHERE listed_unit_id <> unit_id), count(*)
-        FROM visits WHERE listed_unit_id IS NOT NULL GROUP BY unit_id, day
+        FROM production WHERE listed_unit_id IS NOT NULL GROUP BY unit_id, day
     """),
     "out_of_county_digital_cost_sek": ("visits", """
         WITH contacts AS (
@@ -199,6 +199,10 @@ def load(con: duckdb.DuckDBPyConnection, directory: pathlib.Path) -> set:
                 ) = 1
             """)
             con.execute(f"DELETE FROM {topic} WHERE {cancellation}")
+        if topic == "visits":
+            # A unit's production: other regions' residents' out-of-county contacts count only
+            # in the cost KPI (aggregator.count_out_of_county_visits = false).
+            con.execute("CREATE VIEW production AS SELECT * FROM visits WHERE out_of_county IS NULL")
         loaded.add(topic)
     return loaded
 

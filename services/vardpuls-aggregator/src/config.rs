@@ -30,6 +30,11 @@ pub struct AggregatorConfig {
     /// Count calls abandoned without a callback as no contact (true, the default) or leave
     /// them out of the same-day denominator.
     pub count_abandoned_calls: bool,
+    /// Count other regions' residents' digital out-of-county contacts (visits with
+    /// `out_of_county`) in the provider unit's production KPIs: visits, digital share,
+    /// assessments, visits to another unit. False (the default) keeps them to the out-of-county
+    /// cost KPI, which their home region follows.
+    pub count_out_of_county_visits: bool,
     /// Messages applied before results are computed, published and checkpointed.
     pub max_batch_messages: usize,
     /// Longest wait before a non-empty batch is processed, in milliseconds. Past it, a batch
@@ -68,6 +73,7 @@ impl Default for AggregatorConfig {
             state_dir: PathBuf::from(".vardpuls/aggregator"),
             retention_days: 400,
             count_abandoned_calls: true,
+            count_out_of_county_visits: false,
             max_batch_messages: 50_000,
             max_batch_wait_ms: 100,
             consumer_group: "vardpuls-aggregator".to_string(),

@@ -574,8 +574,15 @@ impl Engine {
     }
 
     fn render(&self, sql: &str, extra: &[(&str, &str)]) -> String {
-        let mut sql =
-            sql.replace("{count_abandoned}", if self.config.count_abandoned_calls { "TRUE" } else { "FALSE" });
+        // A unit's production: without other regions' residents' out-of-county contacts.
+        let production = if self.config.count_out_of_county_visits {
+            "visits"
+        } else {
+            "(SELECT * FROM visits WHERE ooc_provider IS NULL) AS visits"
+        };
+        let mut sql = sql
+            .replace("{count_abandoned}", if self.config.count_abandoned_calls { "TRUE" } else { "FALSE" })
+            .replace("{production_visits}", production);
         for (placeholder, value) in extra {
             sql = sql.replace(placeholder, value);
         }

@@ -404,6 +404,8 @@ async fn phone_1177_waits_out_of_county_cost_and_digital_listings() {
         ooc(10, "doctor", "Kry", "500.00"),
         ooc(11, "doctor", "Kry", "500"),
         ooc(12, "psychologist", "Min Doktor", "425.50"),
+        // The unit's own visit that evening.
+        visit(13, "2026-11-02T18:00:00+01:00", "nurse", "physical", ""),
     ] {
         assert!(matches!(f.offer(Topic::Visits, e), Routed::Counted));
     }
@@ -435,6 +437,11 @@ async fn phone_1177_waits_out_of_county_cost_and_digital_listings() {
     assert_eq!(kry.numerator, dec(1000));
     let month = f.get(&key("out_of_county_digital_cost_sek", "2026-11/home_region=20"));
     assert_eq!(month.numerator, Decimal::new(142550, 2));
+    // Other regions' residents' contacts are not the unit's production: 1 visit, physical.
+    assert_eq!(f.get(&key("visits", "2026-11-02")).numerator, dec(1));
+    assert!(!f.latest.contains_key(&key("visits", "2026-11-02/contact_form=video")));
+    let digital = f.get(&key("digital_visit_share", "2026-11-02"));
+    assert_eq!((digital.numerator, digital.denominator), (dec(0), Some(dec(1))));
 
     // Listings made in the 1177 e-services: 2 of 3, by the patient's kommun too.
     assert_eq!(f.get(&key("listings_via_1177", "2026-11-23")).numerator, dec(2));

@@ -7,7 +7,7 @@
 -- assessment_wait_days is local calendar days between first contact and assessment.
 WITH assessments AS (
     SELECT unit_id, day, profession, occurred_at, assessment_wait_days <= 3 AS within
-    FROM visits
+    FROM {production_visits}
     WHERE is_first_assessment AND NOT patient_chosen_wait
 )
 SELECT unit_id, day, '' AS dimensions,

@@ -2,7 +2,8 @@
 -- per unit. numerator: this year; denominator: last year; value = numerator / denominator - 1
 -- (the +10 % target is 0.10).
 -- Both sides count the same days of the month: through the data's current day (its partition's
--- progress) while the month is current, the whole month once the data is past it (so a final
+-- progress; or the unit's latest day with chats this month, if later: the progress trails the
+-- newest events) while the month is current, the whole month once the data is past it (so a final
 -- February compares with last year's whole February, the 29th included). A unit with chats
 -- last year and none this month compares 0 with last year's, so a region's growth counts it.
 WITH chats AS (
@@ -15,7 +16,9 @@ WITH chats AS (
     SELECT unit_id, month_next_year AS month FROM chats WHERE month_next_year IN ({months})
 ), through AS (
     SELECT c.unit_id, c.month,
-           CASE WHEN to_char(max(d.current_day), '%Y-%m') = c.month THEN date_part('day', max(d.current_day))
+           CASE WHEN to_char(max(d.current_day), '%Y-%m') = c.month
+                THEN greatest(date_part('day', max(d.current_day)),
+                              coalesce(max(CASE WHEN d.month = c.month THEN d.day_of_month END), 0))
                 ELSE 31 END AS through_day
     FROM compared c
     LEFT JOIN chats d ON d.unit_id = c.unit_id

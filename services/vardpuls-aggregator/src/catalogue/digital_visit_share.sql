@@ -6,5 +6,5 @@ SELECT unit_id, day, '' AS dimensions,
        CAST(count(*) AS DECIMAL(20, 2)) AS denominator,
        CAST(NULL AS BIGINT) AS pending,
        max(occurred_at) AS last_event_at
-FROM visits
+FROM {production_visits}
 GROUP BY unit_id, day
