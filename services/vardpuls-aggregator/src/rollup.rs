@@ -273,6 +273,44 @@ mod tests {
     }
 
     #[test]
+    fn listing_change_per_kommun_is_the_kommuns_units_and_reconciles_with_their_list_sizes() {
+        let mut view = RollupView::new(registry());
+        let day = |unit: &str, kpi: &str, n: i64, dims: &[(&str, &str)], period: &str| {
+            let mut r = unit_record(unit, kpi, n, None, dims);
+            r.period = period.into();
+            r
+        };
+        // Mora (2062) and Mora norra (2062): list sizes on the 28th and 29th, and the 29th's
+        // listings by the patients' kommun: Mora +3 (2 Mora residents, 1 from Falun), Mora
+        // norra -1 (a Falun resident left). Falun's unit (2080) +2, both Falun residents.
+        for (unit, before, after) in [("SE2321000180-E1", 1000, 1003), ("SE2321000180-E2", 500, 499)] {
+            view.apply(&day(unit, "listed_patients", before, &[], "2026-03-28"));
+            view.apply(&day(unit, "listed_patients", after, &[], "2026-03-29"));
+        }
+        let change = [
+            ("SE2321000180-E1", 3, vec![("2062", 2), ("2080", 1)]),
+            ("SE2321000180-E2", -1, vec![("2080", -1)]),
+            ("SE2321000180-E3", 2, vec![("2080", 2)]),
+        ];
+        for (unit, total, by_kommun) in change {
+            view.apply(&day(unit, "listing_net_change", total, &[], "2026-03-29"));
+            for (kommun, n) in by_kommun {
+                view.apply(&day(unit, "listing_net_change", n, &[("kommun_code", kommun)], "2026-03-29"));
+            }
+        }
+        let out: HashMap<String, KpiRecord> = view.flush().into_iter().map(|r| (r.key(), r)).collect();
+        let n = |key: &str| i64::try_from(out[key].numerator).unwrap();
+        // Kommun 2062's units: +3 - 1 = +2, the change of their list sizes (1 500 -> 1 502).
+        assert_eq!(n("listing_net_change/kommun/2062/2026-03-29"), 2);
+        assert_eq!(n("listed_patients/kommun/2062/2026-03-29") - n("listed_patients/kommun/2062/2026-03-28"), 2);
+        assert_eq!(n("listing_net_change/kommun/2080/2026-03-29"), 2);
+        // By residence, in the region: Falun residents +1 - 1 + 2 = +2, Mora residents +2.
+        assert_eq!(n("listing_net_change/region/20/2026-03-29/kommun_code=2080"), 2);
+        assert_eq!(n("listing_net_change/region/20/2026-03-29/kommun_code=2062"), 2);
+        assert_eq!(n("listing_net_change/region/20/2026-03-29"), 4);
+    }
+
+    #[test]
     fn cost_rolls_up_to_the_patients_home_region() {
         let mut view = RollupView::new(registry());
         let provider = "SE2321000131-P000000123457";

@@ -89,7 +89,6 @@ macro_rules! kpi {
     };
 }
 
-const BY_PATIENT_KOMMUN: Rollup = Rollup::Dimension { dimension: "kommun_code", scope: Scope::Kommun };
 const BY_HOME_REGION: Rollup = Rollup::Dimension { dimension: "home_region", scope: Scope::Region };
 
 use Alerting::*;
@@ -108,8 +107,8 @@ pub const CATALOGUE: &[KpiDefinition] = &[
     kpi!("visits_other_unit_share", daily(Topic::Visits), Ratio, Monthly),
     kpi!("out_of_county_digital_cost_sek", daily(Topic::Visits), Money, Monthly, BY_HOME_REGION),
     kpi!("chats_started", daily(Topic::Chats), Count, Monthly),
-    kpi!("listings_via_1177", daily(Topic::Listings), Count, Monthly, BY_PATIENT_KOMMUN),
-    kpi!("listing_net_change", daily(Topic::Listings), Count, Monthly, BY_PATIENT_KOMMUN),
+    kpi!("listings_via_1177", daily(Topic::Listings), Count, Monthly),
+    kpi!("listing_net_change", daily(Topic::Listings), Count, Monthly),
     kpi!("listed_patients", daily(Topic::Listings), Stock, Monthly),
     kpi!("chat_growth", Stage::Monthly { source: Topic::Chats, last_year: true }, Growth, Monthly),
 ];
