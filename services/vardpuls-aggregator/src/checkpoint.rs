@@ -622,6 +622,7 @@ mod tests {
             denominator: Some(4.into()),
             pending: None,
             last_event_at: Some(1_774_778_400_000_000),
+            cases: None,
             revision: 0,
         }
     }

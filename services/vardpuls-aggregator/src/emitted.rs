@@ -198,6 +198,7 @@ mod tests {
             denominator: Some(4.into()),
             pending: None,
             last_event_at: None,
+            cases: None,
             revision: 0,
         }
     }

@@ -694,6 +694,7 @@ fn restate(old: Option<&[Partial]>, new: &mut [Partial]) -> Vec<Partial> {
             numerator: rust_decimal::Decimal::ZERO,
             denominator: o.denominator.map(|_| rust_decimal::Decimal::ZERO),
             pending: None,
+            cases: o.cases.map(|_| 0),
             revision: o.revision + 1,
             ..o.clone()
         });
@@ -790,6 +791,7 @@ fn daily_table(rows: &[&Partial], current_days: &[(usize, Option<LocalDay>)]) ->
         Field::new("denominator", money, true),
         Field::new("pending", Int64, true),
         Field::new("last_event_at", Int64, true),
+        Field::new("cases", Int64, true),
     ]));
     let n = rows.len();
     let (mut kpi, mut unit, mut day, mut month, mut next_year, mut dom, mut dims) = (
@@ -805,7 +807,7 @@ fn daily_table(rows: &[&Partial], current_days: &[(usize, Option<LocalDay>)]) ->
     let mut spans = current_days.iter().peekable();
     let (mut num, mut den, mut pending) =
         (tables::decimal_builder(n), tables::decimal_builder(n), Int64Builder::with_capacity(n));
-    let mut last = Int64Builder::with_capacity(n);
+    let (mut last, mut cases) = (Int64Builder::with_capacity(n), Int64Builder::with_capacity(n));
     // Rows come a day at a time: the day's calendar columns are formatted once per run of it.
     let mut calendar: Option<(NaiveDate, i32, String, String)> = None;
     for (i, p) in rows.iter().enumerate() {
@@ -831,6 +833,7 @@ fn daily_table(rows: &[&Partial], current_days: &[(usize, Option<LocalDay>)]) ->
         den.append_option(p.denominator.map(tables::scaled));
         pending.append_option(p.pending);
         last.append_option(p.last_event_at);
+        cases.append_option(p.cases);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(kpi.finish()),
@@ -845,6 +848,7 @@ fn daily_table(rows: &[&Partial], current_days: &[(usize, Option<LocalDay>)]) ->
         Arc::new(den.finish()),
         Arc::new(pending.finish()),
         Arc::new(last.finish()),
+        Arc::new(cases.finish()),
     ];
     Ok(RecordBatch::try_new(schema, columns)?)
 }
@@ -863,6 +867,7 @@ mod tests {
             denominator: Some(10.into()),
             pending: None,
             last_event_at: Some(1),
+            cases: None,
             revision,
         }
     }

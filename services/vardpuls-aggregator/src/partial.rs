@@ -61,6 +61,11 @@ pub struct Partial {
     pub pending: Option<i64>,
     /// The latest `occurred_at` behind the value, in microseconds since the epoch.
     pub last_event_at: Option<i64>,
+    /// How many cases (calls, visits, contacts, listings) the value rests on, where neither
+    /// the denominator nor the numerator counts them: a sum of money, a net change. Small-cell
+    /// suppression reads it (docs/metrics.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases: Option<i64>,
     /// How often a final value was restated (published again, changed, after it was final);
     /// 0 for values not final yet and for values as first made final.
     #[serde(default)]
@@ -76,17 +81,18 @@ impl Partial {
             && self.dimensions == other.dimensions
     }
 
-    /// Whether `other` carries the same figures, whatever its revision.
     /// The partial as its period is closed: nothing is pending any more (a call still pending
     /// at the end of its day was a miss), so a month sums only its open days' pending calls.
     pub fn as_closed(self) -> Partial {
         Partial { pending: self.pending.map(|_| 0), ..self }
     }
 
+    /// Whether `other` carries the same figures, whatever its revision.
     pub fn same_figures(&self, other: &Partial) -> bool {
         self.numerator == other.numerator
             && self.denominator == other.denominator
             && self.pending == other.pending
+            && self.cases == other.cases
             && self.last_event_at == other.last_event_at
     }
 }
@@ -116,6 +122,8 @@ pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Pa
         let pending = pending.as_any().downcast_ref::<Int64Array>().expect("int64");
         let last = column("last_event_at", &DataType::Int64)?;
         let last = last.as_any().downcast_ref::<Int64Array>().expect("int64");
+        let cases = batch.column_by_name("cases").map(|_| column("cases", &DataType::Int64)).transpose()?;
+        let cases = cases.as_ref().map(|c| c.as_any().downcast_ref::<Int64Array>().expect("int64"));
         let days = batch.column_by_name("day").map(|_| column("day", &DataType::Date32)).transpose()?;
         let months = batch.column_by_name("month").map(|_| text("month")).transpose()?;
         for i in 0..batch.num_rows() {
@@ -136,6 +144,7 @@ pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Pa
                 denominator: (!den.is_null(i)).then(|| unscaled(den.value(i), 2)),
                 pending: (!pending.is_null(i)).then(|| pending.value(i)),
                 last_event_at: (!last.is_null(i)).then(|| last.value(i)),
+                cases: cases.and_then(|c| (!c.is_null(i)).then(|| c.value(i))),
                 revision: 0,
             });
         }

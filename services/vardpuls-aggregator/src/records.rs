@@ -61,6 +61,7 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
         is_final,
         revision: p.revision,
         live,
+        cases: p.cases.map(|c| c.max(0) as u64),
         updated_at: match (is_final, p.last_event_at) {
             (false, Some(micros)) => DateTime::from_timestamp_micros(micros).unwrap_or(as_of),
             _ => as_of,
@@ -124,6 +125,7 @@ mod tests {
                     denominator: None,
                     pending: None,
                     last_event_at: None,
+                    cases: None,
                     revision: 0,
                 },
                 is_final: i % 3 == 0,

@@ -21,6 +21,7 @@ struct Contribution {
     numerator: Decimal,
     denominator: Option<Decimal>,
     pending: Option<i64>,
+    cases: Option<u64>,
     is_final: bool,
     revision: u32,
     updated_at: DateTime<Utc>,
@@ -91,6 +92,7 @@ impl RollupView {
             numerator: record.numerator,
             denominator: record.denominator,
             pending: record.live.as_ref().map(|l| l.pending as i64),
+            cases: record.cases,
             is_final: record.is_final,
             revision: record.revision,
             updated_at: record.updated_at,
@@ -183,6 +185,7 @@ fn to_record(g: &Group) -> KpiRecord {
         g.members.values().filter_map(|c| c.denominator).fold(None, |acc, d| Some(acc.unwrap_or_default() + d));
     let pending: Option<i64> =
         g.members.values().filter_map(|c| c.pending).fold(None, |acc, p| Some(acc.unwrap_or(0) + p));
+    let cases: Option<u64> = g.members.values().filter_map(|c| c.cases).fold(None, |acc, n| Some(acc.unwrap_or(0) + n));
     let is_final = g.members.values().all(|c| c.is_final);
     KpiRecord {
         schema_version: 1,
@@ -201,6 +204,7 @@ fn to_record(g: &Group) -> KpiRecord {
         // A member's restatement restates the sum: the count of its members' restatements.
         revision: g.members.values().map(|c| c.revision).sum(),
         live: if is_final { None } else { live(&g.kpi, numerator, denominator, pending.unwrap_or(0)) },
+        cases,
         updated_at: g.members.values().map(|c| c.updated_at).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
     }
 }
@@ -225,6 +229,7 @@ mod tests {
             status: Status::NoTarget,
             is_final: true,
             revision: 0,
+            cases: None,
             live: None,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
         }

@@ -62,6 +62,7 @@ mod tests {
             denominator: None,
             pending: None,
             last_event_at: Some(last_event_at),
+            cases: None,
             revision: 2,
         }
     }

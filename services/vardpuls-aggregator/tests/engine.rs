@@ -365,8 +365,9 @@ async fn listed_patients_carries_the_level_from_snapshots_and_final_days() {
     assert_eq!(f.get(&key(other, "2026-12")).numerator, dec(5303));
     assert_eq!(f.get(&key(other, "2026-12-02")).numerator, dec(5303));
     assert_eq!(f.get(&key(UNIT, "2026-12")).numerator, dec(21595));
-    // Net change per day is a flow: +1 (before the snapshot) +2 -1 on the 1st.
-    assert_eq!(f.get(&format!("listing_net_change/unit/{UNIT}/2026-11-01")).numerator, dec(2));
+    // Net change per day is a flow: +1 (before the snapshot) +2 -1 on the 1st, from 4 events.
+    let net = f.get(&format!("listing_net_change/unit/{UNIT}/2026-11-01"));
+    assert_eq!((net.numerator, net.cases), (dec(2), Some(4)));
 }
 
 #[tokio::test]
@@ -437,6 +438,11 @@ async fn phone_1177_waits_out_of_county_cost_and_digital_listings() {
     assert_eq!(kry.numerator, dec(1000));
     let month = f.get(&key("out_of_county_digital_cost_sek", "2026-11/home_region=20"));
     assert_eq!(month.numerator, Decimal::new(142550, 2));
+    // The contacts behind each sum, for small-cell suppression: 425.50 SEK is one contact.
+    assert_eq!((cost.cases, kry.cases, month.cases), (Some(3), Some(2), Some(3)));
+    let psychologist =
+        key("out_of_county_digital_cost_sek", "2026-11-02/home_region=20/profession=psychologist/provider=Min Doktor");
+    assert_eq!(f.get(&psychologist).cases, Some(1));
     // Other regions' residents' contacts are not the unit's production: 1 visit, physical.
     assert_eq!(f.get(&key("visits", "2026-11-02")).numerator, dec(1));
     assert!(!f.latest.contains_key(&key("visits", "2026-11-02/contact_form=video")));
@@ -447,6 +453,7 @@ async fn phone_1177_waits_out_of_county_cost_and_digital_listings() {
     assert_eq!(f.get(&key("listings_via_1177", "2026-11-23")).numerator, dec(2));
     assert_eq!(f.get(&key("listings_via_1177", "2026-11-23/kommun_code=2080")).numerator, dec(2));
     assert_eq!(f.get(&key("listing_net_change", "2026-11-23")).numerator, dec(3));
+    assert_eq!(f.get(&key("listing_net_change", "2026-11-23")).cases, Some(3));
 }
 
 /// The checkpointing feed the consumer runs: restore archived days before computing, checkpoint

@@ -84,6 +84,11 @@ pub struct KpiRecord {
     pub revision: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveOutcome>,
+    /// How many cases (contacts, listings) the value rests on, where neither the denominator
+    /// nor the numerator counts them: a sum of money, a net change. Small-cell suppression
+    /// reads it; absent elsewhere (the denominator, or else the numerator, counts the cases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases: Option<u64>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -184,6 +189,7 @@ mod tests {
             status: Status::NoTarget,
             is_final: false,
             revision: 0,
+            cases: None,
             live: None,
             updated_at: Utc::now(),
         };

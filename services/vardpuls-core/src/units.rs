@@ -22,6 +22,9 @@ const REGION_ORGANISATIONS: [(&str, &str); 4] =
 #[derive(Debug, Clone, Default)]
 pub struct UnitRegistry {
     units: HashMap<String, Unit>,
+    /// The units of each kommun, sorted; and the kommuner of each region, sorted.
+    in_kommun: HashMap<String, Vec<String>>,
+    in_region: HashMap<String, Vec<String>>,
 }
 
 impl UnitRegistry {
@@ -43,7 +46,28 @@ impl UnitRegistry {
                 Unit { hsa_id, name: name.to_string(), kommun: Some(kommun), region: kommun.region() },
             );
         }
-        Ok(UnitRegistry { units })
+        let mut in_kommun: HashMap<String, Vec<String>> = HashMap::new();
+        let mut in_region: HashMap<String, Vec<String>> = HashMap::new();
+        for (hsa, unit) in &units {
+            let kommun = unit.kommun.expect("units from the file have a kommun").to_string();
+            in_kommun.entry(kommun.clone()).or_default().push(hsa.clone());
+            in_region.entry(unit.region.to_string()).or_default().push(kommun);
+        }
+        for members in in_kommun.values_mut().chain(in_region.values_mut()) {
+            members.sort();
+            members.dedup();
+        }
+        Ok(UnitRegistry { units, in_kommun, in_region })
+    }
+
+    /// The registered units of a kommun (HSA-ids, sorted).
+    pub fn units_in_kommun(&self, kommun: &str) -> &[String] {
+        self.in_kommun.get(kommun).map_or(&[], Vec::as_slice)
+    }
+
+    /// The kommuner of a region that have registered units (codes, sorted).
+    pub fn kommuner_in_region(&self, region: &str) -> &[String] {
+        self.in_region.get(region).map_or(&[], Vec::as_slice)
     }
 
     pub fn load(path: &std::path::Path) -> Result<UnitRegistry, String> {
@@ -95,6 +119,9 @@ mod tests {
         assert_eq!((unknown.kommun, unknown.region.as_str()), (None, "13"));
         assert!(r.get("SE5560000000-X9").is_none());
         assert!(r.is_registered("SE2321000180-E00101") && !r.is_registered("SE2321000115-X9"));
+        assert_eq!(r.units_in_kommun("2062"), ["SE2321000180-E00101"]);
+        assert_eq!(r.kommuner_in_region("20"), ["2062"]);
+        assert!(r.units_in_kommun("2080").is_empty());
         assert!(UnitRegistry::parse("h\nSE1,x\n").unwrap_err().contains("line 2"));
     }
 }

@@ -115,7 +115,7 @@ async fn kpis(State(state): State<ExporterState>, Query(q): Query<KpiQuery>) -> 
         .filter(|r| q.kpi.as_ref().is_none_or(|k| *k == r.kpi))
         .filter(|r| q.scope.is_none_or(|s| s == r.scope))
         .filter(|r| q.scope_id.as_ref().is_none_or(|id| *id == r.scope_id))
-        .map(|r| PublicKpi::from(&state.presenter.present(r), unit_name(&state, r)))
+        .map(|r| PublicKpi::from(&state.presenter.present_public(&view, r), unit_name(&state, r)))
         .collect();
     items.sort_by(|a, b| (&a.kpi, a.scope, &a.scope_id, &a.period).cmp(&(&b.kpi, b.scope, &b.scope_id, &b.period)));
     Json(serde_json::json!({ "time_zone": TIME_ZONE_NAME, "today": today.to_string(), "items": items })).into_response()
@@ -142,7 +142,7 @@ async fn history(State(state): State<ExporterState>, Query(q): Query<HistoryQuer
     let find = |period: &str| {
         view.period(period)
             .find(|r| r.kpi == q.kpi && r.scope == q.scope && r.scope_id == q.scope_id && r.dimensions.is_empty())
-            .map(|r| PublicKpi::from(&state.presenter.present(r), None))
+            .map(|r| PublicKpi::from(&state.presenter.present_public(&view, r), None))
     };
     let daily: Vec<PublicKpi> = (0..days)
         .rev()
@@ -191,7 +191,7 @@ async fn wallboard(State(state): State<ExporterState>) -> Response {
                 name: unit.as_ref().map(|u| u.name.clone()).unwrap_or_else(|| r.scope_id.clone()),
                 kommun: unit.as_ref().and_then(|u| u.kommun.map(|k| k.as_str().to_string())),
                 region: unit.as_ref().map(|u| u.region.as_str().to_string()),
-                calls: p.cases.unwrap_or(0),
+                calls: p.cases,
                 value: r.value,
                 live: r.live.clone(),
                 target: p.target.map(|t| t.value),

@@ -3,6 +3,7 @@
 //! and the wallboard, so they never disagree.
 
 use crate::targets::{Target, Targets};
+use crate::view::KpiView;
 use chrono::NaiveDate;
 use vardpuls_aggregator::catalogue::{self, Measure};
 use vardpuls_core::outputs::{KpiRecord, Scope, Status};
@@ -22,9 +23,10 @@ pub struct Presented<'a> {
     pub record: &'a KpiRecord,
     pub target: Option<Target>,
     pub status: Status,
-    /// How many cases the value rests on (the denominator, or the count itself); None for
-    /// money, which is not a count of patients.
-    pub cases: Option<u64>,
+    /// How many cases the value rests on: the record's own count where it has one (contacts
+    /// behind a sum of money, listings behind a net change), else the denominator (calls,
+    /// visits, answered calls), else the count itself.
+    pub cases: u64,
     pub suppressed: bool,
 }
 
@@ -39,19 +41,54 @@ impl Presenter {
         }
     }
 
+    /// As [`Presenter::present`], for public outputs: a value is also suppressed where, with
+    /// its parent's total published, it would give away a sibling's suppressed value
+    /// (complementary suppression, docs/metrics.md). Among the units of a kommun (or the
+    /// kommuner of a region) with exactly one suppressed, the one with the fewest cases of the
+    /// others is suppressed too, so the total less the visible ones is a sum of at least two.
+    pub fn present_public<'a>(&self, view: &KpiView, record: &'a KpiRecord) -> Presented<'a> {
+        let mut presented = self.present(record);
+        if !presented.suppressed && self.smallest_beside_one_suppressed(view, record) {
+            presented.suppressed = true;
+        }
+        presented
+    }
+
+    /// Whether `record` is the smallest unsuppressed sibling where exactly one is suppressed.
+    fn smallest_beside_one_suppressed(&self, view: &KpiView, record: &KpiRecord) -> bool {
+        let siblings: &[String] = match record.scope {
+            Scope::Unit => match self.units.get(&record.scope_id).and_then(|u| u.kommun) {
+                Some(kommun) => self.units.units_in_kommun(kommun.as_str()),
+                None => return false,
+            },
+            Scope::Kommun => match record.scope_id.get(..2) {
+                Some(region) => self.units.kommuner_in_region(region),
+                None => return false,
+            },
+            Scope::Region => return false,
+        };
+        let mut suppressed = 0;
+        let mut smallest: Option<(u64, &str)> = None;
+        for id in siblings {
+            let key = record.key().replacen(&format!("/{}/", record.scope_id), &format!("/{id}/"), 1);
+            let Some(sibling) = view.get(&record.period, &key) else { continue };
+            let cases = cases_of(sibling);
+            if cases < self.min_cases {
+                suppressed += 1;
+            } else if smallest.is_none_or(|s| (cases, id.as_str()) < s) {
+                smallest = Some((cases, id));
+            }
+        }
+        suppressed == 1 && smallest.is_some_and(|(_, id)| id == record.scope_id)
+    }
+
     pub fn present<'a>(&self, record: &'a KpiRecord) -> Presented<'a> {
         let target = period_start(&record.period).and_then(|start| {
             let region = self.region_of(record.scope, &record.scope_id);
             self.targets.resolve(&record.kpi, record.scope, &record.scope_id, region.as_deref(), start)
         });
         let cases = cases_of(record);
-        Presented {
-            record,
-            target,
-            status: status(record, target),
-            cases,
-            suppressed: cases.is_some_and(|n| n < self.min_cases),
-        }
+        Presented { record, target, status: status(record, target), cases, suppressed: cases < self.min_cases }
     }
 }
 
@@ -63,13 +100,18 @@ fn period_start(period: &str) -> Option<NaiveDate> {
     }
 }
 
-fn cases_of(record: &KpiRecord) -> Option<u64> {
-    let measure = catalogue::find(&record.kpi).map(|k| k.measure);
-    if measure == Some(Measure::Money) {
-        return None;
+/// Chat growth rests on this year's and last year's chats; any other KPI on its denominator's
+/// cases or, without one, its numerator's (a count, a level).
+fn cases_of(record: &KpiRecord) -> u64 {
+    if let Some(cases) = record.cases {
+        return cases;
     }
-    let n = record.denominator.unwrap_or(record.numerator);
-    u64::try_from(n.trunc()).ok().or(Some(0))
+    let count = |n: rust_decimal::Decimal| u64::try_from(n.abs().trunc()).unwrap_or(0);
+    match (catalogue::find(&record.kpi).map(|k| k.measure), record.denominator) {
+        (Some(Measure::Growth), d) => count(record.numerator) + d.map_or(0, count),
+        (_, Some(d)) => count(d),
+        (_, None) => count(record.numerator),
+    }
 }
 
 /// Met or missed only once final: before that, the rest of the period can change either (at
@@ -133,11 +175,62 @@ mod tests {
     }
 
     #[test]
-    fn few_cases_are_suppressed_money_never() {
+    fn a_total_less_the_visible_units_never_gives_away_one_suppressed_unit() {
+        use crate::view::{KpiView, Retention};
+        let units = UnitRegistry::parse(
+            "hsa_id,name,kommun_code\nSE2321000180-E1,Mora,2062\nSE2321000180-E2,Mora norra,2062\nSE2321000180-E3,Mora södra,2062\nSE2321000180-E4,Falun,2080\n",
+        )
+        .unwrap();
+        let presenter = Presenter { targets: Targets::default(), units, min_cases: 20 };
+        let today = vardpuls_core::calendar::LocalDay::parse("2026-11-23").unwrap();
+        let mut view = KpiView::new(Retention::default());
+        // Kommun 2062: 12 visits (suppressed), 40 and 300. The kommun's 352 less 300 would
+        // give away the 12 if the 40 were shown: the 40 is suppressed too, the 300 is not.
+        for (unit, n) in [("SE2321000180-E1", 12), ("SE2321000180-E2", 40), ("SE2321000180-E3", 300)] {
+            view.apply(record("visits", unit, "2026-11-23", n, None), today);
+        }
+        // Falun has one unit, not suppressed: nothing to hide beside it.
+        view.apply(record("visits", "SE2321000180-E4", "2026-11-23", 25, None), today);
+        let public = |view: &KpiView, unit: &str| {
+            let key = format!("visits/unit/{unit}/2026-11-23");
+            presenter.present_public(view, view.get("2026-11-23", &key).unwrap()).suppressed
+        };
+        assert_eq!(
+            ["SE2321000180-E1", "SE2321000180-E2", "SE2321000180-E3", "SE2321000180-E4"].map(|u| public(&view, u)),
+            [true, true, false, false]
+        );
+        // Internally (/metrics), only the small cell is flagged.
+        let key = "visits/unit/SE2321000180-E2/2026-11-23";
+        assert!(!presenter.present(view.get("2026-11-23", key).unwrap()).suppressed);
+        // With two small units in the kommun, nothing more is hidden.
+        view.apply(record("visits", "SE2321000180-E2", "2026-11-23", 15, None), today);
+        assert_eq!(
+            ["SE2321000180-E1", "SE2321000180-E2", "SE2321000180-E3"].map(|u| public(&view, u)),
+            [true, true, false]
+        );
+    }
+
+    #[test]
+    fn few_cases_are_suppressed_money_and_net_changes_by_theirs() {
         let presenter = Presenter { targets: Targets::default(), units: UnitRegistry::default(), min_cases: 20 };
-        assert!(presenter.present(&record("same_day_contact", "U1", "2026-11-23", 5, Some(19))).suppressed);
-        assert!(!presenter.present(&record("same_day_contact", "U1", "2026-11-23", 5, Some(20))).suppressed);
-        assert!(presenter.present(&record("visits", "U1", "2026-11-23", 7, None)).suppressed);
-        assert!(!presenter.present(&record("out_of_county_digital_cost_sek", "U1", "2026-11", 500, None)).suppressed);
+        let cases = |r: &KpiRecord| {
+            let p = presenter.present(r);
+            (p.cases, p.suppressed)
+        };
+        assert_eq!(cases(&record("same_day_contact", "U1", "2026-11-23", 5, Some(19))), (19, true));
+        assert_eq!(cases(&record("same_day_contact", "U1", "2026-11-23", 5, Some(20))), (20, false));
+        assert_eq!(cases(&record("visits", "U1", "2026-11-23", 7, None)), (7, true));
+        // 425.50 SEK from one psychologist contact: one case, suppressed.
+        let mut cost = record("out_of_county_digital_cost_sek", "U1", "2026-11", 425, None);
+        cost.cases = Some(1);
+        assert_eq!(cases(&cost), (1, true));
+        cost.cases = Some(31);
+        assert_eq!(cases(&cost), (31, false));
+        // A net change of -3 from 25 listings and 28 unlistings rests on 53 of them.
+        let mut net = record("listing_net_change", "U1", "2026-11", -3, None);
+        net.cases = Some(53);
+        assert_eq!(cases(&net), (53, false));
+        // Growth from 12 to 15 chats rests on 27.
+        assert_eq!(cases(&record("chat_growth", "U1", "2026-11", 15, Some(12))), (27, false));
     }
 }

@@ -151,6 +151,7 @@ pub(crate) mod tests {
             status: Status::NoTarget,
             is_final: false,
             revision: 0,
+            cases: None,
             live: None,
             updated_at: "2026-11-23T09:00:00Z".parse().unwrap(),
         }

@@ -5,6 +5,7 @@ SELECT kpi, unit_id, month, dimensions,
        sum(denominator) AS denominator,
        sum(pending) AS pending,
        max(last_event_at) AS last_event_at,
+       sum(cases) AS cases,
        max(day) AS last_day
 FROM daily
 WHERE kpi IN ({additive_kpis}) AND month IN ({months})
