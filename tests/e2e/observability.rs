@@ -121,9 +121,19 @@ async fn prometheus_scrapes_the_exporter_and_every_dashboard_query_returns_data(
     });
     let region = wait_for("the region roll-up", Duration::from_secs(60), || {
         let kpis = json(&address, "/api/v1/kpis?kpi=same_day_contact&scope=region&scope_id=20")?;
-        kpis["items"].as_array().filter(|items| items.len() == 2).cloned()
+        let items = kpis["items"].as_array()?;
+        // Today and this month, in total and per operator (region-run Mora and Särna, private
+        // Koppardalen, as deploy/units.csv says).
+        (items.len() == 6).then(|| items.clone())
     });
-    assert!(region.iter().all(|r| r["target"] == 0.95), "{region:?}");
+    let totals: Vec<&Value> = region.iter().filter(|r| r["dimensions"] == serde_json::json!({})).collect();
+    assert!(totals.len() == 2 && totals.iter().all(|r| r["target"] == 0.95), "{region:?}");
+    let private_today = region
+        .iter()
+        .find(|r| r["dimensions"]["operator"] == "private" && r["grain"] == "day")
+        .expect("the private units' total today");
+    // Koppardalen answers every call.
+    assert_eq!(private_today["value"], 1.0, "{private_today:?}");
 
     // Worst first: Mora answers 6 in 10 directly, Särna 8 in 10, Koppardalen all.
     let order: Vec<&str> = board["units"].as_array().unwrap().iter().map(|u| u["scope_id"].as_str().unwrap()).collect();

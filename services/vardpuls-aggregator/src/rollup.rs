@@ -134,6 +134,12 @@ impl RollupView {
                 if let Some(kommun) = kommun {
                     out.push((Scope::Kommun, kommun, record.dimensions.clone()));
                 }
+                // Region-run and private units side by side: the region's total per operator.
+                if let Some(operator) = self.registry.get(&record.scope_id).and_then(|u| u.operator) {
+                    let mut dims = record.dimensions.clone();
+                    dims.insert("operator".into(), operator.as_str().into());
+                    out.push((Scope::Region, region.clone(), dims));
+                }
                 out.push((Scope::Region, region, record.dimensions.clone()));
                 out
             }
@@ -313,6 +319,28 @@ mod tests {
         assert_eq!(n("listing_net_change/region/20/2026-03-29/kommun_code=2080"), 2);
         assert_eq!(n("listing_net_change/region/20/2026-03-29/kommun_code=2062"), 2);
         assert_eq!(n("listing_net_change/region/20/2026-03-29"), 4);
+    }
+
+    #[test]
+    fn a_region_is_also_summed_per_operator() {
+        let registry = UnitRegistry::parse(
+            "hsa_id,name,kommun_code,operator,care_area\nSE2321000115-E1,Halmstad,1380,private,\nSE2321000115-E2,Varberg,1383,region,\nSE2321000115-E3,Falkenberg,1382,region,\n",
+        )
+        .unwrap();
+        let mut view = RollupView::new(registry);
+        for (unit, n, d) in [("SE2321000115-E1", 87, 100), ("SE2321000115-E2", 190, 200), ("SE2321000115-E3", 48, 50)] {
+            view.apply(&unit_record(unit, "same_day_contact", n, Some(d), &[]));
+        }
+        let out: HashMap<String, KpiRecord> = view.flush().into_iter().map(|r| (r.key(), r)).collect();
+        let sums = |key: &str| (out[key].numerator, out[key].denominator.unwrap());
+        let d = |n: i64| Decimal::from(n);
+        assert_eq!(sums("same_day_contact/region/13/2026-03-29/operator=private"), (d(87), d(100)));
+        assert_eq!(sums("same_day_contact/region/13/2026-03-29/operator=region"), (d(238), d(250)));
+        assert_eq!(sums("same_day_contact/region/13/2026-03-29"), (d(325), d(350)));
+        assert!(
+            !out.keys().any(|k| k.contains("kommun") && k.contains("operator")),
+            "per operator at region scope only"
+        );
     }
 
     #[test]

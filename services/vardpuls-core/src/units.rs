@@ -1,7 +1,8 @@
 //! The unit registry: where each vårdcentral is (kommun, region) and what it is called.
 //!
-//! Loaded from a CSV file (`deploy/units.csv`: `hsa_id,name,kommun_code`); the region is the
-//! kommun's län. A unit missing from the file still gets its region when the HSA-id's
+//! Loaded from a CSV file (`deploy/units.csv`: `hsa_id,name,kommun_code`, optionally
+//! `operator` and `care_area`, the groups targets can be set for); the region is the kommun's
+//! län. A unit missing from the file still gets its region when the HSA-id's
 //! organisation number is a known region's, so region roll-ups do not silently lose it.
 
 use crate::domain::{HsaId, KommunCode, RegionCode};
@@ -13,6 +14,36 @@ pub struct Unit {
     pub name: String,
     pub kommun: Option<KommunCode>,
     pub region: RegionCode,
+    /// Who runs it, where the register says.
+    pub operator: Option<Operator>,
+    /// The region's own grouping of units (a närområde, a care area), where the register says.
+    pub care_area: Option<String>,
+}
+
+/// Who runs a vårdcentral: the region itself or a private provider under vårdval. Regions
+/// follow the two side by side, sometimes against different targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operator {
+    Region,
+    Private,
+}
+
+impl Operator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operator::Region => "region",
+            Operator::Private => "private",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Operator, String> {
+        match s {
+            "region" => Ok(Operator::Region),
+            "private" => Ok(Operator::Private),
+            _ => Err(format!("operator `{s}` is neither `region` nor `private`")),
+        }
+    }
 }
 
 /// Organisation numbers of regions (catalogue owners) and their län codes.
@@ -28,22 +59,42 @@ pub struct UnitRegistry {
 }
 
 impl UnitRegistry {
-    /// Parses `hsa_id,name,kommun_code` lines after a header. Errors name the line.
+    /// Parses lines after a header `hsa_id,name,kommun_code`, which may go on with
+    /// `operator` and `care_area` (in that order; a field may be empty). Errors name the line.
     pub fn parse(csv: &str) -> Result<UnitRegistry, String> {
+        let mut lines = csv.lines().enumerate();
+        let header: Vec<&str> = lines.next().map(|(_, h)| h.split(',').map(str::trim).collect()).unwrap_or_default();
+        const COLUMNS: [&str; 5] = ["hsa_id", "name", "kommun_code", "operator", "care_area"];
+        if header.len() < 3 || header.len() > COLUMNS.len() || header[..] != COLUMNS[..header.len()] {
+            return Err(format!(
+                "line 1: expected the header hsa_id,name,kommun_code[,operator[,care_area]], got {}",
+                header.join(",")
+            ));
+        }
         let mut units = HashMap::new();
-        for (i, line) in csv.lines().enumerate().skip(1) {
+        for (i, line) in lines {
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
+            let at = |e: String| format!("line {}: {e}", i + 1);
             let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-            let [hsa, name, kommun] = fields[..] else {
-                return Err(format!("line {}: expected hsa_id,name,kommun_code", i + 1));
-            };
-            let hsa_id = HsaId::parse(hsa).map_err(|e| format!("line {}: {e}", i + 1))?;
-            let kommun = KommunCode::parse(kommun).map_err(|e| format!("line {}: {e}", i + 1))?;
+            if fields.len() != header.len() {
+                return Err(at(format!("expected {} fields ({})", header.len(), header.join(","))));
+            }
+            let hsa_id = HsaId::parse(fields[0]).map_err(|e| at(e.to_string()))?;
+            let kommun = KommunCode::parse(fields[2]).map_err(|e| at(e.to_string()))?;
+            let optional = |n: usize| fields.get(n).filter(|f| !f.is_empty()).copied();
+            let operator = optional(3).map(Operator::parse).transpose().map_err(at)?;
             units.insert(
-                hsa.to_string(),
-                Unit { hsa_id, name: name.to_string(), kommun: Some(kommun), region: kommun.region() },
+                fields[0].to_string(),
+                Unit {
+                    hsa_id,
+                    name: fields[1].to_string(),
+                    kommun: Some(kommun),
+                    region: kommun.region(),
+                    operator,
+                    care_area: optional(4).map(str::to_string),
+                },
             );
         }
         let mut in_kommun: HashMap<String, Vec<String>> = HashMap::new();
@@ -82,7 +133,14 @@ impl UnitRegistry {
         }
         let id = HsaId::parse(hsa_id).ok()?;
         let (_, region) = REGION_ORGANISATIONS.iter().find(|(org, _)| *org == id.organisation_number())?;
-        Some(Unit { name: hsa_id.to_string(), kommun: None, region: RegionCode::parse(region).ok()?, hsa_id: id })
+        Some(Unit {
+            name: hsa_id.to_string(),
+            kommun: None,
+            region: RegionCode::parse(region).ok()?,
+            hsa_id: id,
+            operator: None,
+            care_area: None,
+        })
     }
 
     /// Whether the unit is in the file (not only known by its organisation number).
@@ -122,6 +180,23 @@ mod tests {
         assert_eq!(r.units_in_kommun("2062"), ["SE2321000180-E00101"]);
         assert_eq!(r.kommuner_in_region("20"), ["2062"]);
         assert!(r.units_in_kommun("2080").is_empty());
-        assert!(UnitRegistry::parse("h\nSE1,x\n").unwrap_err().contains("line 2"));
+        assert!(UnitRegistry::parse("h\nSE1,x\n").unwrap_err().contains("line 1"));
+        assert!(UnitRegistry::parse("hsa_id,name,kommun_code\nSE1,x\n").unwrap_err().contains("line 2"));
+    }
+
+    #[test]
+    fn operator_and_care_area_are_optional_columns() {
+        let r = UnitRegistry::parse(
+            "hsa_id,name,kommun_code,operator,care_area\nSE2321000115-E1,Vårdcentral Halmstad,1380,private,Halmstad norr\nSE2321000115-E2,Vårdcentral Varberg,1383,region,\n",
+        )
+        .unwrap();
+        let (halmstad, varberg) = (r.get("SE2321000115-E1").unwrap(), r.get("SE2321000115-E2").unwrap());
+        assert_eq!(
+            (halmstad.operator, halmstad.care_area.as_deref()),
+            (Some(Operator::Private), Some("Halmstad norr"))
+        );
+        assert_eq!((varberg.operator, varberg.care_area), (Some(Operator::Region), None));
+        let bad = "hsa_id,name,kommun_code,operator\nSE2321000115-E1,x,1380,privat\n";
+        assert!(UnitRegistry::parse(bad).unwrap_err().contains("line 2: operator `privat`"));
     }
 }

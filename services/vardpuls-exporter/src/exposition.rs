@@ -129,6 +129,7 @@ fn dimension_label(dimension: &str) -> Option<&'static str> {
         "provider" => "provider",
         "home_region" => "home_region",
         "kommun_code" => "kommun_code",
+        "operator" => "operator",
         _ => return None,
     })
 }

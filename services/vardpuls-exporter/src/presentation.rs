@@ -85,7 +85,8 @@ impl Presenter {
     pub fn present<'a>(&self, record: &'a KpiRecord) -> Presented<'a> {
         let target = period_start(&record.period).and_then(|start| {
             let region = self.region_of(record.scope, &record.scope_id);
-            self.targets.resolve(&record.kpi, record.scope, &record.scope_id, region.as_deref(), start)
+            let unit = (record.scope == Scope::Unit).then(|| self.units.get(&record.scope_id)).flatten();
+            self.targets.resolve(&record.kpi, record.scope, &record.scope_id, region.as_deref(), unit.as_ref(), start)
         });
         let cases = cases_of(record);
         Presented { record, target, status: status(record, target), cases, suppressed: cases < self.min_cases }

@@ -1,13 +1,16 @@
 //! Targets: what each KPI should reach, from one file (`deploy/targets.toml`).
 //!
-//! A rule names a KPI and optionally a region or a unit, a value, a direction and the day it
-//! takes effect. For a KPI value the most specific rule wins (unit, then region, then the
-//! default); among equally specific rules the one with the latest `from` on or before the
-//! period's first day wins, so a target change does not rewrite history.
+//! A rule names a KPI and optionally a region, a group of units (`operator`, `care_area`, as
+//! the unit register gives them) or a unit, a value, a direction and the day it takes effect.
+//! For a KPI value the most specific rule wins (a unit; then a group, within a region before
+//! anywhere; then a region; then the default); among equally specific rules the one with the
+//! latest `from` on or before the period's first day wins, so a target change does not rewrite
+//! history. Group rules apply to units only: kommun and region totals mix groups.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use vardpuls_core::outputs::Scope;
+use vardpuls_core::units::{Operator, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +40,12 @@ pub struct TargetRule {
     /// HSA-id of one unit.
     #[serde(default)]
     pub unit: Option<String>,
+    /// Units run by this operator (`region` or `private`, from the unit register).
+    #[serde(default)]
+    pub operator: Option<Operator>,
+    /// Units of this care area (from the unit register).
+    #[serde(default)]
+    pub care_area: Option<String>,
     /// A ratio from 0 to 1 for shares; seconds for waits; growth as a fraction (0.10 = +10 %).
     pub target: f64,
     pub direction: Direction,
@@ -47,12 +56,20 @@ pub struct TargetRule {
 }
 
 impl TargetRule {
+    /// A unit before groups, groups (the more named, the more specific) before a region.
     fn specificity(&self) -> u8 {
-        match (&self.unit, &self.region) {
-            (Some(_), _) => 2,
-            (None, Some(_)) => 1,
-            (None, None) => 0,
+        let groups = u8::from(self.operator.is_some()) + u8::from(self.care_area.is_some());
+        if self.unit.is_some() { 8 } else { groups * 2 + u8::from(self.region.is_some()) }
+    }
+
+    /// Whether the rule's groups hold for a value of `scope` (the unit's register entry).
+    fn groups_match(&self, scope: Scope, unit: Option<&Unit>) -> bool {
+        if self.operator.is_none() && self.care_area.is_none() {
+            return true;
         }
+        let Some(unit) = unit.filter(|_| scope == Scope::Unit) else { return false };
+        self.operator.is_none_or(|o| unit.operator == Some(o))
+            && self.care_area.as_ref().is_none_or(|a| unit.care_area.as_ref() == Some(a))
     }
 }
 
@@ -118,19 +135,21 @@ impl Targets {
         ids
     }
 
-    /// The target for `kpi` at `scope`/`scope_id` (in `region`, when known) for a period that
-    /// starts on `period_start`.
+    /// The target for `kpi` at `scope`/`scope_id` (in `region`, when known; `unit`: a unit's
+    /// register entry, for group rules) for a period that starts on `period_start`.
     pub fn resolve(
         &self,
         kpi: &str,
         scope: Scope,
         scope_id: &str,
         region: Option<&str>,
+        unit: Option<&Unit>,
         period_start: NaiveDate,
     ) -> Option<Target> {
         self.rules
             .iter()
             .filter(|r| r.kpi == kpi && r.from <= period_start)
+            .filter(|r| r.groups_match(scope, unit))
             .filter(|r| match (&r.unit, &r.region) {
                 (Some(unit), _) => scope == Scope::Unit && unit == scope_id,
                 (None, Some(rule_region)) => region == Some(rule_region.as_str()),
@@ -180,7 +199,8 @@ from = "2027-01-01"
     #[test]
     fn most_specific_then_latest_effective_rule_wins() {
         let t = Targets::parse(FILE, &["same_day_contact"]).unwrap();
-        let get = |scope, id, region, d| t.resolve("same_day_contact", scope, id, region, day(d)).map(|t| t.value);
+        let get =
+            |scope, id, region, d| t.resolve("same_day_contact", scope, id, region, None, day(d)).map(|t| t.value);
         assert_eq!(get(Scope::Unit, "SE2321000180-E00101", Some("20"), "2026-11-23"), Some(0.95));
         assert_eq!(get(Scope::Unit, "SE2321000115-E00002", Some("13"), "2026-11-23"), Some(0.90));
         assert_eq!(get(Scope::Region, "13", Some("13"), "2026-11-23"), Some(0.90));
@@ -190,8 +210,54 @@ from = "2027-01-01"
         // A later default does not beat a region rule, but replaces the older default.
         assert_eq!(get(Scope::Unit, "SE2321000180-E00101", Some("20"), "2027-02-01"), Some(0.97));
         assert_eq!(get(Scope::Region, "13", Some("13"), "2027-02-01"), Some(0.90));
-        assert_eq!(t.resolve("visits", Scope::Unit, "x", None, day("2026-01-01")), None);
+        assert_eq!(t.resolve("visits", Scope::Unit, "x", None, None, day("2026-01-01")), None);
         assert_eq!(get(Scope::Unit, "x", None, "2018-01-01"), None);
+    }
+
+    #[test]
+    fn group_rules_apply_to_the_units_of_the_group() {
+        // Halland: 95 % for its own vårdcentraler, 90 % for private ones; one care area's
+        // private units at 85 %.
+        let file = r#"
+[[target]]
+kpi = "same_day_contact"
+region = "13"
+target = 0.95
+direction = "at_least"
+from = "2024-01-01"
+
+[[target]]
+kpi = "same_day_contact"
+region = "13"
+operator = "private"
+target = 0.90
+direction = "at_least"
+from = "2024-01-01"
+
+[[target]]
+kpi = "same_day_contact"
+operator = "private"
+care_area = "Halmstad norr"
+target = 0.85
+direction = "at_least"
+from = "2024-01-01"
+"#;
+        let t = Targets::parse(file, &["same_day_contact"]).unwrap();
+        let units = vardpuls_core::units::UnitRegistry::parse(
+            "hsa_id,name,kommun_code,operator,care_area\nSE2321000115-E1,Halmstad privat,1380,private,Halmstad norr\nSE2321000115-E2,Varberg privat,1383,private,\nSE2321000115-E3,Varberg,1383,region,\n",
+        )
+        .unwrap();
+        let get = |scope, id: &str| {
+            let unit = units.get(id);
+            t.resolve("same_day_contact", scope, id, Some("13"), unit.as_ref(), day("2026-11-01")).map(|t| t.value)
+        };
+        assert_eq!(get(Scope::Unit, "SE2321000115-E1"), Some(0.85));
+        assert_eq!(get(Scope::Unit, "SE2321000115-E2"), Some(0.90));
+        assert_eq!(get(Scope::Unit, "SE2321000115-E3"), Some(0.95));
+        // A region's total mixes groups: the region's rule.
+        assert_eq!(get(Scope::Region, "13"), Some(0.95));
+        let bad = file.replace("operator = \"private\"\ncare_area", "operator = \"privat\"\ncare_area");
+        assert!(Targets::parse(&bad, &["same_day_contact"]).is_err());
     }
 
     #[test]
