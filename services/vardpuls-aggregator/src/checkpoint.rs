@@ -14,7 +14,9 @@
 //! - `<partition>.days/<day>.arrow`, a closed day's events ([`crate::day_store`]), for as long
 //!   as the day is restatable;
 //! - `<partition>.months/<month>.json`, a month's final values as last published, to publish
-//!   only what a restatement changes.
+//!   only what a restatement changes;
+//! - `<partition>.persons/<month>.json`, who was listed via 1177 that month, per unit
+//!   ([`crate::persons`]), written when it changed.
 //!
 //! So a checkpoint writes what the batch changed, not the open days or the history the shard
 //! keeps. Closed days of months no open day needs are then dropped from memory
@@ -67,6 +69,10 @@ fn day_store_path(dir: &Path, day: NaiveDate) -> PathBuf {
 
 fn month_path(state_dir: &Path, topic: Topic, partition: i32, month: LocalMonth) -> PathBuf {
     state_dir.join(topic.name()).join(format!("{partition}.months")).join(format!("{month}.json"))
+}
+
+fn persons_dir(state_dir: &Path, topic: Topic, partition: i32) -> PathBuf {
+    state_dir.join(topic.name()).join(format!("{partition}.persons"))
 }
 
 fn emitted_path(state_dir: &Path, topic: Topic, partition: i32, generation: u64) -> PathBuf {
@@ -176,6 +182,7 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     }
     bytes += write_day_stores(state_dir, shard)?;
     bytes += write_month_finals(state_dir, shard)?;
+    bytes += write_persons(state_dir, shard)?;
     bytes += append_journals(state_dir, shard)?;
     let compacted_from = shard.emitted.log.generation;
     bytes += append_emitted(state_dir, shard)?;
@@ -262,6 +269,43 @@ fn write_day_stores(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> 
 
 /// Writes the final monthly values published in this batch, and forgets them: they are read
 /// again only when a restatement changes their month.
+/// Writes the months whose persons changed. Written before the head, and ahead of it harmlessly:
+/// a set only grows, and the replay adds the same persons again.
+fn write_persons(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
+    let mut bytes = 0;
+    let dir = persons_dir(state_dir, shard.topic, shard.partition);
+    for month in std::mem::take(&mut shard.persons.changed) {
+        let Some(persons) = shard.persons.months.get(&month) else { continue };
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        bytes += write_atomically(&dir.join(format!("{month}.json")), persons)?;
+    }
+    Ok(bytes)
+}
+
+/// Reads every month's persons of a shard, and removes months the shard has expired.
+fn read_persons(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<()> {
+    let dir = persons_dir(state_dir, shard.topic, shard.partition);
+    let oldest = shard.oldest_restatable().map(|d| LocalDay::from_date(d).month());
+    for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let Some(month) = path.file_stem().and_then(|s| s.to_str()).and_then(parse_month) else { continue };
+        if oldest.is_some_and(|oldest| month < oldest) {
+            let _ = fs::remove_file(&path);
+            continue;
+        }
+        let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let persons =
+            serde_json::from_reader(BufReader::new(file)).with_context(|| format!("reading {}", path.display()))?;
+        shard.persons.months.insert(month, persons);
+    }
+    Ok(())
+}
+
+fn parse_month(s: &str) -> Option<LocalMonth> {
+    let (year, month) = s.split_once('-')?;
+    Some(LocalMonth { year: year.parse().ok()?, month: month.parse().ok().filter(|m| (1..=12).contains(m))? })
+}
+
 fn write_month_finals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     let mut bytes = 0;
     for month in std::mem::take(&mut shard.month_finals_changed) {
@@ -316,6 +360,7 @@ pub fn prepare(state_dir: Option<&Path>, shard: &mut Shard) -> anyhow::Result<()
     if catalogue::compares_with_last_year(topic) {
         months.extend(restated.iter().map(|m| m.same_month_next_year()));
     }
+    months.extend(shard.later_months_of_restated_years());
     months.extend(shard.months_to_finalize());
     for month in months {
         if shard.is_final(month.last_day()) && !shard.month_finals.contains_key(&month) {
@@ -584,6 +629,7 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
             shard.closed = closed;
         }
     }
+    read_persons(state_dir, &mut shard)?;
     Ok(Some(shard))
 }
 

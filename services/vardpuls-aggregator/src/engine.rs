@@ -7,6 +7,7 @@
 use crate::catalogue::{self, CATALOGUE, MONTH_TO_DATE_SQL, MONTHLY_LAST_SQL, MONTHLY_SUM_SQL, Measure, Stage};
 use crate::config::AggregatorConfig;
 use crate::partial::{self, Partial, Period};
+use crate::persons::{self, PersonsListed};
 use crate::records::{self, ToPublish};
 use crate::shard::{Applied, NotRestatable, Policy, Shard};
 use crate::stocks;
@@ -228,7 +229,8 @@ impl Engine {
         let mut closing: HashMap<ShardId, BTreeSet<NaiveDate>> = HashMap::new();
         let mut active: BTreeSet<ShardId> = BTreeSet::new();
         // The months each shard recomputes: of its changed and closing days, those becoming
-        // final now, and where a KPI compares with last year, those a year after restated ones.
+        // final now, where a KPI compares with last year, those a year after restated ones, and
+        // where one counts from January, the later months of restated ones' years.
         let mut months_of: HashMap<ShardId, BTreeSet<LocalMonth>> = HashMap::new();
         for shard in self.shards.values_mut() {
             shard.open_days_without_events();
@@ -252,6 +254,7 @@ impl Engine {
                     shard.restated_months().into_iter().map(|m| m.same_month_next_year()).filter(|m| has_days_in(*m)),
                 );
             }
+            months.extend(shard.later_months_of_restated_years());
             if !shard.dirty.is_empty() || !months.is_empty() {
                 active.insert(*id);
                 months_of.insert(*id, months);
@@ -370,13 +373,19 @@ impl Engine {
         if !rows.is_empty() && !all_months.is_empty() {
             self.register("daily", daily_table(&rows, &current_days)?)?;
             let month_list = sql_list(&all_months);
+            let month_rows = all_months.iter().map(|m| format!("('{m}', {})", m.year)).collect::<Vec<_>>().join(", ");
             let sum_sql =
                 self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &daily_kpi_list(false))]);
             let last_sql =
                 self.render(MONTHLY_LAST_SQL, &[("{months}", &month_list), ("{stock_kpis}", &daily_kpi_list(true))]);
+            let persons = active.iter().filter(|id| catalogue::accumulates_over_the_year(id.0));
+            let persons =
+                persons::table(persons.map(|id| &self.shards[id].persons), &PersonsListed::year_to(&all_months))?;
+            self.register("persons_via_1177", persons)?;
             let mut queries = vec![("monthly", sum_sql), ("monthly stock", last_sql)];
             for kpi in CATALOGUE.iter().filter(|k| matches!(k.stage, Stage::Monthly { .. })) {
-                queries.push((kpi.id, self.render(kpi.sql, &[("{months}", &month_list)])));
+                queries
+                    .push((kpi.id, self.render(kpi.sql, &[("{months}", &month_list), ("{month_rows}", &month_rows)])));
             }
             for p in self.run_together(&queries).await? {
                 let topic = source_of(&p.kpi)?;
@@ -501,6 +510,10 @@ impl Engine {
                 if seen.insert(p.unit_id.as_str()) {
                     found.extend(HsaId::parse(&p.unit_id).ok().map(|unit| (*id, unit)));
                 }
+            }
+            // Persons of earlier months count in a year to date.
+            for persons in shard.persons.months.values() {
+                found.extend(persons.0.keys().filter_map(|u| HsaId::parse(u).ok()).map(|unit| (*id, unit)));
             }
         }
         for ((topic, partition), unit) in found {

@@ -14,6 +14,7 @@ pub mod emitted;
 pub mod engine;
 pub mod metrics;
 pub mod partial;
+pub mod persons;
 pub mod records;
 pub mod rollup;
 pub mod rollup_service;

@@ -21,6 +21,7 @@
 use crate::catalogue;
 use crate::emitted::Emitted;
 use crate::partial::{Partial, Period};
+use crate::persons::PersonsListed;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use compact_str::CompactString;
 // foldhash, not SipHash: the event-id set is probed once per event (SipHash was 6 % of replay).
@@ -84,6 +85,8 @@ pub struct Shard {
     pub emitted: Emitted,
     /// Open days that received events since the last computation.
     pub dirty: BTreeSet<NaiveDate>,
+    /// Who was listed via 1177, per month and unit (listings only): persons, not events.
+    pub persons: PersonsListed,
     /// Closed days whose partials are already in their own checkpoint segment file.
     pub persisted: BTreeSet<NaiveDate>,
     /// How much of each open day's events its checkpoint journal holds (events are only ever
@@ -176,6 +179,7 @@ impl Shard {
             levels: HashMap::default(),
             emitted: Emitted::default(),
             dirty: BTreeSet::new(),
+            persons: PersonsListed::default(),
             persisted: BTreeSet::new(),
             journaled: BTreeMap::new(),
             recent_day: None,
@@ -219,6 +223,9 @@ impl Shard {
             return Applied::Duplicate;
         }
         self.advance(at);
+        if let Some(person) = listed_via_1177(&event) {
+            self.persons.add(day.month(), event.unit_id().as_str(), person, at);
+        }
         self.open.entry(date).or_default().push(event);
         self.dirty.insert(date);
         Applied::Counted
@@ -326,6 +333,24 @@ impl Shard {
         self.restated_days.keys().map(|d| LocalDay::from_date(*d).month()).collect()
     }
 
+    /// Where a KPI counts from January (persons listed via 1177 this year): the months after a
+    /// restated one in its year that have days, whose year to date the restatement changes.
+    pub fn later_months_of_restated_years(&self) -> BTreeSet<LocalMonth> {
+        if !catalogue::accumulates_over_the_year(self.topic) {
+            return BTreeSet::new();
+        }
+        let days = self.closed_days();
+        let has_days = |m: &LocalMonth| {
+            let (first, last) = (m.first_day().date(), m.last_day().date());
+            days.range(first..=last).next().is_some() || self.open.range(first..=last).next().is_some()
+        };
+        self.restated_months()
+            .into_iter()
+            .flat_map(|m| (m.month + 1..=12).map(move |month| LocalMonth { year: m.year, month }))
+            .filter(has_days)
+            .collect()
+    }
+
     /// Applies the events that waited for their days to be reopened.
     pub fn apply_restating(&mut self) -> Vec<Applied> {
         std::mem::take(&mut self.restating).into_iter().map(|e| self.apply(e)).collect()
@@ -404,6 +429,7 @@ impl Shard {
     /// removes their files).
     pub fn expire(&mut self) {
         if let Some(oldest) = self.oldest_restatable() {
+            self.persons.expire(LocalDay::from_date(oldest).month());
             self.closed.retain(|d, _| *d >= oldest);
             self.archived.retain(|d| *d >= oldest);
             self.event_days.retain(|d| *d >= oldest);
@@ -432,6 +458,7 @@ impl Shard {
         if growth {
             months.extend(self.restated_months().into_iter().map(|m| m.same_month_next_year()));
         }
+        months.extend(self.later_months_of_restated_years());
         if growth {
             let read: Vec<LocalMonth> = months.iter().chain(&current).copied().collect();
             months.extend(read.iter().map(|m| m.same_month_last_year()));
@@ -488,6 +515,19 @@ impl Shard {
     /// Every closed day, in memory or archived.
     pub fn closed_days(&self) -> BTreeSet<NaiveDate> {
         self.closed.keys().chain(&self.archived).copied().collect()
+    }
+}
+
+/// The person of a listing made in the 1177 e-services.
+fn listed_via_1177(event: &InputEvent) -> Option<&str> {
+    use vardpuls_core::events::{ListingChannel, ListingEventType};
+    match event {
+        InputEvent::Listing(l)
+            if l.event_type == ListingEventType::Listed && l.channel == Some(ListingChannel::EService1177) =>
+        {
+            l.patient_ref.as_ref().map(|p| p.as_str())
+        }
+        _ => None,
     }
 }
 

@@ -643,3 +643,57 @@ async fn a_late_event_restates_an_archived_day_after_a_restart_as_without_one() 
     assert_eq!(restarted.feed.get(&format!("chats_started/unit/{OTHER}/2026-03")).numerator, dec(3));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn persons_listed_via_1177_count_once_per_month_and_over_the_year_also_restated_and_restarted() {
+    let dir = std::env::temp_dir().join(format!("vardpuls-engine-persons-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut f = CheckpointedFeed { feed: Feed::new(), dir: dir.clone() };
+    let mut n = 700;
+    let mut list = |f: &mut CheckpointedFeed, person: &str, channel: &str, at: &str| {
+        n += 1;
+        let body =
+            format!(r#""event_type":"listed","patient_ref":"{person}","kommun_code":"2062","channel":"{channel}""#);
+        let routed = f.feed.offer(Topic::Listings, listing(n, at, UNIT, &body));
+        assert!(matches!(routed, Routed::Counted | Routed::Restating), "{at}: {routed:?}");
+    };
+    // January: p-1 twice via 1177, p-2 by form. March: p-1 again, p-3 twice. April: p-4.
+    list(&mut f, "p-1", "e_service_1177", "2026-01-10T10:00:00+01:00");
+    list(&mut f, "p-1", "e_service_1177", "2026-01-20T10:00:00+01:00");
+    list(&mut f, "p-2", "form", "2026-01-15T10:00:00+01:00");
+    list(&mut f, "p-1", "e_service_1177", "2026-03-05T10:00:00+01:00");
+    list(&mut f, "p-3", "e_service_1177", "2026-03-06T10:00:00+01:00");
+    list(&mut f, "p-3", "e_service_1177", "2026-03-07T10:00:00+01:00");
+    list(&mut f, "p-4", "e_service_1177", "2026-04-02T10:00:00+02:00");
+    f.compute().await;
+    let persons = |f: &CheckpointedFeed, kpi: &str, month: &str| -> (i64, bool) {
+        let r = f.feed.get(&format!("{kpi}/unit/{UNIT}/{month}"));
+        (r.numerator.try_into().unwrap(), r.is_final)
+    };
+    let month = |f: &CheckpointedFeed, m| persons(f, "persons_listed_via_1177", m);
+    let ytd = |f: &CheckpointedFeed, m| persons(f, "persons_listed_via_1177_ytd", m);
+    assert_eq!([month(&f, "2026-01"), month(&f, "2026-03"), month(&f, "2026-04")], [(1, true), (2, true), (1, false)]);
+    // The year to date: p-1; p-1 (no one in February); p-1 and p-3; and p-4.
+    assert_eq!(
+        ["2026-01", "2026-02", "2026-03", "2026-04"].map(|m| ytd(&f, m)),
+        [(1, true), (1, true), (2, true), (3, false)]
+    );
+    // 3 listings via 1177 in March, 2 persons.
+    assert_eq!(f.feed.get(&format!("listings_via_1177/unit/{UNIT}/2026-03")).numerator, dec(3));
+
+    // A late listing of a new person on 10 February restates February and the year to date of
+    // every later month; then a restart from the checkpoints, and one more person in April.
+    list(&mut f, "p-5", "e_service_1177", "2026-02-10T10:00:00+01:00");
+    f.compute().await;
+    assert_eq!(month(&f, "2026-02"), (1, true));
+    assert_eq!(["2026-02", "2026-03", "2026-04"].map(|m| ytd(&f, m)), [(2, true), (3, true), (4, false)]);
+    assert!(f.feed.get(&format!("persons_listed_via_1177_ytd/unit/{UNIT}/2026-03")).revision > 0, "restated");
+    f.restart();
+    list(&mut f, "p-6", "e_service_1177", "2026-04-03T10:00:00+02:00");
+    list(&mut f, "p-1", "e_service_1177", "2026-04-03T11:00:00+02:00");
+    f.compute().await;
+    // April: p-4, p-6 and p-1 (again this year, but new this month); the year: p-1 to p-6
+    // without p-2, who listed by form.
+    assert_eq!((month(&f, "2026-04"), ytd(&f, "2026-04")), ((3, false), (5, false)));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,7 +5,9 @@
 //! aggregates, one row per unit, local day and breakdown:
 //! `unit_id, day, dimensions, numerator, denominator, pending, last_event_at` (the latest
 //! `occurred_at` behind the value: its `updated_at`, the same in every run).
-//! Monthly KPIs read those partials as the table `daily`. A daily KPI that carries a level from
+//! Monthly KPIs read those partials as the table `daily`, with the months to compute as
+//! `{months}` (a list for `IN`) and `{month_rows}` (`VALUES` rows of month and year); the persons KPIs read
+//! the table `persons_via_1177` ([`crate::persons`]). A daily KPI that carries a level from
 //! day to day (a stock) reads the last final value per unit and breakdown from the table
 //! `closed_latest` (`kpi, unit_id, dimensions, numerator`).
 //!
@@ -37,8 +39,9 @@ pub enum Stage {
     Daily { source: Topic },
     /// Computed per month from the daily partials of one input topic's KPIs; with `last_year`,
     /// also from the same month a year earlier (those days then stay in memory, see
-    /// [`crate::shard::Shard::resident_months`]).
-    Monthly { source: Topic, last_year: bool },
+    /// [`crate::shard::Shard::resident_months`]); with `year_to_date`, from January through the
+    /// month, so a restated month restates the later months of its year too.
+    Monthly { source: Topic, last_year: bool, year_to_date: bool },
 }
 
 /// How unit values sum up to kommun and region (see [`crate::rollup`]).
@@ -97,6 +100,15 @@ const fn daily(source: Topic) -> Stage {
     Stage::Daily { source }
 }
 
+/// What a monthly KPI reads besides its month: (last year's same month, January onwards).
+const THIS_MONTH: (bool, bool) = (false, false);
+const LAST_YEAR: (bool, bool) = (true, false);
+const YEAR_TO_DATE: (bool, bool) = (false, true);
+
+const fn monthly(source: Topic, (last_year, year_to_date): (bool, bool)) -> Stage {
+    Stage::Monthly { source, last_year, year_to_date }
+}
+
 pub const CATALOGUE: &[KpiDefinition] = &[
     kpi!("same_day_contact", daily(Topic::Phone), Ratio, Intraday),
     kpi!("phone_1177_mean_wait_seconds", daily(Topic::Phone), Mean, Intraday),
@@ -110,7 +122,9 @@ pub const CATALOGUE: &[KpiDefinition] = &[
     kpi!("listings_via_1177", daily(Topic::Listings), Count, Monthly),
     kpi!("listing_net_change", daily(Topic::Listings), Count, Monthly),
     kpi!("listed_patients", daily(Topic::Listings), Stock, Monthly),
-    kpi!("chat_growth", Stage::Monthly { source: Topic::Chats, last_year: true }, Growth, Monthly),
+    kpi!("chat_growth", monthly(Topic::Chats, LAST_YEAR), Growth, Monthly),
+    kpi!("persons_listed_via_1177", monthly(Topic::Listings, THIS_MONTH), Count, Monthly),
+    kpi!("persons_listed_via_1177_ytd", monthly(Topic::Listings, YEAR_TO_DATE), Count, Monthly),
 ];
 
 /// Sums daily partials into months for every daily KPI that is not a stock.
@@ -126,7 +140,13 @@ pub fn find(id: &str) -> Option<&'static KpiDefinition> {
 
 /// Whether a monthly KPI compares `topic`'s partials with the same month last year.
 pub fn compares_with_last_year(topic: Topic) -> bool {
-    CATALOGUE.iter().any(|k| k.stage == Stage::Monthly { source: topic, last_year: true })
+    CATALOGUE.iter().any(|k| matches!(k.stage, Stage::Monthly { source, last_year: true, .. } if source == topic))
+}
+
+/// Whether a monthly KPI of `topic`'s counts from January through its month: a restated month
+/// then restates the later months of its year.
+pub fn accumulates_over_the_year(topic: Topic) -> bool {
+    CATALOGUE.iter().any(|k| matches!(k.stage, Stage::Monthly { source, year_to_date: true, .. } if source == topic))
 }
 
 /// Whether a KPI is a stock (a level carried from day to day).
