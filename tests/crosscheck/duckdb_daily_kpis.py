@@ -109,6 +109,13 @@ QUERIES = {
         SELECT unit_id, day, '', count(*) FILTER (WHERE listed_unit_id <> unit_id), count(*)
         FROM production WHERE listed_unit_id IS NOT NULL GROUP BY unit_id, day
     """),
+    "visits_by_listing_unit": ("visits", """
+        SELECT unit_id, day, 'listed_unit=' || listed_unit_id, count(*), NULL
+        FROM production WHERE listed_unit_id IS NOT NULL GROUP BY unit_id, day, listed_unit_id
+    """),
+    "visits_listing_unit_unknown": ("visits", """
+        SELECT unit_id, day, '', count(*), NULL FROM production WHERE listed_unit_id IS NULL GROUP BY unit_id, day
+    """),
     "out_of_county_digital_cost_sek": ("visits", """
         WITH contacts AS (
             SELECT unit_id, day, profession, out_of_county.provider AS provider,

@@ -667,7 +667,7 @@ fn sql_list(months: &BTreeSet<LocalMonth>) -> String {
 fn source_of(kpi: &str) -> anyhow::Result<Topic> {
     match catalogue::find(kpi).map(|k| k.stage) {
         Some(Stage::Daily { source } | Stage::Monthly { source, .. }) => Ok(source),
-        None => anyhow::bail!("KPI {kpi} has no source topic"),
+        Some(Stage::Derived) | None => anyhow::bail!("KPI {kpi} has no source topic"),
     }
 }
 

@@ -43,6 +43,16 @@ struct Group {
 /// everything counted, and nothing vanishes.
 pub const UNKNOWN_REGION: &str = "unknown";
 
+/// One group a unit record contributes to.
+struct Target {
+    kpi: String,
+    scope: Scope,
+    scope_id: String,
+    dimensions: BTreeMap<String, String>,
+    /// For a listing unit's share: whether the visits were made at another unit.
+    elsewhere: Option<bool>,
+}
+
 /// How a unit missing from the register (`deploy/units.csv`) was rolled up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Unregistered {
@@ -97,14 +107,24 @@ impl RollupView {
             revision: record.revision,
             updated_at: record.updated_at,
         };
-        for (scope, scope_id, dimensions) in self.targets(record) {
+        for target in self.targets(record) {
+            let contribution = match target.elsewhere {
+                // A listing unit's share: all its listed patients' visits in the denominator,
+                // those made at another unit in the numerator.
+                Some(elsewhere) => Contribution {
+                    numerator: if elsewhere { record.numerator } else { Decimal::ZERO },
+                    denominator: Some(record.numerator),
+                    ..contribution.clone()
+                },
+                None => contribution.clone(),
+            };
             let mut group = Group {
-                kpi: record.kpi.clone(),
-                scope,
-                scope_id,
+                kpi: target.kpi,
+                scope: target.scope,
+                scope_id: target.scope_id,
                 grain: record.grain,
                 period: record.period.clone(),
-                dimensions,
+                dimensions: target.dimensions,
                 members: BTreeMap::new(),
             };
             let key = key_of(&group);
@@ -113,7 +133,7 @@ impl RollupView {
                 group
             });
             if group.members.get(&record.scope_id) != Some(&contribution) {
-                group.members.insert(record.scope_id.clone(), contribution.clone());
+                group.members.insert(record.scope_id.clone(), contribution);
                 self.dirty.insert(key);
             }
         }
@@ -125,10 +145,25 @@ impl RollupView {
     }
 
     /// Where a unit record rolls up to, by the KPI's roll-up rule.
-    fn targets(&mut self, record: &KpiRecord) -> Vec<(Scope, String, BTreeMap<String, String>)> {
+    fn targets(&mut self, record: &KpiRecord) -> Vec<Target> {
         let rule = catalogue::find(&record.kpi).map(|k| k.rollup).unwrap_or(Rollup::UnitLocation);
+        if let Rollup::ToListingUnit { derived } = rule {
+            let mut dimensions = record.dimensions.clone();
+            let Some(listing_unit) = dimensions.remove("listed_unit") else { return Vec::new() };
+            let elsewhere = Some(listing_unit != record.scope_id);
+            return vec![Target {
+                kpi: derived.into(),
+                scope: Scope::Unit,
+                scope_id: listing_unit,
+                dimensions,
+                elsewhere,
+            }];
+        }
+        let kpi = &record.kpi;
         let (kommun, region) = self.location_of(&record.scope_id);
-        match rule {
+        let target =
+            |scope, scope_id, dimensions| Target { kpi: kpi.clone(), scope, scope_id, dimensions, elsewhere: None };
+        let targets: Vec<(Scope, String, BTreeMap<String, String>)> = match rule {
             Rollup::UnitLocation => {
                 let mut out = Vec::new();
                 if let Some(kommun) = kommun {
@@ -152,7 +187,9 @@ impl RollupView {
                     None => vec![(Scope::Region, region, dims)],
                 }
             }
-        }
+            Rollup::ToListingUnit { .. } => unreachable!("handled above"),
+        };
+        targets.into_iter().map(|(scope, id, dims)| target(scope, id, dims)).collect()
     }
 
     /// A unit's kommun (if known) and region: from the register, else the region of its
@@ -341,6 +378,36 @@ mod tests {
             !out.keys().any(|k| k.contains("kommun") && k.contains("operator")),
             "per operator at region scope only"
         );
+    }
+
+    #[test]
+    fn visits_by_listing_unit_turn_into_each_listing_units_share_seen_elsewhere() {
+        let mut view = RollupView::new(registry());
+        let (e1, e2, e3) = ("SE2321000180-E1", "SE2321000180-E2", "SE2321000180-E3");
+        // Visited unit, listing unit, visits: E1's listed patients 5 visits at E1, 2 at E2, 1 at
+        // E3; E2's 3 at E1 and 7 at E2.
+        for (visited, listing, n) in [(e1, e1, 5), (e2, e1, 2), (e3, e1, 1), (e1, e2, 3), (e2, e2, 7)] {
+            view.apply(&unit_record(visited, "visits_by_listing_unit", n, None, &[("listed_unit", listing)]));
+        }
+        let published = view.flush();
+        assert!(published.iter().all(|r| r.kpi == "listed_patients_seen_elsewhere_share" && r.scope == Scope::Unit));
+        let out: HashMap<String, KpiRecord> = published.iter().map(|r| (r.key(), r.clone())).collect();
+        let share = |key: &str| (out[key].numerator, out[key].denominator.unwrap(), out[key].value.unwrap());
+        let d = |n: i64| Decimal::from(n);
+        assert_eq!(
+            share(&format!("listed_patients_seen_elsewhere_share/unit/{e1}/2026-03-29")),
+            (d(3), d(8), 3.0 / 8.0)
+        );
+        assert_eq!(share(&format!("listed_patients_seen_elsewhere_share/unit/{e2}/2026-03-29")), (d(3), d(10), 0.3));
+        assert_eq!(out.len(), 2, "E3 lists no one here");
+        // Read back from the topic, the listing units' values roll up like any: kommun 2062
+        // holds E1 and E2: 6 of 18.
+        for record in &published {
+            view.apply(record);
+        }
+        let rolled: HashMap<String, KpiRecord> = view.flush().into_iter().map(|r| (r.key(), r)).collect();
+        let kommun = &rolled["listed_patients_seen_elsewhere_share/kommun/2062/2026-03-29"];
+        assert_eq!((kommun.numerator, kommun.denominator), (d(6), Some(d(18))));
     }
 
     #[test]

@@ -41,6 +41,10 @@ impl KpiView {
     /// ignored; returns whether the record was kept.
     pub fn apply(&mut self, record: KpiRecord, today: LocalDay) -> bool {
         self.records_applied += 1;
+        // Plumbing between stages, not a figure (a breakdown row per pair of units).
+        if vardpuls_aggregator::catalogue::is_internal(&record.kpi) {
+            return false;
+        }
         if record.scope == Scope::Unit
             && let Some(feed) = feed_of(&record.kpi)
         {
@@ -125,7 +129,7 @@ impl KpiView {
 pub fn feed_of(kpi: &str) -> Option<&'static str> {
     match vardpuls_aggregator::catalogue::find(kpi)?.stage {
         vardpuls_aggregator::catalogue::Stage::Daily { source } => Some(source.short_name()),
-        vardpuls_aggregator::catalogue::Stage::Monthly { .. } => None,
+        vardpuls_aggregator::catalogue::Stage::Monthly { .. } | vardpuls_aggregator::catalogue::Stage::Derived => None,
     }
 }
 

@@ -42,6 +42,9 @@ pub enum Stage {
     /// [`crate::shard::Shard::resident_months`]); with `year_to_date`, from January through the
     /// month, so a restated month restates the later months of its year too.
     Monthly { source: Topic, last_year: bool, year_to_date: bool },
+    /// Made by the roll-up stage from another KPI's unit values ([`Rollup::ToListingUnit`]):
+    /// no SQL of its own.
+    Derived,
 }
 
 /// How unit values sum up to kommun and region (see [`crate::rollup`]).
@@ -51,6 +54,9 @@ pub enum Rollup {
     UnitLocation,
     /// To the scope named by a breakdown dimension (the patient's kommun or home region).
     Dimension { dimension: &'static str, scope: Scope },
+    /// Visits by listing unit, turned around: to the unit named by `listed_unit` as the KPI
+    /// `derived`, a share of its listed patients' visits made at other units.
+    ToListingUnit { derived: &'static str },
 }
 
 /// What a KPI's target is for, and so how its alerts reach people (the exporter's generated
@@ -76,6 +82,20 @@ pub struct KpiDefinition {
     pub sql: &'static str,
 }
 
+/// A KPI the roll-up stage makes: no SQL.
+macro_rules! derived {
+    ($id:literal, $measure:expr, $alerting:expr) => {
+        KpiDefinition {
+            id: $id,
+            stage: Stage::Derived,
+            measure: $measure,
+            rollup: Rollup::UnitLocation,
+            alerting: $alerting,
+            sql: "",
+        }
+    };
+}
+
 macro_rules! kpi {
     ($id:literal, $stage:expr, $measure:expr, $alerting:expr) => {
         kpi!($id, $stage, $measure, $alerting, Rollup::UnitLocation)
@@ -93,6 +113,15 @@ macro_rules! kpi {
 }
 
 const BY_HOME_REGION: Rollup = Rollup::Dimension { dimension: "home_region", scope: Scope::Region };
+const TO_LISTING_UNIT: Rollup = Rollup::ToListingUnit { derived: "listed_patients_seen_elsewhere_share" };
+
+/// KPIs that are plumbing between stages, not figures for people: the exporter leaves them
+/// out (their breakdown names a unit per row).
+pub const INTERNAL: &[&str] = &["visits_by_listing_unit"];
+
+pub fn is_internal(id: &str) -> bool {
+    INTERNAL.contains(&id)
+}
 
 use Alerting::*;
 use Measure::*;
@@ -117,6 +146,9 @@ pub const CATALOGUE: &[KpiDefinition] = &[
     kpi!("visits", daily(Topic::Visits), Count, Monthly),
     kpi!("digital_visit_share", daily(Topic::Visits), Ratio, Monthly),
     kpi!("visits_other_unit_share", daily(Topic::Visits), Ratio, Monthly),
+    kpi!("visits_by_listing_unit", daily(Topic::Visits), Count, Monthly, TO_LISTING_UNIT),
+    derived!("listed_patients_seen_elsewhere_share", Ratio, Monthly),
+    kpi!("visits_listing_unit_unknown", daily(Topic::Visits), Count, Monthly),
     kpi!("out_of_county_digital_cost_sek", daily(Topic::Visits), Money, Monthly, BY_HOME_REGION),
     kpi!("chats_started", daily(Topic::Chats), Count, Monthly),
     kpi!("listings_via_1177", daily(Topic::Listings), Count, Monthly),
@@ -174,7 +206,12 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), CATALOGUE.len());
         for k in CATALOGUE {
-            assert!(k.sql.contains("SELECT"), "{}", k.id);
+            assert_eq!(k.sql.contains("SELECT"), k.stage != Stage::Derived, "{}", k.id);
+        }
+        for k in CATALOGUE {
+            if let Rollup::ToListingUnit { derived } = k.rollup {
+                assert_eq!(find(derived).map(|d| d.stage), Some(Stage::Derived), "{}", k.id);
+            }
         }
     }
 }
