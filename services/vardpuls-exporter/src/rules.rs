@@ -214,18 +214,27 @@ fn share_alerts(kpi: &str, s: &RuleSettings, alerts: &mut Vec<Rule>) {
     }
 }
 
-fn level_alert(kpi: &str, direction: Direction, s: &RuleSettings) -> Rule {
-    let (op, word) = match direction {
+/// The comparison that puts a value on the wrong side of a target, and the word for it.
+fn wrong_side(direction: Direction) -> (&'static str, &'static str) {
+    match direction {
         Direction::AtLeast => ("<", "below"),
         Direction::AtMost => (">", "above"),
-    };
-    let sel = format!("{{kpi=\"{kpi}\"");
+    }
+}
+
+/// The series `sel` (an open selector) selects on the wrong side of their target (`op`), with
+/// at least `min` cases.
+fn off_target(sel: &str, op: &str, min: u32) -> String {
+    per_region(&format!(
+        "vardpuls_kpi_value{sel}}} {op} vardpuls_kpi_target{sel}}}\n  and (vardpuls_kpi_denominator{sel}}} >= {min} or vardpuls_kpi_numerator{sel}}} >= {min})"
+    ))
+}
+
+fn level_alert(kpi: &str, direction: Direction, s: &RuleSettings) -> Rule {
+    let (op, word) = wrong_side(direction);
     Rule {
         alert: "VardpulsKpiOffTarget".into(),
-        expr: per_region(&format!(
-            "vardpuls_kpi_value{sel}}} {op} vardpuls_kpi_target{sel}}}\n  and (vardpuls_kpi_denominator{sel}}} >= {min} or vardpuls_kpi_numerator{sel}}} >= {min})",
-            min = s.at_risk_min_cases
-        )),
+        expr: off_target(&format!("{{kpi=\"{kpi}\""), op, s.at_risk_min_cases),
         for_: "30m",
         keep_firing_for: Some("30m"),
         severity: "ticket",
@@ -242,17 +251,10 @@ fn level_alert(kpi: &str, direction: Direction, s: &RuleSettings) -> Rule {
 /// target, with enough cases to mean something, for an hour (a month moves slowly; a morning's
 /// first visits should not raise it).
 fn month_alert(kpi: &str, direction: Direction, s: &RuleSettings) -> Rule {
-    let (op, word) = match direction {
-        Direction::AtLeast => ("<", "below"),
-        Direction::AtMost => (">", "above"),
-    };
-    let sel = format!("{{kpi=\"{kpi}\",grain=\"month\"");
+    let (op, word) = wrong_side(direction);
     Rule {
         alert: "VardpulsKpiMonthOffTarget".into(),
-        expr: per_region(&format!(
-            "vardpuls_kpi_value{sel}}} {op} vardpuls_kpi_target{sel}}}\n  and (vardpuls_kpi_denominator{sel}}} >= {min} or vardpuls_kpi_numerator{sel}}} >= {min})",
-            min = s.month_min_cases
-        )),
+        expr: off_target(&format!("{{kpi=\"{kpi}\",grain=\"month\""), op, s.month_min_cases),
         for_: "1h",
         keep_firing_for: Some("1h"),
         severity: "ticket",
