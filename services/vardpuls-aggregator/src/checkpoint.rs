@@ -33,7 +33,6 @@ use crate::partial::Partial;
 use crate::shard::{JournalLength, Shard, level_key};
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
@@ -41,7 +40,6 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use vardpuls_core::Topic;
 use vardpuls_core::calendar::{LocalDay, LocalMonth};
-use vardpuls_core::events::InputEvent;
 
 pub fn path(state_dir: &Path, topic: Topic, partition: i32) -> PathBuf {
     state_dir.join(topic.name()).join(format!("{partition}.json"))
@@ -79,9 +77,15 @@ fn emitted_path(state_dir: &Path, topic: Topic, partition: i32, generation: u64)
     state_dir.join(topic.name()).join(format!("{partition}.emitted-{generation}.ndjson"))
 }
 
+/// The version of the checkpoint layout this build writes and reads. A checkpoint in another
+/// is refused with a clear error, never read as something it is not: change the layout, bump
+/// this (docs/operations.md, "Upgrades").
+pub const FORMAT: u32 = 1;
+
 /// The head file, as written.
 #[derive(Serialize)]
 struct HeadRef<'a> {
+    format: u32,
     topic: Topic,
     partition: i32,
     next_offset: i64,
@@ -96,43 +100,34 @@ struct HeadRef<'a> {
     base_levels: Vec<&'a Partial>,
 }
 
-/// The head file, as read. Heads without `newest` come from versions whose progress was the
-/// newest event time (`watermark`, kept as the progress's floor), without `event_days` from
-/// versions that kept no events of closed days. `closed` is the single-file format of earlier
-/// versions; heads
-/// without `levels` come from versions that kept every closed day in memory; heads with `open`
-/// instead of `open_journals`, and `emitted` instead of `emitted_log`, held the open days'
-/// events and the published records themselves. The ids of the open days'
-/// events are not stored: they are the events' own (earlier versions stored them as `seen`,
-/// which is ignored).
+/// The head file, as read: the fields [`HeadRef`] writes, in format [`FORMAT`].
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Head {
+    /// Checked before, from [`HeadFormat`].
+    #[serde(rename = "format")]
+    _format: u32,
     topic: Topic,
     partition: i32,
     next_offset: i64,
-    watermark: Option<DateTime<Utc>>,
-    #[serde(default)]
-    open: BTreeMap<NaiveDate, Vec<InputEvent>>,
-    #[serde(default)]
+    /// For people reading the head: the progress follows from `newest` and `progress_floor`.
+    #[serde(rename = "watermark")]
+    _watermark: Option<DateTime<Utc>>,
     open_journals: BTreeMap<NaiveDate, JournalLength>,
-    #[serde(default)]
-    emitted: HashMap<String, Partial>,
-    #[serde(default)]
-    emitted_log: Option<LogPosition>,
-    #[serde(default)]
+    emitted_log: LogPosition,
+    levels: Vec<Partial>,
     closed_days: Vec<NaiveDate>,
-    #[serde(default)]
-    closed: Option<BTreeMap<NaiveDate, Vec<Partial>>>,
-    #[serde(default)]
-    levels: Option<Vec<Partial>>,
-    #[serde(default)]
     event_days: BTreeSet<NaiveDate>,
-    #[serde(default)]
-    newest: Option<Vec<DateTime<Utc>>>,
-    #[serde(default)]
+    newest: Vec<DateTime<Utc>>,
     progress_floor: Option<DateTime<Utc>>,
-    #[serde(default)]
     base_levels: Vec<Partial>,
+}
+
+/// Just the format of a head, read before the rest: a head in another format may have other
+/// fields.
+#[derive(Deserialize)]
+struct HeadFormat {
+    format: Option<u32>,
 }
 
 /// Checkpoints `shards`, several at a time: a shard's files are its own, and writing a closing
@@ -202,6 +197,7 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         }
     }
     let head = HeadRef {
+        format: FORMAT,
         topic: shard.topic,
         partition: shard.partition,
         next_offset: shard.next_offset,
@@ -501,7 +497,7 @@ fn read_lines<T, E: std::error::Error + Send + Sync + 'static>(
 ) -> anyhow::Result<Vec<T>> {
     let file =
         File::open(path).with_context(|| format!("the checkpoint lists {}, but it is missing", path.display()))?;
-    let reader = BufReader::with_capacity(1 << 20, file.take(bytes));
+    let reader = BufReader::with_capacity(crate::FILE_BUFFER_BYTES, file.take(bytes));
     let mut items = Vec::with_capacity(entries);
     for line in reader.split(b'\n') {
         let line = line.with_context(|| format!("reading {}", path.display()))?;
@@ -530,7 +526,7 @@ fn read_segment(state_dir: &Path, topic: Topic, partition: i32, day: NaiveDate) 
     let segment = segment_dir(state_dir, topic, partition).join(format!("{day}.json"));
     let file = File::open(&segment)
         .with_context(|| format!("the checkpoint lists {day}, but {} is missing", segment.display()))?;
-    let partials: Vec<Partial> = serde_json::from_reader(BufReader::with_capacity(1 << 20, file))
+    let partials: Vec<Partial> = serde_json::from_reader(BufReader::with_capacity(crate::FILE_BUFFER_BYTES, file))
         .with_context(|| format!("reading checkpoint segment {}", segment.display()))?;
     // Segments written before closed days kept no pending calls.
     Ok(partials.into_iter().map(Partial::as_closed).collect())
@@ -540,7 +536,7 @@ fn write_atomically<T: Serialize + ?Sized>(target: &Path, value: &T) -> anyhow::
     let tmp = target.with_extension("json.tmp");
     {
         let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut writer = BufWriter::with_capacity(1 << 20, file);
+        let mut writer = BufWriter::with_capacity(crate::FILE_BUFFER_BYTES, file);
         serde_json::to_writer(&mut writer, value)?;
         writer.flush()?;
         writer.get_ref().sync_all()?;
@@ -557,8 +553,22 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
     };
-    let head: Head = serde_json::from_reader(BufReader::with_capacity(1 << 20, file))
-        .with_context(|| format!("reading checkpoint {}", path.display()))?;
+    let text = {
+        let mut text = Vec::new();
+        BufReader::with_capacity(crate::FILE_BUFFER_BYTES, file).read_to_end(&mut text)?;
+        text
+    };
+    let format: HeadFormat =
+        serde_json::from_slice(&text).with_context(|| format!("reading checkpoint {}", path.display()))?;
+    anyhow::ensure!(
+        format.format == Some(FORMAT),
+        "{} is a checkpoint in format {}, and this version of vardpuls reads format {FORMAT}: \
+         run the version that wrote it, or move the state directory away and replay from Kafka \
+         (docs/operations.md, \"Upgrades\")",
+        path.display(),
+        format.format.map_or("(none: from before formats were numbered)".to_string(), |f| f.to_string()),
+    );
+    let head: Head = serde_json::from_slice(&text).with_context(|| format!("reading checkpoint {}", path.display()))?;
     anyhow::ensure!(
         head.topic == topic && head.partition == partition,
         "{} holds {} partition {}",
@@ -568,16 +578,11 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
     );
     let mut shard = Shard::new(topic, partition);
     shard.next_offset = head.next_offset;
-    match head.newest {
-        Some(newest) => {
-            shard.set_progress_floor(head.progress_floor);
-            shard.set_newest(newest);
-        }
-        None => shard.set_progress_floor(head.watermark),
-    }
+    shard.set_progress_floor(head.progress_floor);
+    shard.set_newest(head.newest);
     shard.event_days = head.event_days;
     shard.base_levels = head.base_levels.into_iter().map(|p| (level_key(&p), p)).collect();
-    let mut open = head.open;
+    let mut open = BTreeMap::new();
     let journals = journal_dir(state_dir, topic, partition);
     for (day, length) in &head.open_journals {
         let decode = |line: &[u8]| vardpuls_core::events::decode(topic, line);
@@ -585,50 +590,36 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
     }
     shard.set_open(open);
     shard.journaled = head.open_journals;
-    shard.emitted = match head.emitted_log {
-        Some(log) => {
-            let path = emitted_path(state_dir, topic, partition, log.generation);
-            let mut emitted = if log.entries == 0 {
-                Emitted::default()
-            } else if log.format == LOG_FORMAT {
-                let parse = |line: &[u8]| serde_json::from_slice::<LogEntry<Partial>>(line);
-                Emitted::from_log(read_lines(&path, log.bytes, log.entries, parse)?)
-            } else {
-                let parse = |line: &[u8]| serde_json::from_slice::<(String, Option<Partial>)>(line);
-                Emitted::from_keyed(read_lines(&path, log.bytes, log.entries, parse)?)
-            };
-            emitted.log = LogPosition { format: emitted.log.format, ..log };
-            emitted
-        }
-        // An older head held the records themselves: they go to a log on the next save.
-        None => Emitted::from_keyed(head.emitted.into_iter().map(|(k, p)| (k, Some(p)))),
+    let log = head.emitted_log;
+    anyhow::ensure!(
+        log.format == LOG_FORMAT,
+        "{}: published-records log in format {}, not {LOG_FORMAT}",
+        path.display(),
+        log.format
+    );
+    shard.emitted = if log.entries == 0 {
+        Emitted::default()
+    } else {
+        let parse = |line: &[u8]| serde_json::from_slice::<LogEntry<Partial>>(line);
+        Emitted::from_log(read_lines(
+            &emitted_path(state_dir, topic, partition, log.generation),
+            log.bytes,
+            log.entries,
+            parse,
+        )?)
     };
-    if let Some(closed) = head.closed {
-        // An earlier single-file checkpoint: its closed days get segments on the next save.
-        shard.closed = closed;
-    }
-    // Only the resident months' days are read; the others stay archived. A head from before
-    // `levels` existed has every closed day read once, to find the levels.
+    shard.emitted.log = log;
+    // Only the resident months' days are read; the others stay archived.
     let resident = shard.resident_months();
-    let read_all = head.levels.is_none();
     for day in head.closed_days {
         shard.persisted.insert(day);
-        if read_all || resident.contains(&LocalDay::from_date(day).month()) {
+        if resident.contains(&LocalDay::from_date(day).month()) {
             shard.closed.insert(day, read_segment(state_dir, topic, partition, day)?);
         } else {
             shard.archived.insert(day);
         }
     }
-    match head.levels {
-        Some(levels) => shard.levels = levels.into_iter().map(|p| (level_key(&p), p)).collect(),
-        None => {
-            let closed = std::mem::take(&mut shard.closed);
-            for partials in closed.values() {
-                shard.update_levels(partials);
-            }
-            shard.closed = closed;
-        }
-    }
+    shard.levels = head.levels.into_iter().map(|p| (level_key(&p), p)).collect();
     read_persons(state_dir, &mut shard)?;
     Ok(Some(shard))
 }
@@ -690,7 +681,7 @@ mod tests {
         fs::remove_dir_all(dir).unwrap();
     }
 
-    fn call_received(n: u32, at: &str) -> InputEvent {
+    fn call_received(n: u32, at: &str) -> vardpuls_core::events::InputEvent {
         let payload = format!(
             r#"{{"schema_version":1,"event_id":"5e1f0c2a-0000-4000-8000-{n:012}","occurred_at":"{at}","unit_id":"SE2321000180-E00101","event_type":"call_received","call_id":"c{n}","line":"primary_care","in_phone_hours":true}}"#
         );
@@ -798,56 +789,24 @@ mod tests {
     }
 
     #[test]
-    fn a_log_keyed_by_record_keys_is_read_and_compacted_into_the_current_format() {
-        let dir = temp_dir("keyed-log");
-        let (a, b) = (partial("same_day_contact"), partial("visits"));
-        let key = |p: &Partial| crate::records::to_record(p, false, Utc::now()).key();
-        let lines: String = [(key(&a), Some(&a)), (key(&b), Some(&b)), (key(&a), None)]
-            .iter()
-            .map(|entry| serde_json::to_string(entry).unwrap() + "\n")
-            .collect();
-        let head = serde_json::json!({
-            "topic": "vardpuls.phone.v1", "partition": 3, "next_offset": 7, "watermark": null,
-            "open_journals": {}, "levels": [], "closed_days": [],
-            "emitted_log": {"generation": 4, "entries": 3, "bytes": lines.len()},
-        });
-        fs::create_dir_all(dir.join(Topic::Phone.name())).unwrap();
-        fs::write(path(&dir, Topic::Phone, 3), head.to_string()).unwrap();
-        fs::write(emitted_path(&dir, Topic::Phone, 3, 4), lines).unwrap();
-        let mut shard = load(&dir, Topic::Phone, 3).unwrap().unwrap();
-        assert_eq!((shard.emitted.get(&a), shard.emitted.get(&b)), (None, Some(&b)));
-
-        // One change: the whole log moves to a new generation in the current format.
-        let mut changed = b.clone();
-        changed.numerator = 9.into();
-        shard.emitted.publish(changed.clone());
-        save(&dir, &mut shard).unwrap();
-        assert_eq!((shard.emitted.log.generation, shard.emitted.log.format), (5, LOG_FORMAT));
-        assert!(!emitted_path(&dir, Topic::Phone, 3, 4).exists());
-        let back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
-        assert_eq!(back.emitted.get(&b), Some(&changed));
-        assert_eq!(back.emitted.len(), 1);
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn a_head_from_before_journals_loads_and_gets_journals_on_the_next_save() {
-        let dir = temp_dir("old-head");
-        let event = call_received(1, "2026-03-29T08:00:00Z");
-        let old = serde_json::json!({
-            "topic": "vardpuls.phone.v1", "partition": 3, "next_offset": 7,
-            "watermark": "2026-03-29T08:00:00Z", "open": {"2026-03-29": [event]},
-            "emitted": {"a": partial("visits")}, "levels": [], "closed_days": [],
-        });
-        fs::create_dir_all(dir.join(Topic::Phone.name())).unwrap();
-        fs::write(path(&dir, Topic::Phone, 3), old.to_string()).unwrap();
-        let mut shard = load(&dir, Topic::Phone, 3).unwrap().unwrap();
-        assert_eq!(shard.open[&date("2026-03-29")], vec![event]);
-        assert_eq!(shard.emitted.get(&partial("visits")), Some(&partial("visits")));
-        save(&dir, &mut shard).unwrap();
-        let back = load(&dir, Topic::Phone, 3).unwrap().unwrap();
-        assert_eq!((back.open, back.emitted.get(&partial("visits"))), (shard.open.clone(), Some(&partial("visits"))));
-        assert!(journal_dir(&dir, Topic::Phone, 3).join("2026-03-29.ndjson").exists());
+    fn a_checkpoint_in_another_format_is_refused_with_a_clear_error() {
+        let dir = temp_dir("format");
+        save(&dir, &mut Shard::new(Topic::Phone, 3)).unwrap();
+        assert!(load(&dir, Topic::Phone, 3).unwrap().is_some());
+        let head_path = path(&dir, Topic::Phone, 3);
+        let mut head: serde_json::Value = serde_json::from_slice(&fs::read(&head_path).unwrap()).unwrap();
+        assert_eq!(head["format"], FORMAT);
+        head["format"] = (FORMAT + 1).into();
+        fs::write(&head_path, head.to_string()).unwrap();
+        let e = format!("{:#}", load(&dir, Topic::Phone, 3).unwrap_err());
+        assert!(
+            e.contains(&format!("in format {}", FORMAT + 1)) && e.contains(&format!("reads format {FORMAT}")),
+            "{e}"
+        );
+        head.as_object_mut().unwrap().remove("format");
+        fs::write(&head_path, head.to_string()).unwrap();
+        let e = format!("{:#}", load(&dir, Topic::Phone, 3).unwrap_err());
+        assert!(e.contains("before formats were numbered"), "{e}");
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -42,7 +42,7 @@ pub fn write(path: &Path, topic: Topic, events: &[InputEvent]) -> anyhow::Result
     let tmp = path.with_extension("arrow.tmp");
     {
         let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut out = BufWriter::with_capacity(crate::FILE_BUFFER_BYTES, file);
         let options = IpcWriteOptions::default().try_with_compression(Some(CompressionType::ZSTD))?;
         let mut writer = FileWriter::try_new_with_options(&mut out, &schema, options)?;
         for part in events.chunks(BATCH_ROWS) {
@@ -152,7 +152,7 @@ fn arrow_type(node: &Value, defs: &Value) -> DataType {
 pub fn read(path: &Path, topic: Topic) -> anyhow::Result<Vec<InputEvent>> {
     let file =
         File::open(path).with_context(|| format!("the checkpoint lists {}, but it is missing", path.display()))?;
-    let reader = FileReader::try_new(BufReader::with_capacity(1 << 20, file), None)
+    let reader = FileReader::try_new(BufReader::with_capacity(crate::FILE_BUFFER_BYTES, file), None)
         .with_context(|| format!("reading {}", path.display()))?;
     let mut events = Vec::new();
     for batch in reader {

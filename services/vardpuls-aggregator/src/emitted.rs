@@ -10,7 +10,6 @@
 use crate::partial::Partial;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 #[derive(Debug, Clone, Default)]
@@ -43,8 +42,7 @@ pub struct LogPosition {
     pub generation: u64,
     pub entries: usize,
     pub bytes: u64,
-    /// Heads from before formats were numbered point at format 1 logs.
-    #[serde(default = "first_format")]
+    /// [`LOG_FORMAT`] when written; a head naming another is refused.
     pub format: u32,
 }
 
@@ -54,15 +52,10 @@ impl Default for LogPosition {
     }
 }
 
-/// Format 2: a line is a [`LogEntry`]. Format 1 lines were `[record key, record or null]`;
-/// such a log is read once and compacted into format 2 on the next checkpoint.
+/// A line is a [`LogEntry`].
 pub const LOG_FORMAT: u32 = 2;
 
-fn first_format() -> u32 {
-    1
-}
-
-/// One line of the log (format 2): a value published, or a value whose period became final.
+/// One line of the log: a value published, or a value whose period became final.
 /// Each carries the whole partial, so the log needs no record keys.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,7 +73,7 @@ fn hash_entry(e: &Entry) -> u64 {
 }
 
 impl Emitted {
-    /// Records restored from a checkpoint's log (format 2), in order.
+    /// Records restored from a checkpoint's log, in order.
     pub fn from_log(entries: impl IntoIterator<Item = LogEntry<Partial>>) -> Emitted {
         let mut emitted = Emitted::default();
         for entry in entries {
@@ -93,24 +86,6 @@ impl Emitted {
                 }
             }
         }
-        emitted
-    }
-
-    /// Records restored from earlier formats, keyed by record key (`(key, record or removal)`,
-    /// in order). Its log position says format 1, so the next checkpoint compacts the log.
-    pub fn from_keyed(entries: impl IntoIterator<Item = (String, Option<Partial>)>) -> Emitted {
-        let mut latest: HashMap<String, Partial> = HashMap::new();
-        for (key, partial) in entries {
-            match partial {
-                Some(p) => latest.insert(key, p),
-                None => latest.remove(&key),
-            };
-        }
-        let mut emitted = Emitted::default();
-        for partial in latest.into_values() {
-            emitted.put(partial, UNCHANGED);
-        }
-        emitted.log.format = first_format();
         emitted
     }
 
@@ -242,12 +217,5 @@ mod tests {
         assert_eq!(back.values().map(|p| (p.kpi.as_str(), p.numerator)).collect::<Vec<_>>(), [("visits", 7.into())]);
         assert!(back.changes().is_empty(), "read from the log: nothing to log again");
         assert_eq!(back.log.format, LOG_FORMAT);
-
-        // Format 1 keyed each line by the published record's key.
-        let key = |p: &Partial| crate::records::to_record(p, false, chrono::Utc::now()).key();
-        let keyed = [(key(&a), Some(a.clone())), (key(&a), None), (key(&a), Some(partial("same_day_contact", 9)))];
-        let back = Emitted::from_keyed(keyed);
-        assert_eq!(back.get(&a).map(|p| p.numerator), Some(9.into()));
-        assert_eq!(back.log.format, 1, "an earlier format is compacted on the next checkpoint");
     }
 }

@@ -4,11 +4,11 @@
 //! breakdown. Partials of days merge into months by summing, so a closed day keeps its
 //! partials and drops its events.
 
-use crate::tables::unscaled;
+use crate::tables::{DECIMAL_SCALE, unscaled};
 use compact_str::CompactString;
 use datafusion::arrow::array::{Array, Date32Array, Decimal128Array, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DECIMAL128_MAX_PRECISION, DataType};
 use datafusion::arrow::record_batch::RecordBatch;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -110,7 +110,8 @@ pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Pa
         let text = |name: &str| -> anyhow::Result<StringArray> {
             Ok(column(name, &DataType::Utf8)?.as_any().downcast_ref::<StringArray>().expect("cast to Utf8").clone())
         };
-        let decimal = DataType::Decimal128(38, 2);
+        // Read at the widest precision: a sum may need more digits than its inputs.
+        let decimal = DataType::Decimal128(DECIMAL128_MAX_PRECISION, DECIMAL_SCALE);
         let units = text("unit_id")?;
         let dims = text("dimensions")?;
         let kpis = batch.column_by_name("kpi").map(|_| text("kpi")).transpose()?;
@@ -140,8 +141,8 @@ pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Pa
                 unit_id: units.value(i).into(),
                 period,
                 dimensions: dims.value(i).into(),
-                numerator: if num.is_null(i) { Decimal::ZERO } else { unscaled(num.value(i), 2) },
-                denominator: (!den.is_null(i)).then(|| unscaled(den.value(i), 2)),
+                numerator: if num.is_null(i) { Decimal::ZERO } else { unscaled(num.value(i), DECIMAL_SCALE) },
+                denominator: (!den.is_null(i)).then(|| unscaled(den.value(i), DECIMAL_SCALE)),
                 pending: (!pending.is_null(i)).then(|| pending.value(i)),
                 last_event_at: (!last.is_null(i)).then(|| last.value(i)),
                 cases: cases.and_then(|c| (!c.is_null(i)).then(|| c.value(i))),
