@@ -139,9 +139,14 @@ w(K, "valid", "out_of_county_cost_month", {"schema_version": 1, "kpi": "out_of_c
 bad(K, kpi, "final__missing_field", final=DEL)
 bad(K, kpi, "scope__unknown_value", scope="county")
 A = "vardpuls.alerts.v1"
-al = {"schema_version": 1, "alert": "SameDayContactAtRisk", "state": "firing", "severity": "ticket", "scope": "unit", "scope_id": U, "kpi": "same_day_contact",
-      "period": "2026-03-29", "value": 0.88, "target": 0.95, "summary": "Vårdcentral Mora at risk of missing same-day contact today", "changed_at": "2026-03-29T09:15:00Z"}
+al = {"schema_version": 1, "alert": "VardpulsKpiAtRisk", "state": "firing", "severity": "page", "scope": "unit", "scope_id": U, "kpi": "same_day_contact",
+      "summary": "Vårdcentral Mora: same_day_contact is at risk (day)",
+      "labels": {"alertname": "VardpulsKpiAtRisk", "severity": "page", "kpi": "same_day_contact", "scope": "unit", "scope_id": U, "grain": "day", "region": "20", "name": "Vårdcentral Mora"},
+      "fingerprint": "8a3f2c1d9e0b4a57", "changed_at": "2026-03-29T09:15:00Z"}
 w(A, "valid", "firing", al)
+w(A, "valid", "pipeline_resolved", {"schema_version": 1, "alert": "VardpulsServiceDown", "state": "resolved", "severity": "page",
+  "summary": "aggregator is down", "labels": {"alertname": "VardpulsServiceDown", "severity": "page", "job": "vardpuls-aggregator"},
+  "fingerprint": "1f0e2d3c4b5a6978", "changed_at": "2026-03-29T09:20:00Z"})
 bad(A, al, "state__unknown_value", state="flapping")
 D = "vardpuls.dlq.v1"
 dl = {"schema_version": 1, "rejected_at": "2026-03-29T09:00:00Z", "intended_topic": "vardpuls.phone.v1",

@@ -139,12 +139,15 @@ out_schema("vardpuls.kpi.v1", "KPI upserts",
    "updated_at": ts},
   ["schema_version","kpi","scope","scope_id","grain","period","numerator","denominator","value","target","status","final","updated_at"])
 out_schema("vardpuls.alerts.v1", "Alert state changes",
-  "An alert starting (firing) or ending (resolved) for one scope. Kafka key: alert/scope/scope_id.",
+  "An alert starting (firing) or ending (resolved), as Alertmanager reported it to HTTP ingest (POST /v1/alerts): the alert history. KPI alerts name their scope; pipeline alerts have none. Kafka key: alert/fingerprint.",
   {"schema_version": {"const": 1}, "alert": {"type": "string", "minLength": 1}, "state": {"enum": ["firing","resolved"]},
    "severity": {"enum": ["page","ticket","info"]}, "scope": scope, "scope_id": {"type": "string", "minLength": 1},
    "kpi": {"type": "string"}, "period": {"type": "string"}, "value": {"type": "number"}, "target": {"type": "number"},
-   "summary": {"type": "string"}, "changed_at": ts},
-  ["schema_version","alert","state","severity","scope","scope_id","summary","changed_at"])
+   "summary": {"type": "string"},
+   "labels": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Every label of the alert."},
+   "fingerprint": {"type": "string", "minLength": 1, "description": "Alertmanager's fingerprint of the labels: an alert's firing and its resolution share it."},
+   "changed_at": ts | {"description": "When it started firing, or when it ended."}},
+  ["schema_version","alert","state","severity","summary","fingerprint","changed_at"])
 out_schema("vardpuls.dlq.v1", "Dead letters",
   "Refused input: the raw bytes (base64), where they came from, which field broke which rule, and when.",
   {"schema_version": {"const": 1}, "rejected_at": ts, "intended_topic": {"type": "string"},

@@ -80,3 +80,62 @@ async fn post(address: std::net::SocketAddr, path: &str, token: Option<&str>, bo
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
 }
+
+/// Alertmanager's webhook: the alert history lands on `vardpuls.alerts.v1`, keyed so an
+/// alert's firing and resolution stay in order; without the token nothing does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanager_notifications_become_the_alert_history() {
+    use vardpuls_core::outputs::{AlertChange, AlertState, Scope, Severity};
+    let kafka = TestKafka::start().await;
+    let ingestor = Ingestor::new(EventProducer::new(&kafka.config).unwrap(), None);
+    let config = HttpIngestConfig { tokens: vec![TOKEN.to_string()], ..HttpIngestConfig::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(ingestor, &config)).await });
+
+    let alert = |status: &str, ends: &str| {
+        format!(
+            r#"{{"status":"{status}","labels":{{"alertname":"VardpulsKpiAtRisk","severity":"page","kpi":"same_day_contact","scope":"unit","scope_id":"SE2321000180-E00101","grain":"day","region":"20","name":"Vårdcentral Mora"}},"annotations":{{"summary":"Vårdcentral Mora: same_day_contact is at risk (day)"}},"startsAt":"2026-11-23T09:15:00Z","endsAt":"{ends}","generatorURL":"http://prometheus:9090/graph","fingerprint":"8a3f2c1d9e0b4a57"}}"#
+        )
+    };
+    let notification = |status: &str, ends: &str| {
+        format!(
+            r#"{{"version":"4","groupKey":"{{}}:{{region=\"20\"}}","truncatedAlerts":0,"status":"{status}","receiver":"vardpuls-history","groupLabels":{{"region":"20"}},"commonLabels":{{}},"commonAnnotations":{{}},"externalURL":"http://alertmanager:9093","alerts":[{}]}}"#,
+            alert(status, ends)
+        )
+    };
+    let firing = notification("firing", "0001-01-01T00:00:00Z");
+    let (status, _) = post(address, "/v1/alerts", None, &firing).await;
+    assert_eq!(status, 401);
+    assert!(kafka.read(Topic::Alerts).is_empty());
+    let (status, answer) = post(address, "/v1/alerts", Some(TOKEN), "{\"alerts\": 3}").await;
+    assert_eq!(status, 400, "{answer}");
+
+    let (status, answer) = post(address, "/v1/alerts", Some(TOKEN), &firing).await;
+    assert_eq!((status, answer.as_str()), (200, r#"{"stored":1}"#));
+    let (status, _) = post(address, "/v1/alerts", Some(TOKEN), &notification("resolved", "2026-11-23T10:05:00Z")).await;
+    assert_eq!(status, 200);
+
+    let records = kafka.read(Topic::Alerts);
+    let history: Vec<(String, AlertChange)> = records
+        .iter()
+        .map(|r| (String::from_utf8(r.key.clone().unwrap()).unwrap(), serde_json::from_slice(&r.payload).unwrap()))
+        .collect();
+    assert_eq!(history.len(), 2);
+    for (key, change) in &history {
+        assert_eq!(key, "VardpulsKpiAtRisk/8a3f2c1d9e0b4a57");
+        assert_eq!(
+            (change.severity, change.scope, change.scope_id.as_deref()),
+            (Severity::Page, Some(Scope::Unit), Some("SE2321000180-E00101"))
+        );
+        assert_eq!(change.labels["name"], "Vårdcentral Mora");
+    }
+    let states: Vec<(AlertState, String)> = history.iter().map(|(_, c)| (c.state, c.changed_at.to_rfc3339())).collect();
+    assert_eq!(
+        states,
+        [
+            (AlertState::Firing, "2026-11-23T09:15:00+00:00".to_string()),
+            (AlertState::Resolved, "2026-11-23T10:05:00+00:00".to_string())
+        ]
+    );
+}

@@ -127,7 +127,8 @@ pub enum Severity {
     Info,
 }
 
-/// An alert starting or ending for one scope.
+/// An alert starting or ending, as Alertmanager reported it to HTTP ingest (`POST /v1/alerts`):
+/// the alert history in Kafka. KPI alerts name their scope; pipeline alerts have none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertChange {
@@ -135,8 +136,10 @@ pub struct AlertChange {
     pub alert: String,
     pub state: AlertState,
     pub severity: Severity,
-    pub scope: Scope,
-    pub scope_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kpi: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,7 +149,20 @@ pub struct AlertChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<f64>,
     pub summary: String,
+    /// Every label of the alert (region, unit name, grain, ...).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Alertmanager's fingerprint of the labels: an alert's firing and its resolution share it.
+    pub fingerprint: String,
+    /// When it started firing, or when it ended.
     pub changed_at: DateTime<Utc>,
+}
+
+impl AlertChange {
+    /// The Kafka key: one alert's changes stay in one partition, in order.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.alert, self.fingerprint)
+    }
 }
 
 /// A valid event that arrived after its day was final. It is not counted in KPI state; it is

@@ -1,4 +1,5 @@
-//! HTTP ingest for source systems that push: `POST /v1/events/{topic}` with an NDJSON body.
+//! HTTP ingest for source systems that push: `POST /v1/events/{topic}` with an NDJSON body;
+//! and Alertmanager's webhook, `POST /v1/alerts`, the alert history ([`crate::alerts`]).
 //!
 //! Authenticated with a bearer token, checked from the headers before any of the body is read.
 //! Each line is validated like an imported record and the answer lists every line's result. A
@@ -151,22 +152,51 @@ pub fn router(ingestor: Ingestor, config: &HttpIngestConfig) -> Router {
         body_timeout: Duration::from_secs(config.body_timeout_seconds.max(1)),
         in_flight: Arc::new(Semaphore::new(config.max_in_flight_bytes.clamp(1, Semaphore::MAX_PERMITS))),
     };
-    Router::new().route("/v1/events/{topic}", post(ingest)).with_state(state)
+    Router::new().route("/v1/events/{topic}", post(ingest)).route("/v1/alerts", post(alerts)).with_state(state)
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
+fn unauthorized() -> Response {
+    let mut response = error(StatusCode::UNAUTHORIZED, "missing or invalid bearer token");
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"vardpuls\""));
+    response
+}
+
+/// Alertmanager's webhook: every alert of the notification to `vardpuls.alerts.v1`; 200 once
+/// Kafka acknowledged all, 400 for a body that is no notification, 503 (Alertmanager retries)
+/// when Kafka did not acknowledge.
+async fn alerts(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    if !authorized(&headers, &state.tokens) {
+        return unauthorized();
+    }
+    let (body, _held) = match read_body(&state, &headers, body).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
+    };
+    let changes = match crate::alerts::changes(&body) {
+        Ok(changes) => changes,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    let delivered = join_all(changes.iter().map(|c| state.ingestor.send_alert(c))).await;
+    if let Some(Err(e)) = delivered.iter().find(|d| d.is_err()) {
+        tracing::warn!(error = %e, "alert history not stored");
+        let mut answer = error(StatusCode::SERVICE_UNAVAILABLE, "Kafka did not acknowledge; send again");
+        answer.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_NOT_STORED_SECONDS.into());
+        return answer;
+    }
+    (StatusCode::OK, axum::Json(serde_json::json!({ "stored": changes.len() }))).into_response()
+}
+
 // The body is taken as a stream, not as `Bytes`: an extractor would read all of it before the
 // handler could look at the token.
 async fn ingest(State(state): State<AppState>, Path(topic): Path<String>, headers: HeaderMap, body: Body) -> Response {
     if !authorized(&headers, &state.tokens) {
-        let mut response = error(StatusCode::UNAUTHORIZED, "missing or invalid bearer token");
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"vardpuls\""));
-        return response;
+        return unauthorized();
     }
     let topic = match topic.parse::<Topic>() {
         Ok(t) if t.is_input() => t,

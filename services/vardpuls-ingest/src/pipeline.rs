@@ -7,6 +7,7 @@ use rdkafka::error::KafkaError;
 use vardpuls_core::dlq::{DeadLetter, Source};
 use vardpuls_core::domain::EventId;
 use vardpuls_core::events::decode;
+use vardpuls_core::outputs::AlertChange;
 use vardpuls_core::{Rejection, Topic};
 use vardpuls_kafka::EventProducer;
 
@@ -55,6 +56,15 @@ impl Ingestor {
                 self.finish(topic, Outcome::Accepted { event_id: event.event_id() }, send)
             }
             Err(reason) => self.reject(topic, raw, source, reason),
+        }
+    }
+
+    /// Produces an alert's change to `vardpuls.alerts.v1` (resolves on acknowledgement).
+    pub fn send_alert(&self, change: &AlertChange) -> BoxFuture<'static, Result<(), KafkaError>> {
+        let payload = serde_json::to_vec(change).expect("alert changes serialize");
+        match &self.producer {
+            Some(p) => p.send(Topic::Alerts, Some(&change.key()), payload).boxed(),
+            None => futures::future::ready(Ok(())).boxed(),
         }
     }
 
