@@ -301,7 +301,9 @@ impl Engine {
             }
             let partitions = self.partitions();
             self.register_parts(tables::table_name(topic), tables::batches(topic, &days, partitions)?)?;
-            queries.extend(catalogue::daily_kpis_of(topic).map(|kpi| (kpi.id, self.render(kpi.sql, &[]))));
+            for kpi in catalogue::daily_kpis_of(topic) {
+                queries.push((kpi.id, self.render(sql_of(kpi.id)?, &[])));
+            }
         }
         let openings = latest_final_levels(active.iter().map(|id| &self.shards[id]));
         self.register("closed_latest", closed_latest_table(&openings)?)?;
@@ -384,8 +386,10 @@ impl Engine {
             self.register("persons_via_1177", persons)?;
             let mut queries = vec![("monthly", sum_sql), ("monthly stock", last_sql)];
             for kpi in CATALOGUE.iter().filter(|k| matches!(k.stage, Stage::Monthly { .. })) {
-                queries
-                    .push((kpi.id, self.render(kpi.sql, &[("{months}", &month_list), ("{month_rows}", &month_rows)])));
+                queries.push((
+                    kpi.id,
+                    self.render(sql_of(kpi.id)?, &[("{months}", &month_list), ("{month_rows}", &month_rows)]),
+                ));
             }
             for p in self.run_together(&queries).await? {
                 let topic = source_of(&p.kpi)?;
@@ -662,6 +666,11 @@ fn daily_kpi_list(stock: bool) -> String {
 
 fn sql_list(months: &BTreeSet<LocalMonth>) -> String {
     months.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// A computed KPI's SQL; a catalogue entry without one is a bug.
+fn sql_of(id: &str) -> anyhow::Result<&'static str> {
+    catalogue::sql_of(id).ok_or_else(|| anyhow::anyhow!("KPI {id} has no SQL in the aggregator's catalogue"))
 }
 
 fn source_of(kpi: &str) -> anyhow::Result<Topic> {

@@ -5,6 +5,7 @@
 //! of the code therefore never re-checks an HSA-id or a timestamp.
 
 pub mod calendar;
+pub mod catalogue;
 pub mod dlq;
 pub mod domain;
 pub mod events;

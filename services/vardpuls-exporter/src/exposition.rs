@@ -11,8 +11,8 @@ use crate::view::KpiView;
 use chrono::{DateTime, Utc};
 use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use std::collections::BTreeMap;
-use vardpuls_aggregator::catalogue::{self, Measure};
 use vardpuls_core::calendar::LocalDay;
+use vardpuls_core::catalogue::{self, Measure};
 use vardpuls_core::outputs::{Grain, KpiRecord, scope_str};
 
 /// Every KPI series name with its help text, in exposition order.

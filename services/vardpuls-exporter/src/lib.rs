@@ -21,5 +21,5 @@ pub use state::ExporterState;
 
 /// The KPI ids targets may name: the aggregator's catalogue.
 pub fn known_kpis() -> Vec<&'static str> {
-    vardpuls_aggregator::catalogue::CATALOGUE.iter().map(|k| k.id).collect()
+    vardpuls_core::catalogue::CATALOGUE.iter().map(|k| k.id).collect()
 }

@@ -5,7 +5,7 @@
 use crate::targets::{Target, Targets};
 use crate::view::KpiView;
 use chrono::NaiveDate;
-use vardpuls_aggregator::catalogue::{self, Measure};
+use vardpuls_core::catalogue::{self, Measure};
 use vardpuls_core::outputs::{KpiRecord, Scope, Status};
 use vardpuls_core::units::UnitRegistry;
 

@@ -11,7 +11,7 @@
 
 use crate::targets::{Direction, Targets};
 use std::fmt::Write;
-use vardpuls_aggregator::catalogue::{self, Alerting, Measure};
+use vardpuls_core::catalogue::{self, Alerting, Measure};
 
 /// Where every alert's runbook lives; anchors are the alert names in lower case.
 pub const RUNBOOK_BASE: &str = "https://github.com/vardpuls/vardpuls/blob/main/docs/operations.md";

@@ -42,7 +42,7 @@ impl KpiView {
     pub fn apply(&mut self, record: KpiRecord, today: LocalDay) -> bool {
         self.records_applied += 1;
         // Plumbing between stages, not a figure (a breakdown row per pair of units).
-        if vardpuls_aggregator::catalogue::is_internal(&record.kpi) {
+        if vardpuls_core::catalogue::is_internal(&record.kpi) {
             return false;
         }
         if record.scope == Scope::Unit
@@ -127,9 +127,9 @@ impl KpiView {
 
 /// The input feed behind a KPI, for "feed silent" detection.
 pub fn feed_of(kpi: &str) -> Option<&'static str> {
-    match vardpuls_aggregator::catalogue::find(kpi)?.stage {
-        vardpuls_aggregator::catalogue::Stage::Daily { source } => Some(source.short_name()),
-        vardpuls_aggregator::catalogue::Stage::Monthly { .. } | vardpuls_aggregator::catalogue::Stage::Derived => None,
+    match vardpuls_core::catalogue::find(kpi)?.stage {
+        vardpuls_core::catalogue::Stage::Daily { source } => Some(source.short_name()),
+        vardpuls_core::catalogue::Stage::Monthly { .. } | vardpuls_core::catalogue::Stage::Derived => None,
     }
 }
 
