@@ -20,8 +20,6 @@ pub mod metrics;
 pub mod partial;
 pub mod persons;
 pub mod records;
-pub mod rollup;
-pub mod rollup_service;
 pub mod shard;
 pub mod stocks;
 pub mod tables;

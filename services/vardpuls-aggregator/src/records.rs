@@ -1,12 +1,9 @@
 //! Partials to published KPI records (`vardpuls.kpi.v1`).
 
-use crate::catalogue::{self, Measure};
 use crate::partial::{Partial, Period};
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 use std::collections::BTreeMap;
-use vardpuls_core::outputs::{Grain, KpiRecord, LiveOutcome, Scope, Status};
+use vardpuls_core::outputs::{Grain, KpiRecord, Scope, Status, live, value};
 
 /// A partial to publish: whether its period is final, and the instant that stamps it.
 pub struct ToPublish {
@@ -69,35 +66,6 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
     }
 }
 
-/// The KPI's value from its numerator and denominator, by the catalogue's measure.
-pub fn value(kpi: &str, numerator: Decimal, denominator: Option<Decimal>) -> Option<f64> {
-    let measure = catalogue::find(kpi).map(|k| k.measure).unwrap_or(Measure::Count);
-    match (measure, denominator) {
-        (Measure::Growth, Some(d)) => ratio(numerator, d).map(|r| r - 1.0),
-        (Measure::Ratio | Measure::Mean, Some(d)) => ratio(numerator, d),
-        (Measure::Count | Measure::Money | Measure::Stock, _) => numerator.to_f64(),
-        (_, None) => None,
-    }
-}
-
-/// The live outcome of a same-day KPI that is not final: met, missed, pending, best and worst.
-pub fn live(kpi: &str, numerator: Decimal, denominator: Option<Decimal>, pending: i64) -> Option<LiveOutcome> {
-    let d = denominator.filter(|_| kpi == "same_day_contact")?;
-    let met = numerator.to_u64().unwrap_or(0);
-    let pending = pending.max(0) as u64;
-    Some(LiveOutcome {
-        met,
-        pending,
-        missed: d.to_u64().unwrap_or(0).saturating_sub(met + pending),
-        best_value: ratio(numerator + Decimal::from(pending), d),
-        worst_value: ratio(numerator, d),
-    })
-}
-
-fn ratio(n: Decimal, d: Decimal) -> Option<f64> {
-    (!d.is_zero()).then(|| (n / d).to_f64().unwrap_or(f64::NAN))
-}
-
 pub fn parse_dimensions(s: &str) -> BTreeMap<String, String> {
     s.split(';')
         .filter(|kv| !kv.is_empty())
@@ -121,7 +89,7 @@ mod tests {
                     unit_id: format!("SE2321000180-E{:03}", i % 500).into(),
                     period: Period::Day(day),
                     dimensions: if i % 2 == 0 { "".into() } else { "profession=doctor".into() },
-                    numerator: Decimal::from(i),
+                    numerator: rust_decimal::Decimal::from(i),
                     denominator: None,
                     pending: None,
                     last_event_at: None,

@@ -37,7 +37,7 @@ pub enum Stage {
     Derived,
 }
 
-/// How unit values sum up to kommun and region (the aggregator's roll-up stage).
+/// How unit values sum up to kommun and region (`vardpuls-rollup`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rollup {
     /// To the unit's kommun and region.

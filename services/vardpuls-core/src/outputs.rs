@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -179,6 +180,38 @@ pub struct LateEvent {
     pub day: String,
     pub reason: String,
     pub event: serde_json::Value,
+}
+
+/// The KPI's value from its numerator and denominator, by the catalogue's measure: one
+/// function for the aggregator's unit records and the roll-up's sums.
+pub fn value(kpi: &str, numerator: Decimal, denominator: Option<Decimal>) -> Option<f64> {
+    let measure = crate::catalogue::find(kpi).map(|k| k.measure).unwrap_or(crate::catalogue::Measure::Count);
+    match (measure, denominator) {
+        (crate::catalogue::Measure::Growth, Some(d)) => ratio(numerator, d).map(|r| r - 1.0),
+        (crate::catalogue::Measure::Ratio | crate::catalogue::Measure::Mean, Some(d)) => ratio(numerator, d),
+        (crate::catalogue::Measure::Count | crate::catalogue::Measure::Money | crate::catalogue::Measure::Stock, _) => {
+            numerator.to_f64()
+        }
+        (_, None) => None,
+    }
+}
+
+/// The live outcome of a same-day KPI that is not final: met, missed, pending, best and worst.
+pub fn live(kpi: &str, numerator: Decimal, denominator: Option<Decimal>, pending: i64) -> Option<LiveOutcome> {
+    let d = denominator.filter(|_| kpi == "same_day_contact")?;
+    let met = numerator.to_u64().unwrap_or(0);
+    let pending = pending.max(0) as u64;
+    Some(LiveOutcome {
+        met,
+        pending,
+        missed: d.to_u64().unwrap_or(0).saturating_sub(met + pending),
+        best_value: ratio(numerator + Decimal::from(pending), d),
+        worst_value: ratio(numerator, d),
+    })
+}
+
+fn ratio(n: Decimal, d: Decimal) -> Option<f64> {
+    (!d.is_zero()).then(|| (n / d).to_f64().unwrap_or(f64::NAN))
 }
 
 #[cfg(test)]

@@ -111,13 +111,11 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
             units.len(),
             config.aggregator.units_file.display()
         ));
-        let metrics = vardpuls_aggregator::rollup_service::RollupMetrics::register(&registry)?;
+        let metrics = vardpuls_rollup::service::RollupMetrics::register(&registry)?;
         let (kafka, service_stop) = (config.kafka.clone(), stop.clone());
         let start: Start = Box::new(move || {
             let (kafka, units, metrics, stop) = (kafka.clone(), units.clone(), metrics.clone(), service_stop.clone());
-            Ok(tokio::task::spawn_blocking(move || {
-                vardpuls_aggregator::rollup_service::run(&kafka, units, Some(metrics), stop)
-            }))
+            Ok(tokio::task::spawn_blocking(move || vardpuls_rollup::service::run(&kafka, units, Some(metrics), stop)))
         });
         rollup = Some(supervise("rollup", start, restart, stop.clone(), services.clone()));
     }

@@ -1,18 +1,13 @@
-//! Roll-ups: unit values summed to kommun and region.
-//!
-//! A unit's values come from one input partition, but a kommun's units are spread over all of
-//! them, so roll-ups cannot happen inside the shards. This stage reads the unit-scope upserts
-//! of `vardpuls.kpi.v1`, keeps each unit's latest contribution per group, and publishes the
-//! kommun- and region-scope upserts: numerators and denominators summed, then divided (never an
-//! average of unit ratios). It rebuilds its view from the compacted topic on start, so it needs
-//! no state of its own, and running it twice publishes the same values twice.
+//! The roll-up's view: each unit's latest contribution to each group (a kommun, a region, a
+//! listing unit), and the groups' records: numerators and denominators summed, then divided
+//! (never an average of unit ratios). Running it twice publishes the same values twice.
 
-use crate::catalogue::{self, Rollup};
-use crate::records::{live, value};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use vardpuls_core::catalogue::{self, Rollup};
 use vardpuls_core::outputs::{Grain, KpiRecord, Scope, Status};
+use vardpuls_core::outputs::{live, value};
 use vardpuls_core::units::UnitRegistry;
 
 /// One unit's part of a group.

@@ -1,8 +1,7 @@
 //! The roll-up stage's Kafka loop: read `vardpuls.kpi.v1` from the beginning (rebuilding the
 //! view), then follow it, publishing kommun and region records as unit records change.
 
-use crate::rollup::RollupView;
-use crate::rollup::Unregistered;
+use crate::view::{RollupView, Unregistered};
 use anyhow::Context;
 use futures::future::join_all;
 use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
