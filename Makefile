@@ -80,7 +80,8 @@ tool-broker:
 
 DEBIAN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager chromium:chromium docker-compose:docker-compose
 tool-debian:
-	@missing=$$(for t in $(DEBIAN_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || echo $${t##*:}; done | sort -u | tr '\n' ' '); \
+	@missing=$$( (for t in $(DEBIAN_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || echo $${t##*:}; done; \
+	  [ -f /usr/include/openssl/ssl.h ] || echo libssl-dev) | sort -u | tr '\n' ' '); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -94,6 +95,8 @@ tool-python:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# The production Kafka path: SASL_SSL needs the `tls` feature (OpenSSL, from libssl-dev).
+	$(CARGO) clippy -p vardpuls --features tls -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
