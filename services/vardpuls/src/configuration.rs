@@ -37,14 +37,36 @@ impl Default for LocalConfig {
 impl Config {
     /// Reads `path` (if any), then applies `VARDPULS_*` environment variables.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
-        let mut config = match path {
+        let file = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).with_context(|| format!("reading config {}", p.display()))?;
                 toml::from_str(&text).with_context(|| format!("in config {}", p.display()))?
             }
-            None => Config::default(),
+            None => toml::Table::new(),
         };
-        config.apply_env(std::env::vars())?;
+        Config::from_file_and_env(file, std::env::vars().collect())
+    }
+
+    /// The file's settings, overridden by the environment: every setting by one rule,
+    /// `VARDPULS_<SECTION>__<KEY>` (`VARDPULS_AGGREGATOR__RETENTION_DAYS=400`); then the short
+    /// names of the settings a deployment sets most (`VARDPULS_AGGREGATOR_STATE_DIR`, ...).
+    /// A variable naming no setting is an error, like an unknown key in the file.
+    fn from_file_and_env(mut file: toml::Table, env: Vec<(String, String)>) -> anyhow::Result<Config> {
+        for (name, value) in &env {
+            let Some((section, key)) = name.strip_prefix("VARDPULS_").and_then(|rest| rest.split_once("__")) else {
+                continue;
+            };
+            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            let table = file
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .with_context(|| format!("{name}: `{section}` is not a section"))?;
+            table.insert(key, setting(value));
+        }
+        let mut config: Config =
+            toml::Value::Table(file).try_into().context("in the configuration file and VARDPULS_*__* variables")?;
+        config.apply_env(env)?;
         Ok(config)
     }
 
@@ -97,6 +119,15 @@ impl Config {
     }
 }
 
+/// A variable's value as a setting: a TOML value where it reads as one (`400`, `true`,
+/// `["a", "b"]`, `'0042'`), else the text itself.
+fn setting(value: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +143,30 @@ mod tests {
         assert_eq!(c.kafka.options["security.protocol"], "SASL_SSL");
         assert_eq!(c.ingest.tokens, vec!["a", "b"]);
         assert_eq!(c.ingest.listen, "0.0.0.0:8080");
+    }
+
+    #[test]
+    fn every_setting_has_a_variable_by_one_rule() {
+        let file: toml::Table = toml::from_str("[aggregator]\nretention_days = 100\n").unwrap();
+        let env = [
+            ("VARDPULS_AGGREGATOR__RETENTION_DAYS", "400"),
+            ("VARDPULS_AGGREGATOR__COUNT_ABANDONED_CALLS", "false"),
+            ("VARDPULS_AGGREGATOR__STATE_DIR", "/var/lib/vardpuls"),
+            ("VARDPULS_INGEST__TOKENS", r#"["a", "b"]"#),
+            ("VARDPULS_EXPORTER__HISTORY_DAYS", "40"),
+            ("VARDPULS_AGGREGATOR_UNITS_FILE", "/etc/vardpuls/units.csv"),
+            ("PATH", "/usr/bin"),
+        ];
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let c = Config::from_file_and_env(file, env).unwrap();
+        assert_eq!((c.aggregator.retention_days, c.aggregator.count_abandoned_calls), (400, false));
+        assert_eq!(c.aggregator.state_dir, Path::new("/var/lib/vardpuls"));
+        assert_eq!((c.ingest.tokens.clone(), c.exporter.history_days), (vec!["a".to_string(), "b".to_string()], 40));
+        assert_eq!(c.aggregator.units_file, Path::new("/etc/vardpuls/units.csv"), "short names still apply");
+        // A variable naming no setting is refused, naming it.
+        let typo = vec![("VARDPULS_AGGREGATOR__RETENTION_DAY".to_string(), "4".to_string())];
+        let e = format!("{:#}", Config::from_file_and_env(toml::Table::new(), typo).unwrap_err());
+        assert!(e.contains("retention_day"), "{e}");
     }
 
     #[test]
