@@ -30,6 +30,20 @@ use vardpuls_core::rejection::{Rejection, Rule};
 
 type ShardId = (Topic, i32);
 
+/// What one computation does, decided before any SQL runs.
+struct Plan {
+    /// Shards with new events, or with months to recompute.
+    active: BTreeSet<ShardId>,
+    /// Open days whose lateness has passed.
+    closing: HashMap<ShardId, BTreeSet<NaiveDate>>,
+    /// The months each shard recomputes: of its changed and closing days, those becoming final
+    /// now, where a KPI compares with last year those a year after restated ones, and where one
+    /// counts from January the later months of restated ones' years.
+    months_of: HashMap<ShardId, BTreeSet<LocalMonth>>,
+    /// The days each shard recomputes.
+    recompute: HashMap<ShardId, BTreeSet<NaiveDate>>,
+}
+
 /// Rows per slice of a registered table (slices share the table's buffers: no copy).
 const SCAN_SLICE_ROWS: usize = 65_536;
 
@@ -223,14 +237,20 @@ impl Engine {
     /// Closes the days whose lateness has passed, recomputes the open days (reopened ones
     /// included) and the months they feed, and returns the records that changed since they were
     /// last returned. Reopened days and months already final are republished only where their
-    /// values changed, as the next revision.
+    /// values changed, as the next revision. In four phases: [`Engine::plan`] what to compute,
+    /// [`Engine::compute_days`], [`Engine::compute_months`], [`Engine::close_and_publish`].
     pub async fn compute(&mut self) -> anyhow::Result<Vec<KpiRecord>> {
-        let lateness = self.config.lateness();
+        let Some(plan) = self.plan() else { return Ok(Vec::new()) };
+        let daily = self.compute_days(&plan).await?;
+        let monthly = self.compute_months(&plan, &daily).await?;
+        self.close_and_publish(plan, daily, monthly).await
+    }
+
+    /// The shards with something to compute, the days that close, the days and months each
+    /// recomputes; None when nothing changed.
+    fn plan(&mut self) -> Option<Plan> {
         let mut closing: HashMap<ShardId, BTreeSet<NaiveDate>> = HashMap::new();
         let mut active: BTreeSet<ShardId> = BTreeSet::new();
-        // The months each shard recomputes: of its changed and closing days, those becoming
-        // final now, where a KPI compares with last year, those a year after restated ones, and
-        // where one counts from January, the later months of restated ones' years.
         let mut months_of: HashMap<ShardId, BTreeSet<LocalMonth>> = HashMap::new();
         for shard in self.shards.values_mut() {
             shard.open_days_without_events();
@@ -264,7 +284,7 @@ impl Engine {
             }
         }
         if active.is_empty() {
-            return Ok(Vec::new());
+            return None;
         }
         self.register_units_read_again(&active, &months_of);
 
@@ -280,15 +300,21 @@ impl Engine {
             };
             recompute.insert(*id, days);
         }
+        Some(Plan { active, closing, months_of, recompute })
+    }
 
-        // Daily partials of the days to recompute: each topic's table, then all their queries.
+    /// The daily partials of the days to recompute, per shard: each topic's table, then all
+    /// their queries; closing days' values as closed; stock levels carried into days without
+    /// their unit's events.
+    async fn compute_days(&mut self, plan: &Plan) -> anyhow::Result<HashMap<ShardId, Vec<Partial>>> {
         let mut queries: Vec<(&str, String)> = Vec::new();
         for topic in Topic::INPUTS {
-            let days: Vec<tables::DayEvents> = active
+            let days: Vec<tables::DayEvents> = plan
+                .active
                 .iter()
                 .filter(|(t, _)| *t == topic)
                 .flat_map(|id| {
-                    let days = &recompute[id];
+                    let days = &plan.recompute[id];
                     self.shards[id]
                         .open
                         .iter()
@@ -305,31 +331,43 @@ impl Engine {
                 queries.push((kpi.id, self.render(sql_of(kpi.id)?, &[])));
             }
         }
-        let openings = latest_final_levels(active.iter().map(|id| &self.shards[id]));
+        let openings = latest_final_levels(plan.active.iter().map(|id| &self.shards[id]));
         self.register("closed_latest", closed_latest_table(&openings)?)?;
         let mut daily: HashMap<ShardId, Vec<Partial>> = HashMap::new();
         for p in self.run_together(&queries).await? {
             let shard = self.shard_of(source_of(&p.kpi)?, &p.unit_id)?;
             // A closing day's values are final from here on, its month's sums included.
-            let closes = matches!(p.period, Period::Day(day) if closing.get(&shard).is_some_and(|c| c.contains(&day)));
+            let closes =
+                matches!(p.period, Period::Day(day) if plan.closing.get(&shard).is_some_and(|c| c.contains(&day)));
             daily.entry(shard).or_default().push(if closes { p.as_closed() } else { p });
         }
         // A unit's stock level carries into the days without its events.
-        for id in active.iter().filter(|id| catalogue::has_stock_kpi(id.0)) {
+        for id in plan.active.iter().filter(|id| catalogue::has_stock_kpi(id.0)) {
             let own = daily.get(id).map(Vec::as_slice).unwrap_or_default();
-            let carried = stocks::carried(self.shards[id].levels.values(), &recompute[id], own);
+            let carried = stocks::carried(self.shards[id].levels.values(), &plan.recompute[id], own);
             daily.entry(*id).or_default().extend(carried);
         }
+        Ok(daily)
+    }
 
+    /// The monthly partials of the months to recompute, per shard, from their closed days (a
+    /// current month's folded to date), this computation's daily partials and the open days'
+    /// last published ones.
+    async fn compute_months(
+        &mut self,
+        plan: &Plan,
+        daily: &HashMap<ShardId, Vec<Partial>>,
+    ) -> anyhow::Result<HashMap<ShardId, Vec<Partial>>> {
         // A touched current month's closed days come folded, as its month to date (made now
         // where a restart, a new month or a reopened day left none); other months' closed days
         // and last year's months come day by day.
-        let missing: BTreeMap<(ShardId, LocalMonth), Vec<NaiveDate>> = active
+        let missing: BTreeMap<(ShardId, LocalMonth), Vec<NaiveDate>> = plan
+            .active
             .iter()
             .flat_map(|id| {
                 let shard = &self.shards[id];
                 let current = shard.current_months();
-                months_of[id]
+                plan.months_of[id]
                     .iter()
                     .filter(move |m| current.contains(m) && !shard.month_to_date.contains_key(m))
                     .map(move |m| ((*id, *m), Vec::new()))
@@ -340,9 +378,9 @@ impl Engine {
         // Where each shard's rows end, with the data's current day (its progress's local day):
         // what a month not final yet is compared with last year through.
         let mut current_days: Vec<(usize, Option<LocalDay>)> = Vec::new();
-        for id in &active {
+        for id in &plan.active {
             let shard = &self.shards[id];
-            let months = &months_of[id];
+            let months = &plan.months_of[id];
             let growth = catalogue::compares_with_last_year(id.0);
             let last_years: BTreeSet<LocalMonth> = if growth {
                 months.iter().map(|m| m.same_month_last_year()).filter(|m| !months.contains(m)).collect()
@@ -363,14 +401,14 @@ impl Engine {
             }
             rows.extend(daily.get(id).into_iter().flatten());
             // Open days not recomputed: their last published partials are still current.
-            let recomputed = &recompute[id];
+            let recomputed = &plan.recompute[id];
             rows.extend(shard.emitted.values().filter(|p| match p.period {
                 Period::Day(day) => !recomputed.contains(&day) && shard.open.contains_key(&day),
                 Period::Month { .. } => false,
             }));
             current_days.push((rows.len(), shard.current_day()));
         }
-        let all_months: BTreeSet<LocalMonth> = months_of.values().flatten().copied().collect();
+        let all_months: BTreeSet<LocalMonth> = plan.months_of.values().flatten().copied().collect();
         let mut monthly: HashMap<ShardId, Vec<Partial>> = HashMap::new();
         if !rows.is_empty() && !all_months.is_empty() {
             self.register("daily", daily_table(&rows, &current_days)?)?;
@@ -380,7 +418,7 @@ impl Engine {
                 self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &daily_kpi_list(false))]);
             let last_sql =
                 self.render(MONTHLY_LAST_SQL, &[("{months}", &month_list), ("{stock_kpis}", &daily_kpi_list(true))]);
-            let persons = active.iter().filter(|id| catalogue::accumulates_over_the_year(id.0));
+            let persons = plan.active.iter().filter(|id| catalogue::accumulates_over_the_year(id.0));
             let persons =
                 persons::table(persons.map(|id| &self.shards[id].persons), &PersonsListed::year_to(&all_months))?;
             self.register("persons_via_1177", persons)?;
@@ -396,19 +434,30 @@ impl Engine {
                 let shard = self.shard_of(topic, &p.unit_id)?;
                 // Only the shard's own months: another shard's month may find this shard's days
                 // of it partly archived.
-                if months_of.get(&shard).is_some_and(|m| m.contains(&p.period.local_month())) {
+                if plan.months_of.get(&shard).is_some_and(|m| m.contains(&p.period.local_month())) {
                     monthly.entry(shard).or_default().push(p);
                 }
             }
         }
+        Ok(monthly)
+    }
 
-        // Close days, then publish what changed.
+    /// Closes the days that close, publishes what changed (as the next revision where a final
+    /// value is restated), folds the closed days into their months to date and expires what
+    /// left the horizon.
+    async fn close_and_publish(
+        &mut self,
+        mut plan: Plan,
+        mut daily: HashMap<ShardId, Vec<Partial>>,
+        mut monthly: HashMap<ShardId, Vec<Partial>>,
+    ) -> anyhow::Result<Vec<KpiRecord>> {
         let mut publish = Vec::new();
         let mut closed_now: BTreeMap<(ShardId, LocalMonth), Vec<NaiveDate>> = BTreeMap::new();
-        for id in active.iter().copied() {
+        let lateness = self.config.lateness();
+        for id in plan.active.iter().copied() {
             let shard = self.shards.get_mut(&id).expect("active shard exists");
             let as_of = shard.watermark.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-            let close = closing.remove(&id).unwrap_or_default();
+            let close = plan.closing.remove(&id).unwrap_or_default();
             let mut finals: BTreeMap<NaiveDate, Vec<Partial>> = close.iter().map(|d| (*d, Vec::new())).collect();
             for p in daily.remove(&id).unwrap_or_default() {
                 let Period::Day(day) = p.period else { continue };
@@ -446,7 +495,7 @@ impl Engine {
             // A month computed final leaves no value behind as not final (one its SQL no longer
             // gives would otherwise be finalised again in every batch).
             let finalised: BTreeSet<LocalMonth> =
-                months_of[&id].iter().filter(|m| shard.is_final(m.last_day())).copied().collect();
+                plan.months_of[&id].iter().filter(|m| shard.is_final(m.last_day())).copied().collect();
             let stale: Vec<Partial> = if finalised.is_empty() {
                 Vec::new()
             } else {
@@ -481,7 +530,7 @@ impl Engine {
         self.fold_months_to_date(closed_now).await?;
         // Only now: a jump of the progress (a live event after a backfill) may expire the very
         // days just closed, which the fold still read.
-        for id in &active {
+        for id in &plan.active {
             self.shards.get_mut(id).expect("active shard exists").expire();
         }
         Ok(changed)
