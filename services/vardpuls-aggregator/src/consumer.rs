@@ -17,7 +17,7 @@ use crate::assignment::{Assignment, PartitionLocks};
 use crate::checkpoint;
 use crate::config::AggregatorConfig;
 use crate::crash_marker::CrashMarker;
-use crate::engine::{Engine, Routed};
+use crate::engine::{Engine, OutcomeCounts, Routed};
 use crate::metrics::AggregatorMetrics;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -38,6 +38,14 @@ use vardpuls_kafka::{EventProducer, KafkaConfig};
 
 type Delivery = BoxFuture<'static, Result<(), KafkaError>>;
 
+/// Records sent to each output topic since the last flush.
+#[derive(Debug, Default)]
+struct Sent {
+    kpi: u64,
+    late: u64,
+    dead_letters: u64,
+}
+
 /// The engine plus what it needs to publish and persist; shared with the rebalance callbacks.
 struct Worker {
     engine: Engine,
@@ -48,9 +56,9 @@ struct Worker {
     touched: BTreeSet<(Topic, i32)>,
     /// Messages by input topic and outcome since the last flush; added to the metrics per batch
     /// rather than per message (a labelled counter lookup per message cost 3 % of replay).
-    counts: [[u64; Routed::OUTCOMES.len()]; Topic::INPUTS.len()],
-    /// Records sent since the last flush: KPI records, late events, dead letters.
-    sent: [u64; 3],
+    counts: [OutcomeCounts; Topic::INPUTS.len()],
+    /// Records sent since the last flush.
+    sent: Sent,
     /// Set when a flush failed (an output not acknowledged, a state write refused). The state
     /// then holds messages whose outputs may be lost, so no later flush (a rebalance, the stop)
     /// may checkpoint it: the next start replays them from the last checkpoint instead.
@@ -62,17 +70,17 @@ impl Worker {
         let routed = self.engine.offer(topic, partition, offset, payload, produced_at);
         let (outcome, replayed) = (routed.outcome(), matches!(routed, Routed::AlreadyApplied));
         if let Some(t) = Topic::INPUTS.iter().position(|t| *t == topic) {
-            self.counts[t][outcome] += 1;
+            self.counts[t].add(outcome);
         }
         match routed {
             Routed::Late(late) => {
                 let payload = serde_json::to_vec(&late).expect("late events serialize");
                 self.deliveries.push(self.producer.send(Topic::Late, None, payload).boxed());
-                self.sent[1] += 1;
+                self.sent.late += 1;
             }
             Routed::Invalid(letter) => {
                 self.deliveries.push(self.producer.send_dead_letter(&letter).boxed());
-                self.sent[2] += 1;
+                self.sent.dead_letters += 1;
             }
             Routed::Counted | Routed::Duplicate | Routed::AlreadyApplied | Routed::Restating => {}
         }
@@ -101,7 +109,7 @@ impl Worker {
         for record in &records {
             let payload = serde_json::to_vec(record).expect("KPI records serialize");
             self.deliveries.push(self.producer.send(Topic::Kpi, Some(&record.key()), payload).boxed());
-            self.sent[0] += 1;
+            self.sent.kpi += 1;
         }
         for result in self.runtime.block_on(join_all(std::mem::take(&mut self.deliveries))) {
             result.context("publishing aggregator output")?;
@@ -118,13 +126,12 @@ impl Worker {
         let (counts, sent) = (std::mem::take(&mut self.counts), std::mem::take(&mut self.sent));
         if let Some(m) = &self.metrics {
             for (t, topic) in Topic::INPUTS.iter().enumerate() {
-                for (o, outcome) in Routed::OUTCOMES.iter().enumerate() {
-                    if counts[t][o] > 0 {
-                        m.messages.with_label_values(&[topic.short_name(), outcome]).inc_by(counts[t][o]);
-                    }
+                for (outcome, n) in counts[t].iter() {
+                    m.messages.with_label_values(&[topic.short_name(), outcome.as_str()]).inc_by(n);
                 }
             }
-            for (topic, n) in [Topic::Kpi, Topic::Late, Topic::DeadLetter].iter().zip(sent) {
+            for (topic, n) in [(Topic::Kpi, sent.kpi), (Topic::Late, sent.late), (Topic::DeadLetter, sent.dead_letters)]
+            {
                 if n > 0 {
                     m.published.with_label_values(&[topic.name()]).inc_by(n);
                 }

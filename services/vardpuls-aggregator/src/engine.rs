@@ -64,18 +64,57 @@ pub enum Routed {
     Invalid(Box<DeadLetter>),
 }
 
-impl Routed {
-    /// The outcome names of `vardpuls_aggregator_messages_total`, indexed by [`Routed::outcome`].
-    pub const OUTCOMES: [&'static str; 6] = ["counted", "duplicate", "replayed", "restating", "late", "invalid"];
+/// What happened to a message, as `vardpuls_aggregator_messages_total{outcome}` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Counted,
+    Duplicate,
+    Replayed,
+    Restating,
+    Late,
+    Invalid,
+}
 
-    pub fn outcome(&self) -> usize {
+impl Outcome {
+    pub const ALL: [Outcome; 6] =
+        [Outcome::Counted, Outcome::Duplicate, Outcome::Replayed, Outcome::Restating, Outcome::Late, Outcome::Invalid];
+
+    pub fn as_str(self) -> &'static str {
         match self {
-            Routed::Counted => 0,
-            Routed::Duplicate => 1,
-            Routed::AlreadyApplied => 2,
-            Routed::Restating => 3,
-            Routed::Late(_) => 4,
-            Routed::Invalid(_) => 5,
+            Outcome::Counted => "counted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Replayed => "replayed",
+            Outcome::Restating => "restating",
+            Outcome::Late => "late",
+            Outcome::Invalid => "invalid",
+        }
+    }
+}
+
+/// Messages per outcome: counted per message without a map lookup, reported per batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutcomeCounts([u64; Outcome::ALL.len()]);
+
+impl OutcomeCounts {
+    pub fn add(&mut self, outcome: Outcome) {
+        self.0[outcome as usize] += 1;
+    }
+
+    /// The outcomes that happened, with their counts.
+    pub fn iter(&self) -> impl Iterator<Item = (Outcome, u64)> + '_ {
+        Outcome::ALL.into_iter().zip(self.0).filter(|(_, n)| *n > 0)
+    }
+}
+
+impl Routed {
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Routed::Counted => Outcome::Counted,
+            Routed::Duplicate => Outcome::Duplicate,
+            Routed::AlreadyApplied => Outcome::Replayed,
+            Routed::Restating => Outcome::Restating,
+            Routed::Late(_) => Outcome::Late,
+            Routed::Invalid(_) => Outcome::Invalid,
         }
     }
 }

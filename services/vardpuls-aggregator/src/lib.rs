@@ -26,4 +26,4 @@ pub mod tables;
 pub mod versions;
 
 pub use config::AggregatorConfig;
-pub use engine::{Engine, Routed};
+pub use engine::{Engine, Outcome, OutcomeCounts, Routed};

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use vardpuls_aggregator::assignment::Assignment;
-use vardpuls_aggregator::{Engine, Routed, checkpoint};
+use vardpuls_aggregator::{Engine, OutcomeCounts, checkpoint};
 use vardpuls_core::events::{InputEvent, decode};
 use vardpuls_core::outputs::KpiRecord;
 use vardpuls_core::{Rejection, Topic};
@@ -124,12 +124,8 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         out.flush()?;
     }
     let Reading { events, outcomes, skipped, .. } = reading;
-    let mut outcomes: Vec<String> = Routed::OUTCOMES
-        .iter()
-        .zip(outcomes)
-        .filter(|(_, count)| *count > 0)
-        .map(|(name, count)| format!("{name} {count}"))
-        .collect();
+    let mut outcomes: Vec<String> =
+        outcomes.iter().map(|(outcome, count)| format!("{} {count}", outcome.as_str())).collect();
     outcomes.sort();
     if skipped > 0 {
         outcomes.push(format!("{skipped} in other slots' partitions skipped"));
@@ -202,8 +198,7 @@ struct Reading {
     /// Chunks to reuse (their vectors), once their events are applied.
     spare: Vec<Chunk>,
     events: u64,
-    /// Messages per outcome, indexed as [`Routed::OUTCOMES`].
-    outcomes: [u64; Routed::OUTCOMES.len()],
+    outcomes: OutcomeCounts,
     /// Lines of units in partitions other slots own.
     skipped: u64,
     /// When the run started: files have no produce time, so an event dated more than
@@ -277,7 +272,7 @@ impl Reading {
             let offset = file.offsets.entry(partition).or_default();
             let line = &file.text[line.clone()];
             let routed = engine.offer_decoded(file.topic, partition, *offset, line, decoded, self.started_at);
-            self.outcomes[routed.outcome()] += 1;
+            self.outcomes.add(routed.outcome());
             *offset += 1;
             self.events += 1;
         }
