@@ -16,11 +16,7 @@ const TOKEN: &str = "e2e-token-7c1f";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_unauthenticated_and_answers_each_line() {
     let kafka = TestKafka::start().await;
-    let ingestor = Ingestor::new(EventProducer::new(&kafka.config).unwrap(), None);
-    let config = HttpIngestConfig { tokens: vec![TOKEN.to_string()], ..HttpIngestConfig::default() };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(ingestor, &config)).await });
+    let address = serve_ingest(&kafka).await;
 
     let body = [
         r#"{"schema_version":1,"event_id":"4a0e7c52-1d1b-4b7e-9d55-000000000001","event_type":"call_received","occurred_at":"2026-10-25T02:30:00+02:00","unit_id":"SE2321000115-V1380A","call_id":"c-1","line":"primary_care","in_phone_hours":true}"#,
@@ -66,6 +62,16 @@ async fn refuses_unauthenticated_and_answers_each_line() {
 }
 
 /// A minimal HTTP/1.1 client: enough for these tests without another dependency.
+/// HTTP ingest on a free port, producing to `kafka`, accepting [`TOKEN`].
+async fn serve_ingest(kafka: &TestKafka) -> std::net::SocketAddr {
+    let ingestor = Ingestor::new(EventProducer::new(&kafka.config).unwrap(), None);
+    let config = HttpIngestConfig { tokens: vec![TOKEN.to_string()], ..HttpIngestConfig::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(ingestor, &config)).await });
+    address
+}
+
 async fn post(address: std::net::SocketAddr, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(address).await.unwrap();
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
@@ -87,11 +93,7 @@ async fn post(address: std::net::SocketAddr, path: &str, token: Option<&str>, bo
 async fn alertmanager_notifications_become_the_alert_history() {
     use vardpuls_core::outputs::{AlertChange, AlertState, Scope, Severity};
     let kafka = TestKafka::start().await;
-    let ingestor = Ingestor::new(EventProducer::new(&kafka.config).unwrap(), None);
-    let config = HttpIngestConfig { tokens: vec![TOKEN.to_string()], ..HttpIngestConfig::default() };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(ingestor, &config)).await });
+    let address = serve_ingest(&kafka).await;
 
     let alert = |status: &str, ends: &str| {
         format!(
