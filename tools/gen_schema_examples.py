@@ -131,11 +131,11 @@ bad(C, chat, "chat_id__invalid_type", chat_id=4411)
 
 K = "vardpuls.kpi.v1"
 kpi = {"schema_version": 1, "kpi": "same_day_contact", "scope": "unit", "scope_id": U, "grain": "day", "period": "2026-03-29",
-       "dimensions": {}, "numerator": "87", "denominator": "96", "value": 0.90625, "target": 0.95, "status": "at_risk", "final": False,
+       "dimensions": {}, "numerator": "87", "denominator": "96", "value": 0.90625, "final": False,
        "live": {"met": 87, "missed": 3, "pending": 6, "best_value": 0.96875, "worst_value": 0.90625}, "updated_at": "2026-03-29T09:12:00Z"}
 w(K, "valid", "same_day_contact_live", kpi)
 w(K, "valid", "out_of_county_cost_month", {"schema_version": 1, "kpi": "out_of_county_digital_cost_sek", "scope": "region", "scope_id": "20", "grain": "month", "period": "2026-11",
-   "dimensions": {"provider": "Kry", "profession": "doctor"}, "numerator": "1234500.00", "denominator": None, "value": 1234500.0, "target": None, "status": "no_target", "final": True, "updated_at": "2026-12-03T00:00:00Z"})
+   "dimensions": {"provider": "Kry", "profession": "doctor"}, "numerator": "1234500.00", "denominator": None, "value": 1234500.0, "final": True, "updated_at": "2026-12-03T00:00:00Z"})
 bad(K, kpi, "final__missing_field", final=DEL)
 bad(K, kpi, "scope__unknown_value", scope="county")
 A = "vardpuls.alerts.v1"

@@ -3,7 +3,7 @@
 use crate::partial::{Partial, Period};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
-use vardpuls_core::outputs::{Grain, KpiRecord, Scope, Status, live, value};
+use vardpuls_core::outputs::{Grain, KpiRecord, Scope, live, value};
 
 /// A partial to publish: whether its period is final, and the instant that stamps it.
 pub struct ToPublish {
@@ -53,8 +53,6 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
         numerator: p.numerator.normalize(),
         denominator: p.denominator.map(|d| d.normalize()),
         value: value(&p.kpi, p.numerator, p.denominator),
-        target: None,
-        status: Status::NoTarget,
         is_final,
         revision: p.revision,
         live,

@@ -74,8 +74,6 @@ pub struct KpiRecord {
     /// numerator / denominator as a ratio from 0 to 1, or the numerator where there is no
     /// denominator.
     pub value: Option<f64>,
-    pub target: Option<f64>,
-    pub status: Status,
     /// True once the period's values are final (see docs/kpis.md): they then change only by
     /// restatement, each time with the next `revision`.
     #[serde(rename = "final")]
@@ -234,8 +232,6 @@ mod tests {
             numerator: Decimal::new(12, 0),
             denominator: None,
             value: Some(12.0),
-            target: None,
-            status: Status::NoTarget,
             is_final: false,
             revision: 0,
             cases: None,

@@ -137,7 +137,6 @@ pub fn feed_of(kpi: &str) -> Option<&'static str> {
 pub(crate) mod tests {
     use super::*;
     use rust_decimal::Decimal;
-    use vardpuls_core::outputs::Status;
 
     pub fn record(kpi: &str, unit: &str, period: &str, num: i64, den: Option<i64>) -> KpiRecord {
         KpiRecord {
@@ -151,8 +150,6 @@ pub(crate) mod tests {
             numerator: Decimal::from(num),
             denominator: den.map(Decimal::from),
             value: den.map(|d| num as f64 / d as f64),
-            target: None,
-            status: Status::NoTarget,
             is_final: false,
             revision: 0,
             cases: None,

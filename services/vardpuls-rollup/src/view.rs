@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use vardpuls_core::catalogue::{self, Rollup};
-use vardpuls_core::outputs::{Grain, KpiRecord, Scope, Status};
+use vardpuls_core::outputs::{Grain, KpiRecord, Scope};
 use vardpuls_core::outputs::{live, value};
 use vardpuls_core::units::UnitRegistry;
 
@@ -236,8 +236,6 @@ fn to_record(g: &Group) -> KpiRecord {
         numerator: numerator.normalize(),
         denominator: denominator.map(|d| d.normalize()),
         value: value(&g.kpi, numerator, denominator),
-        target: None,
-        status: Status::NoTarget,
         is_final,
         // A member's restatement restates the sum: the count of its members' restatements.
         revision: g.members.values().map(|c| c.revision).sum(),
@@ -263,8 +261,6 @@ mod tests {
             numerator: Decimal::from(n),
             denominator: d.map(Decimal::from),
             value: None,
-            target: None,
-            status: Status::NoTarget,
             is_final: true,
             revision: 0,
             cases: None,
