@@ -134,7 +134,8 @@ struct HistoryQuery {
     days: Option<i64>,
 }
 
-/// One KPI for one scope: its last `days` days, this month and the same month last year.
+/// One KPI for one scope: its last `days` days, the same weekday a week before today, this
+/// month and the same month last year, and the year to date against last year's.
 async fn history(State(state): State<ExporterState>, Query(q): Query<HistoryQuery>) -> Response {
     let today = LocalDay::of(Utc::now());
     let days = q.days.unwrap_or(30).clamp(1, 366);
@@ -149,11 +150,30 @@ async fn history(State(state): State<ExporterState>, Query(q): Query<HistoryQuer
         .filter_map(|back| find(&LocalDay::from_date(today.date() - Duration::days(back)).to_string()))
         .collect();
     let month = today.month();
+    let this_month = view
+        .period(&month.to_string())
+        .find(|r| r.kpi == q.kpi && r.scope == q.scope && r.scope_id == q.scope_id && r.dimensions.is_empty())
+        .cloned();
+    let (ytd, ytd_last_year) = match &this_month {
+        Some(r) => (
+            crate::comparisons::year_to_date(&view, r, month),
+            crate::comparisons::year_to_date(&view, r, month.same_month_last_year()),
+        ),
+        None => (None, None),
+    };
+    let public = |r: &KpiRecord| PublicKpi::from(&state.presenter.present(r), None);
+    let (ytd, ytd_last_year) = (ytd.as_ref().map(public), ytd_last_year.as_ref().map(public));
+    let value = |p: &Option<PublicKpi>| p.as_ref().and_then(|p| p.value);
+    let change = crate::comparisons::change(&q.kpi, value(&ytd), value(&ytd_last_year));
     Json(serde_json::json!({
         "kpi": q.kpi, "scope": q.scope, "scope_id": q.scope_id, "time_zone": TIME_ZONE_NAME,
         "days": daily,
+        "same_weekday_last_week": find(&LocalDay::from_date(today.date() - Duration::days(7)).to_string()),
         "this_month": find(&month.to_string()),
         "same_month_last_year": find(&month.same_month_last_year().to_string()),
+        "year_to_date": ytd,
+        "year_to_date_last_year": ytd_last_year,
+        "year_to_date_change": change,
     }))
     .into_response()
 }

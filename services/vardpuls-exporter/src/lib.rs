@@ -6,6 +6,7 @@
 //! alert rules from the same catalogue and targets.
 
 pub mod api;
+pub mod comparisons;
 pub mod config;
 pub mod exposition;
 pub mod metrics;
