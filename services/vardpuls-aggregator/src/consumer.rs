@@ -19,6 +19,7 @@ use crate::config::AggregatorConfig;
 use crate::crash_marker::CrashMarker;
 use crate::engine::{Engine, OutcomeCounts, Routed};
 use crate::metrics::AggregatorMetrics;
+use crate::store::StateStore;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use futures::future::{BoxFuture, FutureExt, join_all};
@@ -99,13 +100,8 @@ impl Worker {
 
     fn compute_publish_checkpoint(&mut self) -> anyhow::Result<TopicPartitionList> {
         let started = Instant::now();
-        let state_dir = self.engine.config().state_dir.clone();
-        for (topic, partition) in &self.touched {
-            if let Some(shard) = self.engine.shard_mut(*topic, *partition) {
-                checkpoint::prepare(Some(&state_dir), shard)?;
-            }
-        }
-        let records = self.runtime.block_on(self.engine.compute())?;
+        let store = StateStore::new(Some(self.engine.config().state_dir.clone()));
+        let records = self.runtime.block_on(store.compute(&mut self.engine, &self.touched))?;
         for record in &records {
             let payload = serde_json::to_vec(record).expect("KPI records serialize");
             self.deliveries.push(self.producer.send(Topic::Kpi, Some(&record.key()), payload).boxed());
@@ -118,11 +114,10 @@ impl Worker {
         let checkpoint_started = Instant::now();
         let mut offsets = TopicPartitionList::new();
         let touched = std::mem::take(&mut self.touched);
-        let shards = self.engine.shards_mut(&touched);
-        for shard in &shards {
+        for shard in self.engine.shards_mut(&touched) {
             offsets.add_partition_offset(shard.topic.name(), shard.partition, Offset::Offset(shard.next_offset))?;
         }
-        let bytes = checkpoint::save_all(&state_dir, shards)?;
+        let bytes = store.save(&mut self.engine, &touched)?;
         let (counts, sent) = (std::mem::take(&mut self.counts), std::mem::take(&mut self.sent));
         if let Some(m) = &self.metrics {
             for (t, topic) in Topic::INPUTS.iter().enumerate() {

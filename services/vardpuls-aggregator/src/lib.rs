@@ -22,6 +22,7 @@ pub mod persons;
 pub mod records;
 pub mod shard;
 pub mod stocks;
+pub mod store;
 pub mod tables;
 pub mod versions;
 

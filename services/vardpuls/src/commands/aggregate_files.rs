@@ -15,7 +15,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use vardpuls_aggregator::assignment::Assignment;
-use vardpuls_aggregator::{Engine, OutcomeCounts, checkpoint};
+use vardpuls_aggregator::store::StateStore;
+use vardpuls_aggregator::{Engine, OutcomeCounts};
 use vardpuls_core::events::{InputEvent, decode};
 use vardpuls_core::outputs::KpiRecord;
 use vardpuls_core::{Rejection, Topic};
@@ -80,8 +81,9 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         partitions: args.partitions,
         owner: Assignment::from_config(args.instances, Some(args.instance), None)?,
     };
-    if let Some(dir) = &args.state_dir {
-        continue_from_checkpoints(&mut engine, dir, &mut files, &slot)?;
+    let store = StateStore::new(args.state_dir.clone());
+    if let Some(dir) = store.dir() {
+        continue_from_checkpoints(&mut engine, &store, dir, &mut files, &slot)?;
     }
     let started = Instant::now();
     let mut computing = std::time::Duration::ZERO;
@@ -94,21 +96,15 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     loop {
         let read_any = reading.round(&mut engine, &mut files, args.batch);
         let compute_started = Instant::now();
-        for (topic, partition) in shard_ids(&engine) {
-            let shard = engine.shard_mut(topic, partition).expect("listed shard");
-            checkpoint::prepare(args.state_dir.as_deref(), shard)?;
-        }
-        let records = engine.compute().await?;
+        let touched: std::collections::BTreeSet<(Topic, i32)> = shard_ids(&engine).into_iter().collect();
+        let records = store.compute(&mut engine, &touched).await?;
         records_out += records.len() as u64;
         if args.out.is_some() {
             for record in records {
                 latest.insert(record.key(), record);
             }
         }
-        if let Some(dir) = &args.state_dir {
-            let ids = shard_ids(&engine).into_iter().collect();
-            checkpoint::save_all(dir, engine.shards_mut(&ids))?;
-        }
+        store.save(&mut engine, &touched)?;
         computing += compute_started.elapsed();
         if !read_any {
             break;
@@ -165,19 +161,20 @@ const DECODE_CHUNK_LINES: usize = 32_768;
 /// events on from where that run stopped.
 fn continue_from_checkpoints(
     engine: &mut Engine,
+    store: &StateStore,
     dir: &std::path::Path,
     files: &mut [TopicFile],
     slot: &Slot,
 ) -> anyhow::Result<()> {
     for file in files.iter_mut() {
         for partition in (0..slot.partitions).filter(|p| slot.owns(*p)) {
-            if let Some(shard) = checkpoint::load(dir, file.topic, partition)? {
+            if let Some(shard) = store.load(file.topic, partition)? {
                 file.offsets.insert(partition, shard.next_offset);
                 engine.insert_shard(shard);
             }
         }
         // A partition beyond `--partitions` means the units would land elsewhere now.
-        let beyond = checkpoint::load(dir, file.topic, slot.partitions)?;
+        let beyond = store.load(file.topic, slot.partitions)?;
         anyhow::ensure!(
             beyond.is_none(),
             "{} holds more than {} partitions of {}",

@@ -1,0 +1,61 @@
+//! Where shards' state lives between batches, and the one way a batch is computed against it.
+//!
+//! Before a computation, the shards a batch touched must be made ready: restating events' days
+//! reopened, final months read back, archived days restored ([`checkpoint::prepare`]). After
+//! it, and after its records are published, they are checkpointed. The Kafka consumer and
+//! `aggregate-files` both go through [`StateStore::compute`] and [`StateStore::save`], so
+//! neither can forget the first step. Without a state directory (`aggregate-files` without
+//! `--state-dir`), closed days' events stay in memory and nothing is written.
+
+use crate::checkpoint;
+use crate::engine::Engine;
+use crate::shard::Shard;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use vardpuls_core::Topic;
+use vardpuls_core::outputs::KpiRecord;
+
+pub struct StateStore {
+    dir: Option<PathBuf>,
+}
+
+impl StateStore {
+    pub fn new(dir: Option<PathBuf>) -> StateStore {
+        StateStore { dir }
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// A shard's last checkpoint, if there is one.
+    pub fn load(&self, topic: Topic, partition: i32) -> anyhow::Result<Option<Shard>> {
+        match &self.dir {
+            Some(dir) => checkpoint::load(dir, topic, partition),
+            None => Ok(None),
+        }
+    }
+
+    /// Makes the `touched` shards ready, then computes: the records that changed.
+    pub async fn compute(
+        &self,
+        engine: &mut Engine,
+        touched: &BTreeSet<(Topic, i32)>,
+    ) -> anyhow::Result<Vec<KpiRecord>> {
+        for (topic, partition) in touched {
+            if let Some(shard) = engine.shard_mut(*topic, *partition) {
+                checkpoint::prepare(self.dir.as_deref(), shard)?;
+            }
+        }
+        engine.compute().await
+    }
+
+    /// Checkpoints the `touched` shards (after their records were published); the bytes
+    /// written, none without a directory.
+    pub fn save(&self, engine: &mut Engine, touched: &BTreeSet<(Topic, i32)>) -> anyhow::Result<u64> {
+        match &self.dir {
+            Some(dir) => checkpoint::save_all(dir, engine.shards_mut(touched)),
+            None => Ok(0),
+        }
+    }
+}
