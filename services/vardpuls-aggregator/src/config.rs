@@ -62,6 +62,12 @@ pub struct AggregatorConfig {
     /// batch or stall on the last one. A rewind longer than a producer batch
     /// (librdkafka's `batch.num.messages`, 10 000) avoids both. 0 turns it off.
     pub resume_rewind_messages: i64,
+    /// Partitions DataFusion splits a query's work into: 0 (the default) takes the machine's
+    /// cores. Batches are small, so more than the cores only adds scheduling.
+    pub sql_partitions: usize,
+    /// How often librdkafka reports the consumer's lag per partition
+    /// (`vardpuls_consumer_lag_messages`), in milliseconds.
+    pub lag_statistics_interval_ms: u64,
 }
 
 impl Default for AggregatorConfig {
@@ -82,11 +88,21 @@ impl Default for AggregatorConfig {
             session_timeout_ms: 6_000,
             units_file: PathBuf::from("deploy/units.csv"),
             resume_rewind_messages: 10_000,
+            sql_partitions: 0,
+            lag_statistics_interval_ms: 5_000,
         }
     }
 }
 
 impl AggregatorConfig {
+    /// `sql_partitions`, with 0 read as the machine's cores.
+    pub fn sql_partitions(&self) -> usize {
+        match self.sql_partitions {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
     pub fn lateness(&self) -> chrono::Duration {
         chrono::Duration::hours(self.allowed_lateness_hours)
     }

@@ -265,6 +265,7 @@ pub fn run(
     let session_timeout = config.session_timeout_ms.to_string();
     let (session_timeout_ms, state_dir) = (config.session_timeout_ms, config.state_dir.clone());
     let heartbeat = (config.session_timeout_ms / 6).max(100).to_string();
+    let lag_statistics = config.lag_statistics_interval_ms.to_string();
     let worker = Arc::new(Mutex::new(Worker {
         engine: Engine::new(config),
         producer,
@@ -286,7 +287,7 @@ pub fn run(
         .set("partition.assignment.strategy", "range")
         .set("session.timeout.ms", &session_timeout)
         .set("heartbeat.interval.ms", &heartbeat)
-        .set("statistics.interval.ms", "5000")
+        .set("statistics.interval.ms", &lag_statistics)
         .create_with_context(context)
         .context("creating aggregator consumer")?;
     let held = match assignment {

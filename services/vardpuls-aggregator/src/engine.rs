@@ -129,8 +129,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(config: AggregatorConfig) -> Engine {
-        // Two target partitions: this is a 2-core service, and batches are small.
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(config.sql_partitions()));
         Engine { config, shards: BTreeMap::new(), units: Default::default(), ctx }
     }
 
