@@ -37,7 +37,7 @@ impl Operator {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Operator, String> {
+    fn parse(s: &str) -> Result<Operator, String> {
         match s {
             "region" => Ok(Operator::Region),
             "private" => Ok(Operator::Private),
@@ -50,6 +50,18 @@ impl Operator {
 const REGION_ORGANISATIONS: [(&str, &str); 4] =
     [("2321000131", "14"), ("2321000115", "13"), ("2321000180", "20"), ("2321000172", "19")];
 
+/// What is wrong with a unit register, naming the file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterError(String);
+
+impl std::fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RegisterError {}
+
 #[derive(Debug, Clone, Default)]
 pub struct UnitRegistry {
     units: HashMap<String, Unit>,
@@ -61,7 +73,11 @@ pub struct UnitRegistry {
 impl UnitRegistry {
     /// Parses lines after a header `hsa_id,name,kommun_code`, which may go on with
     /// `operator` and `care_area` (in that order; a field may be empty). Errors name the line.
-    pub fn parse(csv: &str) -> Result<UnitRegistry, String> {
+    pub fn parse(csv: &str) -> Result<UnitRegistry, RegisterError> {
+        Self::parse_lines(csv).map_err(RegisterError)
+    }
+
+    fn parse_lines(csv: &str) -> Result<UnitRegistry, String> {
         let mut lines = csv.lines().enumerate();
         let header: Vec<&str> = lines.next().map(|(_, h)| h.split(',').map(str::trim).collect()).unwrap_or_default();
         const COLUMNS: [&str; 5] = ["hsa_id", "name", "kommun_code", "operator", "care_area"];
@@ -121,9 +137,9 @@ impl UnitRegistry {
         self.in_region.get(region).map_or(&[], Vec::as_slice)
     }
 
-    pub fn load(path: &std::path::Path) -> Result<UnitRegistry, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &std::path::Path) -> Result<UnitRegistry, RegisterError> {
+        let text = std::fs::read_to_string(path).map_err(|e| RegisterError(format!("{}: {e}", path.display())))?;
+        Self::parse_lines(&text).map_err(|e| RegisterError(format!("{}: {e}", path.display())))
     }
 
     /// The unit, from the file or, failing that, from its HSA-id's organisation number.
@@ -180,8 +196,8 @@ mod tests {
         assert_eq!(r.units_in_kommun("2062"), ["SE2321000180-E00101"]);
         assert_eq!(r.kommuner_in_region("20"), ["2062"]);
         assert!(r.units_in_kommun("2080").is_empty());
-        assert!(UnitRegistry::parse("h\nSE1,x\n").unwrap_err().contains("line 1"));
-        assert!(UnitRegistry::parse("hsa_id,name,kommun_code\nSE1,x\n").unwrap_err().contains("line 2"));
+        assert!(UnitRegistry::parse("h\nSE1,x\n").unwrap_err().to_string().contains("line 1"));
+        assert!(UnitRegistry::parse("hsa_id,name,kommun_code\nSE1,x\n").unwrap_err().to_string().contains("line 2"));
     }
 
     #[test]
@@ -197,6 +213,6 @@ mod tests {
         );
         assert_eq!((varberg.operator, varberg.care_area), (Some(Operator::Region), None));
         let bad = "hsa_id,name,kommun_code,operator\nSE2321000115-E1,x,1380,privat\n";
-        assert!(UnitRegistry::parse(bad).unwrap_err().contains("line 2: operator `privat`"));
+        assert!(UnitRegistry::parse(bad).unwrap_err().to_string().contains("line 2: operator `privat`"));
     }
 }

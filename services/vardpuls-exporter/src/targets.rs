@@ -92,10 +92,25 @@ struct TargetsFile {
     targets: Vec<TargetRule>,
 }
 
+/// What is wrong with a targets file, naming the file, the rule (1-based) and the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetsError(String);
+
+impl std::fmt::Display for TargetsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TargetsError {}
+
 impl Targets {
-    /// Parses the file and checks every rule against the KPI ids in `known_kpis`. Errors name
-    /// the rule (1-based) and the field.
-    pub fn parse(text: &str, known_kpis: &[&str]) -> Result<Targets, String> {
+    /// Parses the file and checks every rule against the KPI ids in `known_kpis`.
+    pub fn parse(text: &str, known_kpis: &[&str]) -> Result<Targets, TargetsError> {
+        Self::parse_rules(text, known_kpis).map_err(TargetsError)
+    }
+
+    fn parse_rules(text: &str, known_kpis: &[&str]) -> Result<Targets, String> {
         let file: TargetsFile = toml::from_str(text).map_err(|e| e.to_string())?;
         for (i, rule) in file.targets.iter().enumerate() {
             let at = format!("target #{} ({})", i + 1, rule.kpi);
@@ -115,9 +130,10 @@ impl Targets {
         Ok(Targets { rules: file.targets })
     }
 
-    pub fn load(path: &std::path::Path, known_kpis: &[&str]) -> Result<Targets, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::parse(&text, known_kpis).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &std::path::Path, known_kpis: &[&str]) -> Result<Targets, TargetsError> {
+        let at = |e: String| TargetsError(format!("{}: {e}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
+        Self::parse_rules(&text, known_kpis).map_err(at)
     }
 
     pub fn rules(&self) -> &[TargetRule] {
@@ -263,9 +279,9 @@ from = "2024-01-01"
     #[test]
     fn errors_name_the_rule_and_field() {
         let bad = FILE.replace("region = \"13\"", "region = \"1\"");
-        let e = Targets::parse(&bad, &["same_day_contact"]).unwrap_err();
+        let e = Targets::parse(&bad, &["same_day_contact"]).unwrap_err().to_string();
         assert!(e.starts_with("target #2 (same_day_contact): region:"), "{e}");
-        let e = Targets::parse(FILE, &["visits"]).unwrap_err();
+        let e = Targets::parse(FILE, &["visits"]).unwrap_err().to_string();
         assert!(e.contains("target #1 (same_day_contact): kpi: unknown KPI id"), "{e}");
     }
 

@@ -32,14 +32,29 @@ pub struct Alert {
     pub fingerprint: String,
 }
 
-/// The records of a notification, or what is wrong with it.
-pub fn changes(body: &[u8]) -> Result<Vec<AlertChange>, String> {
-    let notification: Notification =
-        serde_json::from_slice(body).map_err(|e| format!("not an Alertmanager webhook notification: {e}"))?;
-    if notification.version != "4" {
-        return Err(format!("Alertmanager webhook version {} (version 4 is read)", notification.version));
+/// A body that is not an Alertmanager notification vardpuls can read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotANotification(String);
+
+impl std::fmt::Display for NotANotification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
-    notification.alerts.into_iter().map(change).collect()
+}
+
+impl std::error::Error for NotANotification {}
+
+/// The records of a notification, or what is wrong with it.
+pub fn changes(body: &[u8]) -> Result<Vec<AlertChange>, NotANotification> {
+    let notification: Notification = serde_json::from_slice(body)
+        .map_err(|e| NotANotification(format!("not an Alertmanager webhook notification: {e}")))?;
+    if notification.version != "4" {
+        return Err(NotANotification(format!(
+            "Alertmanager webhook version {} (version 4 is read)",
+            notification.version
+        )));
+    }
+    notification.alerts.into_iter().map(|a| change(a).map_err(NotANotification)).collect()
 }
 
 fn change(alert: Alert) -> Result<AlertChange, String> {
@@ -110,9 +125,10 @@ mod tests {
 
     #[test]
     fn what_is_not_a_notification_is_named() {
-        assert!(changes(b"[]").unwrap_err().contains("not an Alertmanager webhook notification"));
-        assert!(changes(br#"{"version":"3","alerts":[]}"#).unwrap_err().contains("version 3"));
+        let why = |body: &[u8]| changes(body).unwrap_err().to_string();
+        assert!(why(b"[]").contains("not an Alertmanager webhook notification"));
+        assert!(why(br#"{"version":"3","alerts":[]}"#).contains("version 3"));
         let no_name = br#"{"version":"4","alerts":[{"status":"firing","labels":{},"startsAt":"2026-11-23T09:15:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"x"}]}"#;
-        assert!(changes(no_name).unwrap_err().contains("alertname"));
+        assert!(why(no_name).contains("alertname"));
     }
 }

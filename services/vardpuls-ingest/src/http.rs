@@ -180,7 +180,7 @@ async fn alerts(State(state): State<AppState>, headers: HeaderMap, body: Body) -
     };
     let changes = match crate::alerts::changes(&body) {
         Ok(changes) => changes,
-        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+        Err(why) => return error(StatusCode::BAD_REQUEST, why.to_string()),
     };
     let delivered = join_all(changes.iter().map(|c| state.ingestor.send_alert(c))).await;
     if let Some(Err(e)) = delivered.iter().find(|d| d.is_err()) {

@@ -104,8 +104,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut rollup: Option<JoinHandle<anyhow::Result<()>>> = None;
     if matches!(args.target, Target::All | Target::Rollup) {
-        let units =
-            vardpuls_core::units::UnitRegistry::load(&config.aggregator.units_file).map_err(anyhow::Error::msg)?;
+        let units = vardpuls_core::units::UnitRegistry::load(&config.aggregator.units_file)?;
         where_to_look.push(format!(
             "rollup      {} units from {}",
             units.len(),
@@ -244,9 +243,8 @@ async fn shutdown_signal() {
 
 /// The exporter's shared state: targets and units loaded, an empty view to rebuild.
 fn exporter_state(config: &Config) -> anyhow::Result<vardpuls_exporter::ExporterState> {
-    let targets =
-        Targets::load(&config.exporter.targets_file, &vardpuls_exporter::known_kpis()).map_err(anyhow::Error::msg)?;
-    let units = vardpuls_core::units::UnitRegistry::load(&config.aggregator.units_file).map_err(anyhow::Error::msg)?;
+    let targets = Targets::load(&config.exporter.targets_file, &vardpuls_exporter::known_kpis())?;
+    let units = vardpuls_core::units::UnitRegistry::load(&config.aggregator.units_file)?;
     let presenter = Presenter { targets, units, min_cases: config.exporter.min_cases };
     let retention = Retention { days: config.exporter.history_days, ..Retention::default() };
     Ok(vardpuls_exporter::ExporterState::new(KpiView::new(retention), presenter))
