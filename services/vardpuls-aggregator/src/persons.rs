@@ -74,7 +74,7 @@ pub fn table<'a>(
     let (mut unit, mut month, mut year, mut person, mut first) =
         (StringBuilder::new(), StringBuilder::new(), Int64Builder::new(), StringBuilder::new(), Int64Builder::new());
     for shard in shards {
-        for (m, persons) in shard.months.range(..).filter(|(m, _)| months.contains(m)) {
+        for (m, persons) in shard.months.iter().filter(|(m, _)| months.contains(m)) {
             let text = m.to_string();
             for (u, listed) in &persons.0 {
                 for (p, at) in listed {

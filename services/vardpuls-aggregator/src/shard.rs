@@ -336,7 +336,7 @@ impl Shard {
     /// Where a KPI counts from January (persons listed via 1177 this year): the months after a
     /// restated one in its year that have days, whose year to date the restatement changes.
     pub fn later_months_of_restated_years(&self) -> BTreeSet<LocalMonth> {
-        if !catalogue::accumulates_over_the_year(self.topic) {
+        if self.restated_days.is_empty() || !catalogue::accumulates_over_the_year(self.topic) {
             return BTreeSet::new();
         }
         let days = self.closed_days();

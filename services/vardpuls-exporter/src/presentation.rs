@@ -67,10 +67,11 @@ impl Presenter {
             },
             Scope::Region => return false,
         };
+        let (key, own) = (record.key(), format!("/{}/", record.scope_id));
         let mut suppressed = 0;
         let mut smallest: Option<(u64, &str)> = None;
         for id in siblings {
-            let key = record.key().replacen(&format!("/{}/", record.scope_id), &format!("/{id}/"), 1);
+            let key = key.replacen(&own, &format!("/{id}/"), 1);
             let Some(sibling) = view.get(&record.period, &key) else { continue };
             let cases = cases_of(sibling);
             if cases < self.min_cases {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use vardpuls_core::catalogue::{self, Rollup};
 use vardpuls_core::outputs::{Grain, KpiRecord, Scope};
 use vardpuls_core::outputs::{live, value};
-use vardpuls_core::units::UnitRegistry;
+use vardpuls_core::units::{Operator, UnitRegistry};
 
 /// One unit's part of a group.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,7 +155,7 @@ impl RollupView {
             }];
         }
         let kpi = &record.kpi;
-        let (kommun, region) = self.location_of(&record.scope_id);
+        let (kommun, region, operator) = self.location_of(&record.scope_id);
         let target =
             |scope, scope_id, dimensions| Target { kpi: kpi.clone(), scope, scope_id, dimensions, elsewhere: None };
         let targets: Vec<(Scope, String, BTreeMap<String, String>)> = match rule {
@@ -165,7 +165,7 @@ impl RollupView {
                     out.push((Scope::Kommun, kommun, record.dimensions.clone()));
                 }
                 // Region-run and private units side by side: the region's total per operator.
-                if let Some(operator) = self.registry.get(&record.scope_id).and_then(|u| u.operator) {
+                if let Some(operator) = operator {
                     let mut dims = record.dimensions.clone();
                     dims.insert("operator".into(), operator.as_str().into());
                     out.push((Scope::Region, region.clone(), dims));
@@ -189,8 +189,9 @@ impl RollupView {
 
     /// A unit's kommun (if known) and region: from the register, else the region of its
     /// organisation number, else [`UNKNOWN_REGION`]. A unit missing from the register is
-    /// logged once, and counted (`vardpuls_rollup_unregistered_units`).
-    fn location_of(&mut self, hsa_id: &str) -> (Option<String>, String) {
+    /// logged once, and counted (`vardpuls_rollup_unregistered_units`). With its operator,
+    /// where the register names one.
+    fn location_of(&mut self, hsa_id: &str) -> (Option<String>, String, Option<Operator>) {
         let unit = self.registry.get(hsa_id);
         if !self.registry.is_registered(hsa_id) && !self.unregistered.contains_key(hsa_id) {
             let how = if unit.is_some() { Unregistered::ByOrganisation } else { Unregistered::Unknown };
@@ -203,8 +204,8 @@ impl RollupView {
             self.unregistered.insert(hsa_id.to_string(), how);
         }
         match unit {
-            Some(u) => (u.kommun.map(|k| k.to_string()), u.region.to_string()),
-            None => (None, UNKNOWN_REGION.to_string()),
+            Some(u) => (u.kommun.map(|k| k.to_string()), u.region.to_string(), u.operator),
+            None => (None, UNKNOWN_REGION.to_string(), None),
         }
     }
 }
