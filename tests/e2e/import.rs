@@ -7,7 +7,7 @@ use vardpuls_core::Topic;
 use vardpuls_core::dlq::Source;
 use vardpuls_core::events::decode;
 use vardpuls_ingest::Ingestor;
-use vardpuls_ingest::import::{Format, import_file};
+use vardpuls_ingest::import::{Layout, import_file};
 use vardpuls_kafka::EventProducer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,7 +40,7 @@ async fn ndjson_import_splits_valid_events_and_dead_letters() {
         let path = dir.join(format!("{}.ndjson", topic.short_name()));
         std::fs::write(&path, &file).unwrap();
 
-        let summary = import_file(&ingestor, topic, &path, Format::Ndjson, false).await.unwrap();
+        let summary = import_file(&ingestor, &Layout::Ndjson(topic), &path, false).await.unwrap();
         assert_eq!(summary.read, line, "{topic}");
         assert_eq!(summary.produced, valid.len() as u64, "{topic}");
         assert_eq!(summary.rejected, invalid.len() as u64, "{topic}");
@@ -70,7 +70,7 @@ async fn ndjson_import_splits_valid_events_and_dead_letters() {
             .into_iter()
             .filter(|d| d.intended_topic == topic.name())
             .map(|d| match &d.source {
-                Source::File { path, line } if *path == file_name => (*line, d),
+                Source::File { path, line, column: None } if *path == file_name => (*line, d),
                 other => panic!("unexpected source {other:?}"),
             })
             .collect();
@@ -115,7 +115,7 @@ event_id,event_type,occurred_at,unit_id,visit_id,patient_ref,profession,contact_
     let dir = tempdir();
     let path = dir.join("visits.csv");
     std::fs::write(&path, csv).unwrap();
-    let summary = import_file(&ingestor, Topic::Visits, &path, Format::Csv, false).await.unwrap();
+    let summary = import_file(&ingestor, &Layout::ContractCsv(Topic::Visits), &path, false).await.unwrap();
     assert_eq!((summary.read, summary.produced, summary.rejected), (6, 3, 3));
 
     let mut ids: Vec<String> = kafka

@@ -7,6 +7,7 @@ mod backfill;
 mod door;
 mod http_ingest;
 mod import;
+mod import_mapped;
 mod live_day;
 mod observability;
 mod order;

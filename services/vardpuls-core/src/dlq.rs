@@ -21,8 +21,14 @@ use sha2::{Digest, Sha256};
 pub enum Source {
     /// A message consumed from a Kafka topic.
     Kafka { topic: String, partition: i32, offset: i64 },
-    /// A line of an imported file (1-based; for CSV the header is line 1).
-    File { path: String, line: u64 },
+    /// A line of an imported file (1-based; for CSV the header is line 1; for Parquet the row,
+    /// counting from 1). `column` names the export's column at fault, when a mapping knows it.
+    File {
+        path: String,
+        line: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        column: Option<String>,
+    },
     /// A line of an HTTP ingest request body (1-based).
     Http { line: u64 },
 }

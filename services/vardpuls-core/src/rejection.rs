@@ -36,10 +36,13 @@ pub enum Rule {
     Inconsistent,
     CsvFormat,
     OccurredInFuture,
+    NonexistentLocalTime,
+    AmbiguousLocalTime,
+    UnmappedValue,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 24] = [
+    pub const ALL: [Rule; 27] = [
         Rule::NotUtf8,
         Rule::Oversized,
         Rule::MalformedJson,
@@ -64,6 +67,9 @@ impl Rule {
         Rule::Inconsistent,
         Rule::CsvFormat,
         Rule::OccurredInFuture,
+        Rule::NonexistentLocalTime,
+        Rule::AmbiguousLocalTime,
+        Rule::UnmappedValue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +98,9 @@ impl Rule {
             Rule::Inconsistent => "inconsistent",
             Rule::CsvFormat => "csv_format",
             Rule::OccurredInFuture => "occurred_in_future",
+            Rule::NonexistentLocalTime => "nonexistent_local_time",
+            Rule::AmbiguousLocalTime => "ambiguous_local_time",
+            Rule::UnmappedValue => "unmapped_value",
         }
     }
 

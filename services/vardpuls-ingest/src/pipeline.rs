@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use rdkafka::error::KafkaError;
 use vardpuls_core::dlq::{DeadLetter, Source};
 use vardpuls_core::domain::EventId;
-use vardpuls_core::events::decode;
+use vardpuls_core::events::{InputEvent, decode};
 use vardpuls_core::outputs::AlertChange;
 use vardpuls_core::{Rejection, Topic};
 use vardpuls_kafka::EventProducer;
@@ -51,12 +51,15 @@ impl Ingestor {
     /// Validates `raw` against `topic`'s contract and produces it, or its dead letter.
     pub fn route(&self, topic: Topic, raw: &[u8], source: Source) -> Routed {
         match decode(topic, raw) {
-            Ok(event) => {
-                let send = self.producer.as_ref().map(|p| p.send_event(&event).boxed());
-                self.finish(topic, Outcome::Accepted { event_id: event.event_id() }, send)
-            }
+            Ok(event) => self.produce(&event),
             Err(reason) => self.reject(topic, raw, source, reason),
         }
+    }
+
+    /// Produces an event that is already valid (a mapped row's event).
+    pub fn produce(&self, event: &InputEvent) -> Routed {
+        let send = self.producer.as_ref().map(|p| p.send_event(event).boxed());
+        self.finish(event.topic(), Outcome::Accepted { event_id: event.event_id() }, send)
     }
 
     /// Produces an alert's change to `vardpuls.alerts.v1` (resolves on acknowledgement).

@@ -11,8 +11,9 @@ use vardpuls_core::rejection::Rule;
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub topic: Topic,
+    /// Records read: NDJSON lines, CSV or Parquet rows.
     pub read: u64,
-    /// Valid records produced to the topic.
+    /// Valid events produced to the topic (a mapped row may imply several).
     pub produced: u64,
     /// Invalid records produced to the dead-letter topic.
     pub rejected: u64,
@@ -21,6 +22,8 @@ pub struct Summary {
     pub delivery_failed: u64,
     pub first_delivery_error: Option<String>,
     pub elapsed: Duration,
+    /// The first events produced, as JSON: what `--dry-run` shows of a mapping.
+    pub preview: Vec<String>,
 }
 
 impl Summary {
@@ -34,11 +37,16 @@ impl Summary {
             delivery_failed: 0,
             first_delivery_error: None,
             elapsed: Duration::ZERO,
+            preview: Vec::new(),
         }
     }
 
-    pub(crate) fn record(&mut self, outcome: &Outcome) {
+    pub(crate) fn row_read(&mut self) {
         self.read += 1;
+    }
+
+    /// One event produced, or one record dead-lettered.
+    pub(crate) fn count(&mut self, outcome: &Outcome) {
         match outcome {
             Outcome::Accepted { .. } => self.produced += 1,
             Outcome::Rejected { reason } => {
@@ -76,6 +84,8 @@ impl Summary {
             self.first_delivery_error.clone_from(&other.first_delivery_error);
         }
         self.elapsed += other.elapsed;
+        let room = 5usize.saturating_sub(self.preview.len());
+        self.preview.extend(other.preview.iter().take(room).cloned());
     }
 }
 

@@ -1,5 +1,5 @@
-//! CSV files as telephony systems and data warehouses export them: one documented column
-//! mapping per topic (docs/import.md). A row becomes the topic's JSON event and is then
+//! CSV whose columns are the contract's fields: one documented column layout per topic
+//! (docs/import.md). Sources with their own layout use a mapping file (`mapping`). A row becomes the topic's JSON event and is then
 //! validated like any other input, so CSV and JSON refuse exactly the same things.
 //!
 //! Empty cells are absent fields. `schema_version` is implied by the CSV layout (version 1).
@@ -102,6 +102,7 @@ pub(crate) fn read(
     mapping: CsvMapping,
     mut emit: impl FnMut(RawRecord) -> bool,
 ) -> anyhow::Result<()> {
+    let (input, mut lines) = super::tables::lines::counted(input);
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let header = reader.byte_headers()?.clone();
     let mut columns = Vec::with_capacity(header.len());
@@ -121,10 +122,10 @@ pub(crate) fn read(
             Ok(true) => {}
             Err(e) => anyhow::bail!("CSV cannot be read past this point: {e}"),
         }
-        let line = row.position().map(|p| p.line()).unwrap_or(0);
+        let line = lines.line_of(row.position().map(|p| p.byte()).unwrap_or(0));
         let record = match to_json(&columns, &row) {
             Ok(bytes) => RawRecord::Json { line, bytes },
-            Err(reason) => RawRecord::Refused { line, raw: as_csv_bytes(&row), reason },
+            Err(reason) => RawRecord::Refused { line, raw: as_csv_bytes(&row), reason, column: None },
         };
         if !emit(record) {
             return Ok(());
