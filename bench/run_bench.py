@@ -15,6 +15,9 @@ tansu broker (Kafka protocol, in memory) and DuckDB from PyPI.
     checkpointing as the aggregator does, the history in parts continued by new processes);
 (f) restart to caught up after kill -9 with a backlog.
 (j) HTTP ingest throughput and the all-in-one process's peak RSS under 20 concurrent clients.
+(k) import of a call-detail export (Windows-1252, `;`, local times) through its mapping file
+    (examples/import/call-detail.toml), rows/s: mapped and validated only (`--dry-run`), and
+    produced to the broker; next to DuckDB reading the same CSV into typed columns.
 
 Sizes are options; the defaults are the issue's (10 million events for (a), 1 million backlog).
 """
@@ -40,6 +43,36 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Events per simulated national day (1 200 units), used to size the simulations.
 NATIONAL_EVENTS_PER_DAY = 220_000
 PIPELINE_KEYS = ("a_replay_through_pipeline", "d_end_to_end_latency", "e_peak_rss_mib", "f_restart_to_caught_up", "checkpoint_bytes")
+
+
+def write_call_detail(path, rows):
+    """A call-detail export of `rows` calls over 300 units in March 2026, as
+    examples/import/call-detail.csv lays it out (Windows-1252, `;`, CRLF, local times): most
+    calls answered, some called back, some abandoned, one in twenty to 1177. The DST night is
+    avoided: those rows are refused by design and would measure the refusal path."""
+    rnd = random.Random(7)
+    start = datetime.datetime(2026, 3, 2, 7, 0, 0)
+    fmt = "%Y-%m-%d %H:%M:%S"
+    with open(path, "w", encoding="cp1252", newline="") as out:
+        out.write("Samtals-ID;HSA-id;Linje;Ankomst;Inom telefontid;Besvarat;Väntetid (s);Återuppringning bokad;"
+                  "Återuppringning utförd;Nådd;Avbrutet\r\n")
+        for i in range(rows):
+            arrived = start + datetime.timedelta(days=i % 20, seconds=(i * 37) % 36000)
+            unit = f"SE2321000180-E{rnd.randrange(300):05d}"
+            line = "1177" if rnd.random() < 0.05 else "Vårdcentral"
+            in_hours = "Nej" if rnd.random() < 0.03 else "Ja"
+            answered = wait = booked = done = reached = abandoned = ""
+            wait_s = rnd.randrange(5, 900)
+            kind = rnd.random()
+            if kind < 0.6:
+                answered, wait = (arrived + datetime.timedelta(seconds=wait_s)).strftime(fmt), str(wait_s)
+            elif kind < 0.9:
+                booked = (arrived + datetime.timedelta(seconds=40)).strftime(fmt)
+                done = (arrived + datetime.timedelta(seconds=3600 + wait_s * 5)).strftime(fmt)
+                reached = "Ja" if rnd.random() < 0.9 else "Nej"
+            else:
+                abandoned, wait = (arrived + datetime.timedelta(seconds=wait_s)).strftime(fmt), str(wait_s)
+            out.write(f"T-{i};{unit};{line};{arrived.strftime(fmt)};{in_hours};{answered};{wait};{booked};{done};{reached};{abandoned}\r\n")
 
 
 def free_port():
@@ -400,6 +433,55 @@ class Bench:
         self.stop_processes()
         shutil.rmtree(self.work / "state-ingest", ignore_errors=True)
 
+    # (k) a call-detail export as telephony systems write it, one row per call, imported with
+    # the shipped mapping. Both sides report their own time from opening the file to the last
+    # row done: vardpuls' summary ("elapsed"), DuckDB's execute() around
+    # CREATE TABLE AS read_csv with typed columns; each runs three times, the median counts.
+    def import_exports(self):
+        rows = self.args.import_rows
+        path = self.work / "call-detail.csv"
+        write_call_detail(path, rows)
+        mapping = str(ROOT / "examples/import/call-detail.toml")
+
+        def vardpuls_seconds(output):
+            return float(re.search(r"elapsed\s+([0-9.]+) s", output).group(1))
+
+        def events_of(output):
+            return int(re.search(r"produced\s+(\d+)", output).group(1))
+
+        dry = [self.run("import", "--mapping", mapping, "--dry-run", str(path), env={"RUST_LOG": "warn"})[1] for _ in range(3)]
+        dry_seconds = sorted(vardpuls_seconds(o) for o in dry)[1]
+        events = events_of(dry[0])
+
+        _, bootstrap = self.start_broker("import")
+        env = {"VARDPULS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn"}
+        wait("the broker", 60, lambda: subprocess.run([self.bin, "topics"], env={**os.environ, **env}, capture_output=True).returncode == 0, 0.5)
+        produced = [self.run("import", "--mapping", mapping, str(path), env=env)[1] for _ in range(3)]
+        produced_seconds = sorted(vardpuls_seconds(o) for o in produced)[1]
+        self.stop_processes()
+
+        import duckdb
+        duck_runs = []
+        for _ in range(3):
+            con = duckdb.connect()
+            started = time.monotonic()
+            con.execute(f"""CREATE TABLE calls AS SELECT * FROM read_csv('{path}', delim=';', header=true, encoding='latin-1',
+                            timestampformat='%Y-%m-%d %H:%M:%S', types={{'Väntetid (s)': 'INTEGER'}})""")
+            duck_runs.append(time.monotonic() - started)
+            assert con.execute("SELECT count(*) FROM calls").fetchone()[0] == rows
+            con.close()
+        duck_seconds = sorted(duck_runs)[1]
+        self.results["k_import_call_detail_csv"] = {
+            "rows": rows, "events": events, "bytes": path.stat().st_size,
+            "dry_run": {"seconds": round(dry_seconds, 2), "rows_per_s": round(rows / dry_seconds), "events_per_s": round(events / dry_seconds)},
+            "to_broker": {"seconds": round(produced_seconds, 2), "rows_per_s": round(rows / produced_seconds),
+                          "events_per_s": round(events / produced_seconds)},
+            "duckdb_read_csv": {"seconds": round(duck_seconds, 2), "rows_per_s": round(rows / duck_seconds)},
+            "ratio_dry_run_over_duckdb": round(duck_seconds / dry_seconds, 2),
+            "note": "vardpuls: read, transcode, map, resolve local times, derive ids, validate every event (and produce, acks=all, to tansu); "
+                    "DuckDB: read_csv into typed columns (timestamps, integer), no events"}
+        path.unlink()
+
     def machine(self):
         cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
         mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
@@ -425,7 +507,8 @@ def main():
     parser.add_argument("--state-days", type=int, default=400, help="(e) history for the engine's state; 0 skips it")
     parser.add_argument("--state-part-days", type=int, default=50, help="(e) days of history simulated and aggregated at a time")
     parser.add_argument("--ingest-events", type=int, default=1_200_000, help="(j) events posted over HTTP by 20 clients")
-    parser.add_argument("--only", choices=["files", "pipeline", "ingest", "state"], help="run one part")
+    parser.add_argument("--import-rows", type=int, default=1_000_000, help="(k) rows of the call-detail export")
+    parser.add_argument("--only", choices=["files", "pipeline", "ingest", "state", "import"], help="run one part")
     args = parser.parse_args()
 
     bench = Bench(args)
@@ -445,6 +528,8 @@ def main():
             bench.ingest_load()
         if args.only in (None, "state") and args.state_days > 0:
             bench.state()
+        if args.only in (None, "import"):
+            bench.import_exports()
     finally:
         bench.cleanup()
     r = bench.results
@@ -465,6 +550,11 @@ def main():
         rows += [("(j) HTTP ingest, 20 clients, all-in-one", f"{j['events_per_s']:,} events/s",
                   f"{j['accepted']:,} events in {j['seconds']} s; peak RSS {j['peak_rss_mib_after_load']} MiB after the load, "
                   f"{j['peak_rss_mib_caught_up']} MiB caught up; {j['answered_503_busy']} busy answers")]
+    if "k_import_call_detail_csv" in r:
+        k = r["k_import_call_detail_csv"]
+        rows += [("(k) import, call-detail CSV, dry run", f"{k['dry_run']['rows_per_s']:,} rows/s", f"{k['rows']:,} rows, {k['events']:,} events, {k['dry_run']['seconds']} s"),
+                 ("(k) import, call-detail CSV, to the broker", f"{k['to_broker']['rows_per_s']:,} rows/s", f"{k['to_broker']['events_per_s']:,} events/s"),
+                 ("(k) DuckDB read_csv, same file", f"{k['duckdb_read_csv']['rows_per_s']:,} rows/s", f"ratio dry run / DuckDB = {k['ratio_dry_run_over_duckdb']}")]
     if "e_engine_state_history" in r:
         h = r["e_engine_state_history"]
         rows += [("(e) one instance's engine, long history", f"{h['peak_rss_mib']} MiB peak RSS", f"{h['days']} national days ({h['events']:,} events), slot 0 of 2")]

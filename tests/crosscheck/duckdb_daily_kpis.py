@@ -88,6 +88,12 @@ QUERIES = {
         SELECT unit_id, day, 'profession=' || profession, count(*), NULL FROM production GROUP BY unit_id, day, profession
         UNION ALL
         SELECT unit_id, day, 'contact_form=' || contact_form, count(*), NULL FROM production GROUP BY unit_id, day, contact_form
+        UNION ALL
+        SELECT unit_id, day,
+               'contact_group=' || CASE WHEN contact_form = 'physical' THEN 'physical' ELSE 'distance' END ||
+               ';profession_group=' || CASE WHEN profession = 'doctor' THEN 'doctor' ELSE 'other' END,
+               count(*), NULL
+        FROM production GROUP BY ALL
     """),
     "digital_visit_share": ("visits", """
         SELECT unit_id, day, '', count(*) FILTER (WHERE contact_form IN ('video', 'chat')), count(*)

@@ -65,10 +65,14 @@ async fn refuses_unauthenticated_and_answers_each_line() {
 /// HTTP ingest on a free port, producing to `kafka`, accepting [`TOKEN`].
 async fn serve_ingest(kafka: &TestKafka) -> std::net::SocketAddr {
     let ingestor = Ingestor::new(EventProducer::new(&kafka.config).unwrap(), None);
-    let config = HttpIngestConfig { tokens: vec![TOKEN.to_string()], ..HttpIngestConfig::default() };
+    let config = HttpIngestConfig {
+        tokens: vec![TOKEN.to_string()],
+        mappings_dir: Some(crate::support::repo_root().join("examples/import")),
+        ..HttpIngestConfig::default()
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(ingestor, &config)).await });
+    tokio::spawn(async move { axum::serve(listener, router(ingestor, &config).unwrap()).await });
     address
 }
 
@@ -140,4 +144,62 @@ async fn alertmanager_notifications_become_the_alert_history() {
             (AlertState::Resolved, "2026-11-23T10:05:00+00:00".to_string())
         ]
     );
+}
+
+/// A call-detail export pushed to `POST /v1/exports/call-detail` (the shipped mapping): the
+/// rows' events on the topic with the ids the answer names, the clock-change and unknown-line
+/// rows on the DLQ naming line and column, the same ids when it is posted again; a header the
+/// mapping does not fit is 422 and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_are_answered_row_by_row_with_their_event_ids() {
+    use std::collections::BTreeSet;
+    use vardpuls_ingest::http::exports::ExportResponse;
+    let kafka = TestKafka::start().await;
+    let address = serve_ingest(&kafka).await;
+    let export = std::fs::read_to_string(crate::support::repo_root().join("examples/import/call-detail.utf8-bom.csv")).unwrap();
+
+    let wrong = export.replacen("Nådd", "Nådd (Ja/Nej)", 1);
+    let (status, answer) = post(address, "/v1/exports/call-detail", Some(TOKEN), &wrong).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.contains("Nådd"), "{answer}");
+    let (status, _) = post(address, "/v1/exports/call-detail", None, &export).await;
+    assert_eq!(status, 401);
+    let (status, _) = post(address, "/v1/exports/no-such-mapping", Some(TOKEN), &export).await;
+    assert_eq!(status, 404);
+    assert!(kafka.read(Topic::Phone).is_empty() && kafka.read(Topic::DeadLetter).is_empty());
+
+    let (status, answer) = post(address, "/v1/exports/call-detail", Some(TOKEN), &export).await;
+    assert_eq!(status, 200, "{answer}");
+    let answer: ExportResponse = serde_json::from_str(&answer).unwrap();
+    assert_eq!((answer.rows, answer.accepted, answer.rejected, answer.not_stored), (11, 16, 3, 0));
+    let refused: Vec<(u64, Option<&str>, &str)> = answer
+        .results
+        .iter()
+        .filter(|r| r.status == LineStatus::Rejected)
+        .map(|r| (r.line, r.column.as_deref(), r.reason.as_ref().unwrap().rule.as_str()))
+        .collect();
+    assert_eq!(
+        refused,
+        [(8, Some("Ankomst"), "nonexistent_local_time"), (9, Some("Ankomst"), "ambiguous_local_time"), (10, Some("Linje"), "unmapped_value")]
+    );
+    // Row 3 (T-1002) was received, booked a callback and was called back: three events.
+    assert_eq!(answer.results.iter().find(|r| r.line == 3).unwrap().event_ids.len(), 3);
+    let answered: BTreeSet<String> = answer.results.iter().flat_map(|r| r.event_ids.clone()).collect();
+    let stored = |kafka: &TestKafka| -> Vec<String> {
+        kafka
+            .read(Topic::Phone)
+            .iter()
+            .map(|r| serde_json::from_slice::<Value>(&r.payload).unwrap()["event_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(stored(&kafka).into_iter().collect::<BTreeSet<_>>(), answered);
+    let dead: Vec<Source> = kafka.dead_letters().into_iter().map(|d| d.source).collect();
+    assert!(dead.contains(&Source::HttpExport { mapping: "call-detail".into(), line: 10, column: Some("Linje".into()) }), "{dead:?}");
+
+    // Sent again (a retry after a lost answer): the same ids, so vardpuls counts each once.
+    let (status, _) = post(address, "/v1/exports/call-detail", Some(TOKEN), &export).await;
+    assert_eq!(status, 200);
+    let again = stored(&kafka);
+    assert_eq!(again.len(), 32);
+    assert_eq!(again.into_iter().collect::<BTreeSet<_>>(), answered);
 }

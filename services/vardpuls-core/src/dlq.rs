@@ -31,6 +31,14 @@ pub enum Source {
     },
     /// A line of an HTTP ingest request body (1-based).
     Http { line: u64 },
+    /// A row of an export posted to `POST /v1/exports/{mapping}` (its line, header = 1), with
+    /// the export's column at fault when known.
+    HttpExport {
+        mapping: String,
+        line: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        column: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 use crate::presentation::Presented;
 use crate::state::ExporterState;
 use crate::targets::Direction;
+use crate::view::KpiView;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Query, State};
@@ -132,6 +133,9 @@ struct HistoryQuery {
     scope_id: String,
     /// How many days back from today (default 30, at most the view's retention).
     days: Option<i64>,
+    /// One breakdown instead of the total, as `key=value` pairs joined by `;`:
+    /// `contact_group=distance;profession_group=doctor` is doctors' distance visits.
+    breakdown: Option<String>,
 }
 
 /// One KPI for one scope: its last `days` days, the same weekday a week before today, this
@@ -140,20 +144,17 @@ async fn history(State(state): State<ExporterState>, Query(q): Query<HistoryQuer
     let today = LocalDay::of(Utc::now());
     let days = q.days.unwrap_or(30).clamp(1, 366);
     let view = state.view.read().expect("lock");
+    let breakdown = breakdown_of(q.breakdown.as_deref().unwrap_or(""));
+    let wanted = |r: &&KpiRecord| r.kpi == q.kpi && r.scope == q.scope && r.scope_id == q.scope_id && r.dimensions == breakdown;
     let find = |period: &str| {
-        view.period(period)
-            .find(|r| r.kpi == q.kpi && r.scope == q.scope && r.scope_id == q.scope_id && r.dimensions.is_empty())
-            .map(|r| PublicKpi::from(&state.presenter.present_public(&view, r), None))
+        view.period(period).find(wanted).map(|r| PublicKpi::from(&state.presenter.present_public(&view, r), None))
     };
     let daily: Vec<PublicKpi> = (0..days)
         .rev()
         .filter_map(|back| find(&LocalDay::from_date(today.date() - Duration::days(back)).to_string()))
         .collect();
     let month = today.month();
-    let this_month = view
-        .period(&month.to_string())
-        .find(|r| r.kpi == q.kpi && r.scope == q.scope && r.scope_id == q.scope_id && r.dimensions.is_empty())
-        .cloned();
+    let this_month = view.period(&month.to_string()).find(wanted).cloned();
     let (ytd, ytd_last_year) = match &this_month {
         Some(r) => (
             crate::comparisons::year_to_date(&view, r, month),
@@ -166,9 +167,10 @@ async fn history(State(state): State<ExporterState>, Query(q): Query<HistoryQuer
     let value = |p: &Option<PublicKpi>| p.as_ref().and_then(|p| p.value);
     let change = crate::comparisons::change(&q.kpi, value(&ytd), value(&ytd_last_year));
     Json(serde_json::json!({
-        "kpi": q.kpi, "scope": q.scope, "scope_id": q.scope_id, "time_zone": TIME_ZONE_NAME,
+        "kpi": q.kpi, "scope": q.scope, "scope_id": q.scope_id, "breakdown": breakdown, "time_zone": TIME_ZONE_NAME,
         "days": daily,
         "same_weekday_last_week": find(&LocalDay::from_date(today.date() - Duration::days(7)).to_string()),
+        "same_weekday_last_year": same_weekday_last_year(&state, &view, &q, today),
         "this_month": find(&month.to_string()),
         "same_month_last_year": find(&month.same_month_last_year().to_string()),
         "year_to_date": ytd,
@@ -176,6 +178,28 @@ async fn history(State(state): State<ExporterState>, Query(q): Query<HistoryQuer
         "year_to_date_change": change,
     }))
     .into_response()
+}
+
+/// Today's weekday 364 days back: its value, or `suppressed` below the small-cell minimum.
+/// Daily totals only (a breakdown's year is not kept), and only once that day is older than the
+/// view's own days, which it always is.
+fn same_weekday_last_year(state: &ExporterState, view: &KpiView, q: &HistoryQuery, today: LocalDay) -> Option<serde_json::Value> {
+    if q.breakdown.as_deref().is_some_and(|b| !b.is_empty()) {
+        return None;
+    }
+    let day = today.date() - Duration::days(364);
+    let past = view.year_of_days().get(&crate::year_of_days::series_of(&q.kpi, q.scope, &q.scope_id), day)?;
+    let suppressed = past.cases < state.presenter.min_cases;
+    Some(serde_json::json!({
+        "period": LocalDay::from_date(day).to_string(),
+        "value": if suppressed { None } else { Some(past.value) },
+        "suppressed": suppressed,
+    }))
+}
+
+/// `contact_group=distance;profession_group=doctor` as a record's dimensions.
+fn breakdown_of(text: &str) -> BTreeMap<String, String> {
+    text.split(';').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect()
 }
 
 /// One unit's line on the wallboard.
@@ -237,4 +261,75 @@ async fn wallboard(State(state): State<ExporterState>) -> Response {
 fn worst_first(row: &WallboardRow) -> (f64, f64) {
     let pending = row.live.as_ref().map_or(0, |l| l.pending) as f64;
     (row.value.unwrap_or(f64::INFINITY), -pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presentation::Presenter;
+    use crate::targets::Targets;
+    use crate::view::Retention;
+    use crate::view::tests::record;
+    use vardpuls_core::units::UnitRegistry;
+
+    async fn history_of(state: &ExporterState, query: &str) -> serde_json::Value {
+        let q: HistoryQuery = serde_urlencoded_query(query);
+        let response = history(State(state.clone()), Query(q)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    fn serde_urlencoded_query(query: &str) -> HistoryQuery {
+        let uri: axum::http::Uri = format!("/api/v1/history?{query}").parse().unwrap();
+        Query::<HistoryQuery>::try_from_uri(&uri).unwrap().0
+    }
+
+    #[tokio::test]
+    async fn history_sets_a_day_beside_the_same_weekday_last_year_and_picks_breakdowns() {
+        let today = LocalDay::of(Utc::now());
+        let day = |back: i64| LocalDay::from_date(today.date() - Duration::days(back)).to_string();
+        let mut view = KpiView::new(Retention::default());
+        // 364 days back, the same weekday: 41 of 50 for U1, 3 of 4 for U2 (too few to show).
+        for (unit, n, d) in [("U1", 41, 50), ("U2", 3, 4)] {
+            let mut r = record("same_day_contact", unit, &day(364), n, Some(d));
+            r.value = Some(n as f64 / d as f64);
+            r.is_final = true;
+            assert!(!view.apply(r, today), "older than the kept days");
+        }
+        // This month's visits in total and doctors' distance visits.
+        let month = today.month().to_string();
+        view.apply(record("visits", "U1", &month, 400, None), today);
+        let mut doctors_distance = record("visits", "U1", &month, 120, None);
+        doctors_distance.dimensions =
+            [("contact_group", "distance"), ("profession_group", "doctor")].map(|(k, v)| (k.to_string(), v.to_string())).into();
+        view.apply(doctors_distance, today);
+        let state = ExporterState::new(view, Presenter { targets: Targets::default(), units: UnitRegistry::default(), min_cases: 20 });
+
+        let u1 = history_of(&state, "kpi=same_day_contact&scope=unit&scope_id=U1").await;
+        assert_eq!(u1["same_weekday_last_year"], serde_json::json!({"period": day(364), "value": 0.82, "suppressed": false}));
+        let u2 = history_of(&state, "kpi=same_day_contact&scope=unit&scope_id=U2").await;
+        assert_eq!(u2["same_weekday_last_year"], serde_json::json!({"period": day(364), "value": null, "suppressed": true}));
+
+        let total = history_of(&state, "kpi=visits&scope=unit&scope_id=U1").await;
+        assert_eq!(total["this_month"]["numerator"], "400");
+        let breakdown = "contact_group%3Ddistance%3Bprofession_group%3Ddoctor";
+        let doctors = history_of(&state, &format!("kpi=visits&scope=unit&scope_id=U1&breakdown={breakdown}")).await;
+        assert_eq!(doctors["this_month"]["numerator"], "120");
+        assert_eq!(doctors["breakdown"], serde_json::json!({"contact_group": "distance", "profession_group": "doctor"}));
+    }
+
+    #[test]
+    fn days_leaving_the_view_stay_a_year_as_daily_totals() {
+        let today = LocalDay::parse("2026-12-06").unwrap();
+        let mut view = KpiView::new(Retention::default());
+        let mut r = record("same_day_contact", "U1", "2026-11-30", 9, Some(10));
+        r.value = Some(0.9);
+        assert!(view.apply(r, today));
+        view.prune(LocalDay::parse("2027-01-20").unwrap());
+        assert_eq!(view.period("2026-11-30").count(), 0);
+        let series = crate::year_of_days::series_of("same_day_contact", Scope::Unit, "U1");
+        let kept = view.year_of_days().get(&series, chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()).unwrap();
+        assert_eq!((kept.value, kept.cases), (0.9, 10));
+    }
 }

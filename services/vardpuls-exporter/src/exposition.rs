@@ -125,6 +125,8 @@ fn dimension_label(dimension: &str) -> Option<&'static str> {
     Some(match dimension {
         "profession" => "profession",
         "contact_form" => "contact_form",
+        "profession_group" => "profession_group",
+        "contact_group" => "contact_group",
         "channel" => "channel",
         "provider" => "provider",
         "home_region" => "home_region",

@@ -16,6 +16,7 @@ pub mod service;
 pub mod state;
 pub mod targets;
 pub mod view;
+pub mod year_of_days;
 
 pub use config::ExporterConfig;
 pub use state::ExporterState;

@@ -104,7 +104,7 @@ fn period_start(period: &str) -> Option<NaiveDate> {
 
 /// Chat growth rests on this year's and last year's chats; any other KPI on its denominator's
 /// cases or, without one, its numerator's (a count, a level).
-fn cases_of(record: &KpiRecord) -> u64 {
+pub(crate) fn cases_of(record: &KpiRecord) -> u64 {
     if let Some(cases) = record.cases {
         return cases;
     }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use std::collections::{BTreeMap, HashMap};
 use vardpuls_core::calendar::LocalDay;
+use crate::year_of_days::YearOfDays;
 use vardpuls_core::outputs::{Grain, KpiRecord, Scope};
 
 /// How much history the view keeps.
@@ -29,6 +30,8 @@ pub struct KpiView {
     periods: BTreeMap<String, HashMap<String, KpiRecord>>,
     /// (unit, source feed) -> latest event time behind any of the unit's values from that feed.
     last_event: HashMap<(String, &'static str), DateTime<Utc>>,
+    /// Daily totals older than the kept days, for a year: the same weekday last year.
+    year_of_days: YearOfDays,
     records_applied: u64,
 }
 
@@ -52,6 +55,9 @@ impl KpiView {
             *last = (*last).max(record.updated_at);
         }
         if record.period < self.oldest_kept(record.grain, today) {
+            if record.grain == Grain::Day {
+                self.year_of_days.keep(&record, crate::presentation::cases_of(&record));
+            }
             return false;
         }
         self.periods.entry(record.period.clone()).or_default().insert(record.key(), record);
@@ -61,6 +67,14 @@ impl KpiView {
     /// Drops periods that fell out of the retention as the calendar moved on.
     pub fn prune(&mut self, today: LocalDay) {
         let (oldest_day, oldest_month) = (self.oldest_kept(Grain::Day, today), self.oldest_kept(Grain::Month, today));
+        // Days leaving the view stay a year as daily totals.
+        for (period, records) in self.periods.range(..oldest_day.clone()) {
+            if period.len() == 10 {
+                for record in records.values() {
+                    self.year_of_days.keep(record, crate::presentation::cases_of(record));
+                }
+            }
+        }
         self.periods.retain(
             |period, _| {
                 if period.len() == 10 { *period >= oldest_day } else { *period >= oldest_month }
@@ -103,6 +117,11 @@ impl KpiView {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Daily totals of days older than the kept days, for a year.
+    pub fn year_of_days(&self) -> &YearOfDays {
+        &self.year_of_days
     }
 
     pub fn records_applied(&self) -> u64 {

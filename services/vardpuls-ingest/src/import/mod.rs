@@ -93,6 +93,9 @@ pub(crate) enum RawRecord {
 /// Deliveries awaited at once; bounds memory while keeping the producer's batches full.
 const MAX_IN_FLIGHT: usize = 20_000;
 
+/// Records handed from the reading thread to the producing task at once.
+const HAND_OVER_RECORDS: usize = 256;
+
 /// Mapped events kept for `--dry-run` to print.
 const PREVIEW_EVENTS: usize = 5;
 
@@ -106,22 +109,35 @@ pub async fn import_file(ingestor: &Ingestor, layout: &Layout, path: &Path, prog
     let bar = progress_bar(path, if progress { Some(size) } else { None });
 
     // The file is read, mapped and validated on a blocking thread and handed over through a
-    // bounded channel; this task only produces.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<RawRecord>(4096);
+    // bounded channel, in batches: a hand-over per record cost a quarter of a mapped import's
+    // time in thread wake-ups (docs/performance.md). This task only produces.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RawRecord>>(16);
     let reader_path: PathBuf = path.to_path_buf();
     let reader_bar = bar.clone();
     let reader_layout = layout.clone();
     let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let send = |r| tx.blocking_send(r).is_ok();
-        let open = || std::fs::File::open(&reader_path).with_context(|| format!("opening {}", reader_path.display()));
-        match &reader_layout {
-            Layout::Ndjson(_) => ndjson::read(reader_bar.wrap_read(open()?), send),
-            Layout::ContractCsv(topic) => contract_csv::read(reader_bar.wrap_read(open()?), mapping_for(*topic), send),
+        let mut batch = Vec::with_capacity(HAND_OVER_RECORDS);
+        let mut open = true;
+        let send = |r| {
+            batch.push(r);
+            if batch.len() >= HAND_OVER_RECORDS {
+                open = tx.blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(HAND_OVER_RECORDS))).is_ok();
+            }
+            open
+        };
+        let file = || std::fs::File::open(&reader_path).with_context(|| format!("opening {}", reader_path.display()));
+        let read = match &reader_layout {
+            Layout::Ndjson(_) => ndjson::read(reader_bar.wrap_read(file()?), send),
+            Layout::ContractCsv(topic) => contract_csv::read(reader_bar.wrap_read(file()?), mapping_for(*topic), send),
             Layout::Mapped(mapping) => {
                 let mut table = open_table(mapping, &reader_path, &reader_bar)?;
                 read_mapped(table.as_mut(), mapping, send)
             }
+        };
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
         }
+        read
     });
 
     let started = Instant::now();
@@ -129,32 +145,11 @@ pub async fn import_file(ingestor: &Ingestor, layout: &Layout, path: &Path, prog
     let source = |line, column| Source::File { path: file_name.clone(), line, column };
     let mut summary = Summary::new(topic);
     let mut in_flight = FuturesUnordered::new();
-    while let Some(record) = rx.recv().await {
-        let routed: Vec<Routed> = match record {
-            RawRecord::Json { line, bytes } => vec![ingestor.route(topic, &bytes, source(line, None))],
-            RawRecord::Events { events, .. } => {
-                for event in events.iter().take(PREVIEW_EVENTS.saturating_sub(summary.preview.len())) {
-                    summary.preview.push(String::from_utf8_lossy(&event.to_json()).into_owned());
-                }
-                events.iter().map(|e| ingestor.produce(e)).collect()
-            }
-            RawRecord::Refused { line, raw, reason, column } => {
-                vec![ingestor.reject(topic, &raw, source(line, column), reason)]
-            }
-        };
-        summary.row_read();
-        for r in routed {
-            summary.count(&r.outcome);
-            in_flight.push(r.delivery);
+    while let Some(batch) = rx.recv().await {
+        for record in batch {
+            route_one(ingestor, topic, record, &source, &mut summary, &mut in_flight).await;
         }
-        while in_flight.len() >= MAX_IN_FLIGHT
-            && let Some(result) = in_flight.next().await
-        {
-            summary.delivered(result);
-        }
-        if summary.read.is_multiple_of(1000) {
-            bar.set_message(summary.progress_message());
-        }
+        bar.set_message(summary.progress_message());
     }
     while let Some(result) = in_flight.next().await {
         summary.delivered(result);
@@ -163,6 +158,42 @@ pub async fn import_file(ingestor: &Ingestor, layout: &Layout, path: &Path, prog
     summary.elapsed = started.elapsed();
     bar.finish_and_clear();
     Ok(summary)
+}
+
+type Deliveries = FuturesUnordered<futures::future::BoxFuture<'static, Result<(), rdkafka::error::KafkaError>>>;
+
+/// Produces one record's events or its dead letter, counting it; waits for deliveries when
+/// `MAX_IN_FLIGHT` are outstanding.
+async fn route_one(
+    ingestor: &Ingestor,
+    topic: Topic,
+    record: RawRecord,
+    source: &impl Fn(u64, Option<String>) -> Source,
+    summary: &mut Summary,
+    in_flight: &mut Deliveries,
+) {
+    let routed: Vec<Routed> = match record {
+        RawRecord::Json { line, bytes } => vec![ingestor.route(topic, &bytes, source(line, None))],
+        RawRecord::Events { events, .. } => {
+            for event in events.iter().take(PREVIEW_EVENTS.saturating_sub(summary.preview.len())) {
+                summary.preview.push(String::from_utf8_lossy(&event.to_json()).into_owned());
+            }
+            events.iter().map(|e| ingestor.produce(e)).collect()
+        }
+        RawRecord::Refused { line, raw, reason, column } => {
+            vec![ingestor.reject(topic, &raw, source(line, column), reason)]
+        }
+    };
+    summary.row_read();
+    for r in routed {
+        summary.count(&r.outcome);
+        in_flight.push(r.delivery);
+    }
+    while in_flight.len() >= MAX_IN_FLIGHT
+        && let Some(result) = in_flight.next().await
+    {
+        summary.delivered(result);
+    }
 }
 
 /// Reads a table through a mapping: binds it to the header (failing before any row is sent),
@@ -201,7 +232,7 @@ fn read_mapped(
 }
 
 /// A refused row as it goes to the DLQ: its cells as CSV (UTF-8) with the file's separator.
-fn as_csv(row: &csv::StringRecord, separator: u8) -> Vec<u8> {
+pub(crate) fn as_csv(row: &csv::StringRecord, separator: u8) -> Vec<u8> {
     let mut writer = csv::WriterBuilder::new().delimiter(separator).flexible(true).from_writer(Vec::new());
     let _ = writer.write_record(row);
     writer.into_inner().unwrap_or_default()

@@ -72,10 +72,13 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     if matches!(args.target, Target::All | Target::Ingest) {
         let producer = EventProducer::new(&config.kafka)?;
         let ingestor = Ingestor::new(producer, Some(IngestMetrics::register(&registry)?));
-        app = app.merge(vardpuls_ingest::http::router(ingestor, &config.ingest));
+        app = app.merge(vardpuls_ingest::http::router(ingestor, &config.ingest).context("ingest.mappings_dir")?);
         where_to_look.push(format!(
             "ingest      POST http://{address}/v1/events/{{phone|visits|listings|chats}} (NDJSON, bearer token)"
         ));
+        if let Some(dir) = &config.ingest.mappings_dir {
+            where_to_look.push(format!("ingest      POST http://{address}/v1/exports/{{mapping}} (CSV exports, mappings in {})", dir.display()));
+        }
     }
 
     let stop = Arc::new(AtomicBool::new(false));

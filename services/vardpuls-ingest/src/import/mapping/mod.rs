@@ -71,7 +71,12 @@ impl ValueMap {
 /// Where a field's value comes from, once checked.
 #[derive(Debug, Clone)]
 enum Origin {
-    Column { column: String, values: Option<Arc<ValueMap>> },
+    /// `index` is the column's position in the file, set when the mapping is bound to one.
+    Column {
+        column: String,
+        values: Option<Arc<ValueMap>>,
+        index: usize,
+    },
     Constant(Value),
 }
 
@@ -88,6 +93,7 @@ struct EventRule {
     event_type: FieldRule,
     /// The `occurred_at` column: an empty cell means the row did not get this far.
     trigger: String,
+    trigger_index: usize,
     fields: Vec<FieldRule>,
 }
 
@@ -97,7 +103,7 @@ enum DstRule {
     Refuse,
     Earlier,
     Later,
-    Column { column: String, values: Arc<ValueMap> },
+    Column { column: String, values: Arc<ValueMap>, index: usize },
 }
 
 #[derive(Debug)]
@@ -119,6 +125,22 @@ impl Mapping {
         let text = std::fs::read_to_string(path)
             .map_err(|e| invalid(format!("mapping {}: cannot be read: {e}", path.display())))?;
         Mapping::parse(&path.display().to_string(), &text)
+    }
+
+    /// Every `*.toml` in `dir`, by file stem.
+    pub fn load_dir(dir: &Path) -> Result<HashMap<String, Arc<Mapping>>, MappingError> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| invalid(format!("mappings directory {}: cannot be read: {e}", dir.display())))?;
+        let mut out = HashMap::new();
+        for entry in entries {
+            let path = entry.map_err(|e| invalid(format!("mappings directory {}: {e}", dir.display())))?.path();
+            if path.extension().is_some_and(|e| e == "toml")
+                && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+            {
+                out.insert(stem.to_string(), Arc::new(Mapping::load(&path)?));
+            }
+        }
+        Ok(out)
     }
 
     pub fn parse(name: &str, text: &str) -> Result<Mapping, MappingError> {
@@ -143,10 +165,30 @@ impl Mapping {
                 header.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
             )));
         }
+        // Column names are looked up once here, not per cell.
         let at = |column: &str| index[column];
+        let place = |rule: &mut FieldRule| {
+            if let Origin::Column { column, index, .. } = &mut rule.origin {
+                *index = at(column);
+            }
+        };
+        let mut events: Vec<EventRule> = self.events.iter().map(|e| e.clone_unplaced()).collect();
+        for event in &mut events {
+            event.trigger_index = at(&event.trigger);
+            place(&mut event.event_type);
+            event.fields.iter_mut().for_each(place);
+        }
+        let dst = |rule: &DstRule| match rule {
+            DstRule::Column { column, values, .. } => {
+                DstRule::Column { column: column.clone(), values: Arc::clone(values), index: at(column) }
+            }
+            other => other.clone(),
+        };
         Ok(BoundMapping {
             key: self.key.iter().map(|c| at(c)).collect(),
-            columns: index.iter().map(|(name, i)| (name.to_string(), *i)).collect(),
+            events,
+            nonexistent: dst(&self.nonexistent),
+            repeated: dst(&self.repeated),
             width: header.len(),
             header: header.to_vec(),
             decimal_mark,
@@ -177,6 +219,15 @@ impl Mapping {
 }
 
 impl EventRule {
+    fn clone_unplaced(&self) -> EventRule {
+        EventRule {
+            event_type: self.event_type.clone(),
+            trigger: self.trigger.clone(),
+            trigger_index: usize::MAX,
+            fields: self.fields.clone(),
+        }
+    }
+
     fn describe(&self) -> String {
         match &self.event_type.origin {
             Origin::Constant(Value::String(t)) => t.clone(),
@@ -193,8 +244,11 @@ fn compile(name: &str, file: MappingFile) -> Result<Mapping, MappingError> {
     if file.source.trim().is_empty() {
         return Err(invalid("`source` names the exporting system and may not be empty"));
     }
-    let maps: HashMap<String, Arc<ValueMap>> =
-        file.values.iter().map(|(n, entries)| value_map(n, entries).map(|m| (n.clone(), Arc::new(m)))).collect::<Result<_, _>>()?;
+    let maps: HashMap<String, Arc<ValueMap>> = file
+        .values
+        .iter()
+        .map(|(n, entries)| value_map(n, entries).map(|m| (n.clone(), Arc::new(m))))
+        .collect::<Result<_, _>>()?;
     let common = file
         .fields
         .iter()
@@ -213,9 +267,13 @@ fn compile(name: &str, file: MappingFile) -> Result<Mapping, MappingError> {
         }
         let trigger = match fields.iter().find(|f| f.field == "occurred_at").map(|f| &f.origin) {
             Some(Origin::Column { column, .. }) => column.clone(),
-            _ => return Err(invalid("every event needs `occurred_at` from a column: the event exists when its cell is filled")),
+            _ => {
+                return Err(invalid(
+                    "every event needs `occurred_at` from a column: the event exists when its cell is filled",
+                ));
+            }
         };
-        events.push(EventRule { event_type, trigger, fields });
+        events.push(EventRule { event_type, trigger, trigger_index: usize::MAX, fields });
     }
     let maps_event_id = events.iter().all(|e| e.fields.iter().any(|f| f.field == "event_id"));
     if file.key.is_empty() && !maps_event_id {
@@ -248,7 +306,11 @@ fn value_map(name: &str, entries: &BTreeMap<String, toml::Value>) -> Result<Valu
             toml::Value::String(s) => Value::from(s.as_str()),
             toml::Value::Boolean(b) => Value::from(*b),
             toml::Value::Integer(i) => Value::from(*i),
-            other => return Err(invalid(format!("[values.{name}] `{cell}`: {other} is not a text, true/false or a whole number"))),
+            other => {
+                return Err(invalid(format!(
+                    "[values.{name}] `{cell}`: {other} is not a text, true/false or a whole number"
+                )));
+            }
         };
         out.insert(cell.trim().to_lowercase(), value);
     }
@@ -269,10 +331,10 @@ fn field_rule(
         ))
     })?;
     let origin = match source {
-        FieldSource::Column(column) => Origin::Column { column: column.clone(), values: None },
+        FieldSource::Column(column) => Origin::Column { column: column.clone(), values: None, index: usize::MAX },
         FieldSource::Mapped { column, values } => {
             let values = values.as_ref().map(|name| lookup_map(maps, name)).transpose()?;
-            Origin::Column { column: column.clone(), values }
+            Origin::Column { column: column.clone(), values, index: usize::MAX }
         }
         FieldSource::Constant { value } => Origin::Constant(
             serde_json::to_value(value).map_err(|e| invalid(format!("field `{field}`: constant {value}: {e}")))?,
@@ -295,7 +357,9 @@ fn field_rule(
                 Some(allowed) => allowed.iter().map(Value::to_string).collect::<Vec<_>>().join(", "),
                 None => format!("{:?}", contract.kind).to_lowercase(),
             };
-            return Err(invalid(format!("field `{field}`: the contract does not accept {value}; it accepts {accepted}")));
+            return Err(invalid(format!(
+                "field `{field}`: the contract does not accept {value}; it accepts {accepted}"
+            )));
         }
     }
     Ok(FieldRule { field: field.to_string(), kind: contract.kind, origin })
@@ -335,9 +399,12 @@ fn dst_rule(
         Some(DstChoiceSource::Column { column, values }) => {
             let values = lookup_map(maps, values)?;
             if let Some(bad) = values.entries.values().find(|v| !matches!(v.as_str(), Some("earlier" | "later"))) {
-                return Err(invalid(format!("[time] {which}: value map `{}` gives {bad}; it must give earlier or later", values.name)));
+                return Err(invalid(format!(
+                    "[time] {which}: value map `{}` gives {bad}; it must give earlier or later",
+                    values.name
+                )));
             }
-            Ok(DstRule::Column { column: column.clone(), values })
+            Ok(DstRule::Column { column: column.clone(), values, index: usize::MAX })
         }
     }
 }
@@ -378,7 +445,10 @@ pub struct RowRefusal {
 pub struct BoundMapping {
     mapping: Arc<Mapping>,
     header: Vec<String>,
-    columns: HashMap<String, usize>,
+    /// The mapping's rules with this file's column positions.
+    events: Vec<EventRule>,
+    nonexistent: DstRule,
+    repeated: DstRule,
     key: Vec<usize>,
     width: usize,
     decimal_mark: char,
@@ -402,9 +472,9 @@ impl BoundMapping {
         if row.iter().all(|c| c.trim().is_empty()) {
             return Ok(Vec::new());
         }
-        let mut out = Vec::with_capacity(self.mapping.events.len());
-        for event in &self.mapping.events {
-            if row[self.columns[&event.trigger]].trim().is_empty() {
+        let mut out = Vec::with_capacity(self.events.len());
+        for event in &self.events {
+            if row[event.trigger_index].trim().is_empty() {
                 continue;
             }
             out.push(self.event(event, row)?);
@@ -442,11 +512,11 @@ impl BoundMapping {
     }
 
     fn value(&self, field: &FieldRule, row: &StringRecord) -> Result<Option<Value>, RowRefusal> {
-        let (column, values) = match &field.origin {
+        let (column, values, index) = match &field.origin {
             Origin::Constant(v) => return Ok(Some(v.clone())),
-            Origin::Column { column, values } => (column, values),
+            Origin::Column { column, values, index } => (column, values, *index),
         };
-        let cell = row[self.columns[column]].trim();
+        let cell = row[index].trim();
         if cell.is_empty() {
             return Ok(None);
         }
@@ -491,22 +561,18 @@ impl BoundMapping {
                     format!("`{cell}` is no time in RFC 3339 or the mapping's formats {:?}", times.formats()),
                 ));
             }
-            Reading::Nonexistent { earlier, later } => (
-                earlier,
-                later,
-                &self.mapping.nonexistent,
-                Rule::NonexistentLocalTime,
-                "does not exist in",
-            ),
+            Reading::Nonexistent { earlier, later } => {
+                (earlier, later, &self.nonexistent, Rule::NonexistentLocalTime, "does not exist in")
+            }
             Reading::Repeated { earlier, later } => {
-                (earlier, later, &self.mapping.repeated, Rule::AmbiguousLocalTime, "happens twice in")
+                (earlier, later, &self.repeated, Rule::AmbiguousLocalTime, "happens twice in")
             }
         };
         let choice = match rule {
             DstRule::Refuse => None,
             DstRule::Earlier => Some("earlier"),
             DstRule::Later => Some("later"),
-            DstRule::Column { column, values } => values.get(row[self.columns[column]].trim()).and_then(Value::as_str),
+            DstRule::Column { values, index, .. } => values.get(row[*index].trim()).and_then(Value::as_str),
         };
         match choice {
             Some("earlier") => Ok(times.write(earlier)),

@@ -29,11 +29,8 @@ impl<R: Read> CsvTable<R> {
         let explicit = (!has_bom && layout.encoding != encoding_rs::UTF_8).then_some(layout.encoding);
         let text = DecodeReaderBytesBuilder::new().encoding(explicit).utf8_passthru(true).strip_bom(true).build(input);
         let (text, lines) = counted(text);
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(layout.separator)
-            .quote(layout.quote)
-            .flexible(true)
-            .from_reader(text);
+        let mut reader =
+            csv::ReaderBuilder::new().delimiter(layout.separator).quote(layout.quote).flexible(true).from_reader(text);
         let header = reader.headers().context("the header row is not text in the mapping's encoding")?;
         let header = header.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect();
         Ok(CsvTable { reader, lines, header, bytes: ByteRecord::new(), decimal_mark: layout.decimal_mark })
@@ -95,7 +92,8 @@ mod tests {
         let cp1252 = encoding_rs::WINDOWS_1252.encode(text).0.into_owned();
         let mut bom = b"\xef\xbb\xbf".to_vec();
         bom.extend_from_slice(text.as_bytes());
-        let expected = (vec!["Nådd".to_string(), "Pris (kr)".to_string()], vec![vec!["Ja".to_string(), "1 250,50".to_string()]]);
+        let expected =
+            (vec!["Nådd".to_string(), "Pris (kr)".to_string()], vec![vec!["Ja".to_string(), "1 250,50".to_string()]]);
         assert_eq!(read_all(&cp1252, encoding_rs::WINDOWS_1252), expected);
         // The byte-order mark wins over the mapping's Windows-1252.
         assert_eq!(read_all(&bom, encoding_rs::WINDOWS_1252), expected);

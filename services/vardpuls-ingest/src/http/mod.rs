@@ -1,5 +1,6 @@
 //! HTTP ingest for source systems that push: `POST /v1/events/{topic}` with an NDJSON body;
-//! and Alertmanager's webhook, `POST /v1/alerts`, the alert history ([`crate::alerts`]).
+//! `POST /v1/exports/{mapping}` with a source's own CSV export ([`exports`]); and
+//! Alertmanager's webhook, `POST /v1/alerts`, the alert history ([`crate::alerts`]).
 //!
 //! Authenticated with a bearer token, checked from the headers before any of the body is read.
 //! Each line is validated like an imported record and the answer lists every line's result. A
@@ -13,6 +14,10 @@
 //! rather than the process growing with the load (each body is held about three times: as
 //! read, as events, and in the producer's queue until Kafka acknowledges).
 
+pub mod exports;
+
+use crate::import::Mapping;
+use crate::import::mapping::MappingError;
 use crate::pipeline::{Ingestor, Outcome};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -53,6 +58,9 @@ pub struct HttpIngestConfig {
     /// Bytes of request bodies in flight at most, over all requests; beyond, 503 with
     /// `Retry-After`.
     pub max_in_flight_bytes: usize,
+    /// A directory of mapping files (`*.toml`, docs/import.md): each one's file stem names the
+    /// route `POST /v1/exports/{stem}` for that source's CSV export. Unset: no export routes.
+    pub mappings_dir: Option<std::path::PathBuf>,
 }
 
 /// Seconds a client is asked to wait before sending again: when busy, and when Kafka did not
@@ -90,6 +98,7 @@ impl Default for HttpIngestConfig {
             header_timeout_seconds: 10,
             idle_timeout_seconds: 30,
             max_in_flight_bytes: 64 * 1024 * 1024,
+            mappings_dir: None,
         }
     }
 }
@@ -103,6 +112,7 @@ struct AppState {
     body_timeout: Duration,
     /// One permit per body byte in flight.
     in_flight: Arc<Semaphore>,
+    mappings: exports::Mappings,
 }
 
 /// Per-line result in the answer.
@@ -135,8 +145,9 @@ pub struct IngestResponse {
     pub results: Vec<LineResult>,
 }
 
-/// The ingest routes; mount them in the service's router.
-pub fn router(ingestor: Ingestor, config: &HttpIngestConfig) -> Router {
+/// The ingest routes; mount them in the service's router. Fails when a mapping in
+/// `mappings_dir` cannot be loaded: a source's pushes would otherwise fail one by one.
+pub fn router(ingestor: Ingestor, config: &HttpIngestConfig) -> Result<Router, MappingError> {
     if config.tokens.is_empty() {
         tracing::warn!(
             "HTTP ingest has no tokens configured: every request will be refused (set VARDPULS_INGEST_TOKENS)"
@@ -151,8 +162,16 @@ pub fn router(ingestor: Ingestor, config: &HttpIngestConfig) -> Router {
         max_body_bytes: config.max_body_bytes.min(config.max_in_flight_bytes),
         body_timeout: Duration::from_secs(config.body_timeout_seconds.max(1)),
         in_flight: Arc::new(Semaphore::new(config.max_in_flight_bytes.clamp(1, Semaphore::MAX_PERMITS))),
+        mappings: Arc::new(match &config.mappings_dir {
+            Some(dir) => Mapping::load_dir(dir)?,
+            None => Default::default(),
+        }),
     };
-    Router::new().route("/v1/events/{topic}", post(ingest)).route("/v1/alerts", post(alerts)).with_state(state)
+    Ok(Router::new()
+        .route("/v1/events/{topic}", post(ingest))
+        .route("/v1/exports/{mapping}", post(exports::post_export))
+        .route("/v1/alerts", post(alerts))
+        .with_state(state))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
