@@ -156,7 +156,8 @@ async fn exports_are_answered_row_by_row_with_their_event_ids() {
     use vardpuls_ingest::http::exports::ExportResponse;
     let kafka = TestKafka::start().await;
     let address = serve_ingest(&kafka).await;
-    let export = std::fs::read_to_string(crate::support::repo_root().join("examples/import/call-detail.utf8-bom.csv")).unwrap();
+    let export =
+        std::fs::read_to_string(crate::support::repo_root().join("examples/import/call-detail.utf8-bom.csv")).unwrap();
 
     let wrong = export.replacen("Nådd", "Nådd (Ja/Nej)", 1);
     let (status, answer) = post(address, "/v1/exports/call-detail", Some(TOKEN), &wrong).await;
@@ -180,7 +181,11 @@ async fn exports_are_answered_row_by_row_with_their_event_ids() {
         .collect();
     assert_eq!(
         refused,
-        [(8, Some("Ankomst"), "nonexistent_local_time"), (9, Some("Ankomst"), "ambiguous_local_time"), (10, Some("Linje"), "unmapped_value")]
+        [
+            (8, Some("Ankomst"), "nonexistent_local_time"),
+            (9, Some("Ankomst"), "ambiguous_local_time"),
+            (10, Some("Linje"), "unmapped_value")
+        ]
     );
     // Row 3 (T-1002) was received, booked a callback and was called back: three events.
     assert_eq!(answer.results.iter().find(|r| r.line == 3).unwrap().event_ids.len(), 3);
@@ -194,7 +199,10 @@ async fn exports_are_answered_row_by_row_with_their_event_ids() {
     };
     assert_eq!(stored(&kafka).into_iter().collect::<BTreeSet<_>>(), answered);
     let dead: Vec<Source> = kafka.dead_letters().into_iter().map(|d| d.source).collect();
-    assert!(dead.contains(&Source::HttpExport { mapping: "call-detail".into(), line: 10, column: Some("Linje".into()) }), "{dead:?}");
+    assert!(
+        dead.contains(&Source::HttpExport { mapping: "call-detail".into(), line: 10, column: Some("Linje".into()) }),
+        "{dead:?}"
+    );
 
     // Sent again (a retry after a lost answer): the same ids, so vardpuls counts each once.
     let (status, _) = post(address, "/v1/exports/call-detail", Some(TOKEN), &export).await;

@@ -63,7 +63,14 @@ fn expected_calls() -> Vec<Value> {
         call("E00102", "T-1005", vc, "call_received", "2026-03-02T17:45:00+01:00", json!({"in_phone_hours": false})),
         call("E00102", "T-1005", vc, "call_abandoned", "2026-03-02T17:45:20+01:00", json!({})),
         call("E00101", "T-1006", "1177", "call_received", "2026-03-02T23:55:00+01:00", json!({"in_phone_hours": true})),
-        call("E00101", "T-1006", "1177", "call_answered", "2026-03-03T00:06:00+01:00", json!({"queue_wait_seconds": 660})),
+        call(
+            "E00101",
+            "T-1006",
+            "1177",
+            "call_answered",
+            "2026-03-03T00:06:00+01:00",
+            json!({"queue_wait_seconds": 660}),
+        ),
         call("E00102", "T-1010", vc, "call_received", "2026-12-31T16:59:59+01:00", json!({"in_phone_hours": true})),
         call("E00102", "T-1010", vc, "call_answered", "2026-12-31T17:00:10+01:00", json!({"queue_wait_seconds": 11})),
     ];
@@ -117,12 +124,19 @@ async fn call_detail_exports_become_phone_events_with_stable_ids() {
     // line (Parquet: the row), the column and the rule.
     let refused = |file: &str, first_line: u64| {
         vec![
-            (file.to_string(), first_line, "Ankomst".to_string(), "occurred_at".to_string(), "nonexistent_local_time".to_string()),
+            (
+                file.to_string(),
+                first_line,
+                "Ankomst".to_string(),
+                "occurred_at".to_string(),
+                "nonexistent_local_time".to_string(),
+            ),
             (file.to_string(), first_line + 1, "Ankomst".into(), "occurred_at".into(), "ambiguous_local_time".into()),
             (file.to_string(), first_line + 2, "Linje".into(), "line".into(), "unmapped_value".into()),
         ]
     };
-    let mut expected = [refused("call-detail.csv", 8), refused("call-detail.csv", 8), refused("call-detail.parquet", 7)].concat();
+    let mut expected =
+        [refused("call-detail.csv", 8), refused("call-detail.csv", 8), refused("call-detail.parquet", 7)].concat();
     expected.extend(refused("call-detail.utf8-bom.csv", 8));
     expected.sort();
     assert_eq!(dead_letters(&kafka), expected);
@@ -162,11 +176,20 @@ async fn journal_visit_exports_map_swedish_values_and_versions() {
         json!({"provider": "Kry", "home_region": "20", "contracting_region": "01", "price_sek": "1250.50", "patient_fee_sek": "100.00"})
     );
     let leap_day = by("B-506", "2024-02-29T09:30:00+01:00");
-    assert_eq!((leap_day["occurred_at"].as_str(), leap_day["profession"].as_str()), (Some("2024-02-29T09:00:00+01:00"), Some("nurse")));
+    assert_eq!(
+        (leap_day["occurred_at"].as_str(), leap_day["profession"].as_str()),
+        (Some("2024-02-29T09:00:00+01:00"), Some("nurse"))
+    );
 
     assert_eq!(
         dead_letters(&kafka),
-        [("journal-visits.csv".to_string(), 9, "Yrkeskategori".to_string(), "profession".to_string(), "unmapped_value".to_string())]
+        [(
+            "journal-visits.csv".to_string(),
+            9,
+            "Yrkeskategori".to_string(),
+            "profession".to_string(),
+            "unmapped_value".to_string()
+        )]
     );
 }
 
@@ -179,7 +202,10 @@ async fn a_mapping_that_does_not_fit_the_file_fails_before_anything_is_produced(
     for name in ["call-detail.csv", "call-detail.parquet"] {
         let path = example(name);
         let err = layout.check(&path).unwrap_err();
-        assert!(format!("{err:#}").contains("column `Nådd (Ja/Nej)` (reached of callback_completed) not in the header"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("column `Nådd (Ja/Nej)` (reached of callback_completed) not in the header"),
+            "{err:#}"
+        );
         let err = import_file(&ingestor, &layout, &path, false).await.unwrap_err();
         assert!(format!("{err:#}").contains("Nådd (Ja/Nej)"), "{err:#}");
     }

@@ -145,7 +145,8 @@ async fn history(State(state): State<ExporterState>, Query(q): Query<HistoryQuer
     let days = q.days.unwrap_or(30).clamp(1, 366);
     let view = state.view.read().expect("lock");
     let breakdown = breakdown_of(q.breakdown.as_deref().unwrap_or(""));
-    let wanted = |r: &&KpiRecord| r.kpi == q.kpi && r.scope == q.scope && r.scope_id == q.scope_id && r.dimensions == breakdown;
+    let wanted =
+        |r: &&KpiRecord| r.kpi == q.kpi && r.scope == q.scope && r.scope_id == q.scope_id && r.dimensions == breakdown;
     let find = |period: &str| {
         view.period(period).find(wanted).map(|r| PublicKpi::from(&state.presenter.present_public(&view, r), None))
     };
@@ -183,7 +184,12 @@ async fn history(State(state): State<ExporterState>, Query(q): Query<HistoryQuer
 /// Today's weekday 364 days back: its value, or `suppressed` below the small-cell minimum.
 /// Daily totals only (a breakdown's year is not kept), and only once that day is older than the
 /// view's own days, which it always is.
-fn same_weekday_last_year(state: &ExporterState, view: &KpiView, q: &HistoryQuery, today: LocalDay) -> Option<serde_json::Value> {
+fn same_weekday_last_year(
+    state: &ExporterState,
+    view: &KpiView,
+    q: &HistoryQuery,
+    today: LocalDay,
+) -> Option<serde_json::Value> {
     if q.breakdown.as_deref().is_some_and(|b| !b.is_empty()) {
         return None;
     }
@@ -199,7 +205,10 @@ fn same_weekday_last_year(state: &ExporterState, view: &KpiView, q: &HistoryQuer
 
 /// `contact_group=distance;profession_group=doctor` as a record's dimensions.
 fn breakdown_of(text: &str) -> BTreeMap<String, String> {
-    text.split(';').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect()
+    text.split(';')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
 }
 
 /// One unit's line on the wallboard.
@@ -301,22 +310,35 @@ mod tests {
         let month = today.month().to_string();
         view.apply(record("visits", "U1", &month, 400, None), today);
         let mut doctors_distance = record("visits", "U1", &month, 120, None);
-        doctors_distance.dimensions =
-            [("contact_group", "distance"), ("profession_group", "doctor")].map(|(k, v)| (k.to_string(), v.to_string())).into();
+        doctors_distance.dimensions = [("contact_group", "distance"), ("profession_group", "doctor")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
         view.apply(doctors_distance, today);
-        let state = ExporterState::new(view, Presenter { targets: Targets::default(), units: UnitRegistry::default(), min_cases: 20 });
+        let state = ExporterState::new(
+            view,
+            Presenter { targets: Targets::default(), units: UnitRegistry::default(), min_cases: 20 },
+        );
 
         let u1 = history_of(&state, "kpi=same_day_contact&scope=unit&scope_id=U1").await;
-        assert_eq!(u1["same_weekday_last_year"], serde_json::json!({"period": day(364), "value": 0.82, "suppressed": false}));
+        assert_eq!(
+            u1["same_weekday_last_year"],
+            serde_json::json!({"period": day(364), "value": 0.82, "suppressed": false})
+        );
         let u2 = history_of(&state, "kpi=same_day_contact&scope=unit&scope_id=U2").await;
-        assert_eq!(u2["same_weekday_last_year"], serde_json::json!({"period": day(364), "value": null, "suppressed": true}));
+        assert_eq!(
+            u2["same_weekday_last_year"],
+            serde_json::json!({"period": day(364), "value": null, "suppressed": true})
+        );
 
         let total = history_of(&state, "kpi=visits&scope=unit&scope_id=U1").await;
         assert_eq!(total["this_month"]["numerator"], "400");
         let breakdown = "contact_group%3Ddistance%3Bprofession_group%3Ddoctor";
         let doctors = history_of(&state, &format!("kpi=visits&scope=unit&scope_id=U1&breakdown={breakdown}")).await;
         assert_eq!(doctors["this_month"]["numerator"], "120");
-        assert_eq!(doctors["breakdown"], serde_json::json!({"contact_group": "distance", "profession_group": "doctor"}));
+        assert_eq!(
+            doctors["breakdown"],
+            serde_json::json!({"contact_group": "distance", "profession_group": "doctor"})
+        );
     }
 
     #[test]

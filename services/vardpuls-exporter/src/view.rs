@@ -2,10 +2,10 @@
 //! the recent periods the outputs need (days for the drill-down, months for last-year
 //! comparisons). Older periods are dropped so memory stays bounded at national scale.
 
+use crate::year_of_days::YearOfDays;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use std::collections::{BTreeMap, HashMap};
 use vardpuls_core::calendar::LocalDay;
-use crate::year_of_days::YearOfDays;
 use vardpuls_core::outputs::{Grain, KpiRecord, Scope};
 
 /// How much history the view keeps.

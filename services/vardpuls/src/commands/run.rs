@@ -77,7 +77,10 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
             "ingest      POST http://{address}/v1/events/{{phone|visits|listings|chats}} (NDJSON, bearer token)"
         ));
         if let Some(dir) = &config.ingest.mappings_dir {
-            where_to_look.push(format!("ingest      POST http://{address}/v1/exports/{{mapping}} (CSV exports, mappings in {})", dir.display()));
+            where_to_look.push(format!(
+                "ingest      POST http://{address}/v1/exports/{{mapping}} (CSV exports, mappings in {})",
+                dir.display()
+            ));
         }
     }
 

@@ -129,7 +129,8 @@ fn clock_change_hours_are_refused_or_resolved_as_the_mapping_says() {
     let unknown = ["c-4", "SE2321000180-E00101", "2026-10-25 02:30", "Ja", "", "", "Kanske"];
     assert_eq!(m.events(&row(&unknown)).unwrap_err().reason.rule, Rule::AmbiguousLocalTime);
     // The same column may decide the skipped hour.
-    let both = by_column.replace("[time]\n", "[time]\nnonexistent = { column = \"Sommartid\", values = \"sommartid\" }\n");
+    let both =
+        by_column.replace("[time]\n", "[time]\nnonexistent = { column = \"Sommartid\", values = \"sommartid\" }\n");
     let m = bound(&both, &header);
     let gap_later = ["c-5", "SE2321000180-E00101", "2026-03-29 02:30", "Ja", "", "", "Nej"];
     assert_eq!(json(&m.events(&row(&gap_later)).unwrap()[0])["occurred_at"], "2026-03-29T03:30:00+02:00");
