@@ -482,7 +482,7 @@ async fn rollups_sum_unit_values_to_kommun_and_region() {
     let stop = Arc::new(AtomicBool::new(false));
     let rollup = {
         let (config, stop) = (kafka.config.clone(), stop.clone());
-        std::thread::spawn(move || vardpuls_rollup::service::run(&config, registry, None, stop))
+        std::thread::spawn(move || vardpuls_rollup::service::run(&config, &Default::default(), registry, None, stop))
     };
     // The roll-up publishes asynchronously: read the topic until every expected value is there.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -60,8 +60,9 @@ fn corrected_visits(unit: &str) -> Vec<Message> {
     ]
 }
 
-/// By hand from [`corrected_visits`]: two visits count, v-fix-1 as a doctor's and v-fix-3; no
-/// nurse's visit and no phone contact.
+/// By hand from [`corrected_visits`]: two visits count, v-fix-1 as a doctor's and v-fix-3 (a
+/// physiotherapist's, so "other professions"), both physical; no nurse's visit and no phone
+/// contact.
 fn assert_corrected_visits(published: &std::collections::BTreeMap<String, Value>, unit: &str) {
     let visits: std::collections::BTreeMap<String, &str> = published
         .values()
@@ -77,11 +78,17 @@ fn assert_corrected_visits(published: &std::collections::BTreeMap<String, Value>
         })
         .filter(|(_, n)| *n != "0")
         .collect();
-    let expected: std::collections::BTreeMap<String, &str> =
-        [("", "2"), ("profession=doctor", "1"), ("profession=physiotherapist", "1"), ("contact_form=physical", "2")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+    let expected: std::collections::BTreeMap<String, &str> = [
+        ("", "2"),
+        ("profession=doctor", "1"),
+        ("profession=physiotherapist", "1"),
+        ("contact_form=physical", "2"),
+        ("contact_group=physical;profession_group=doctor", "1"),
+        ("contact_group=physical;profession_group=other", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
     assert_eq!(visits, expected);
 }
 

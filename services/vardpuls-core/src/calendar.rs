@@ -108,6 +108,13 @@ pub struct LocalMonth {
 }
 
 impl LocalMonth {
+    /// `2026-03`, as records write a month.
+    pub fn parse(s: &str) -> Option<LocalMonth> {
+        let (year, month) = s.split_once('-')?;
+        let (year, month) = (year.parse().ok()?, month.parse().ok()?);
+        (s.len() == 7 && (1..=12).contains(&month)).then_some(LocalMonth { year, month })
+    }
+
     pub fn first_day(&self) -> LocalDay {
         LocalDay(NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("valid month"))
     }

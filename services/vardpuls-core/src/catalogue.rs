@@ -69,6 +69,15 @@ pub struct KpiDefinition {
     pub measure: Measure,
     pub rollup: Rollup,
     pub alerting: Alerting,
+    /// Counted while some of its cases are still open (callbacks booked, not yet made): an
+    /// open period has a live outcome, the best and worst value it can still end at.
+    pub live_outcome: bool,
+}
+
+impl KpiDefinition {
+    const fn with_live_outcome(self) -> KpiDefinition {
+        KpiDefinition { live_outcome: true, ..self }
+    }
 }
 
 /// A KPI the roll-up stage makes.
@@ -80,6 +89,7 @@ macro_rules! derived {
             measure: $measure,
             rollup: Rollup::UnitLocation,
             alerting: $alerting,
+            live_outcome: false,
         }
     };
 }
@@ -89,7 +99,14 @@ macro_rules! kpi {
         kpi!($id, $stage, $measure, $alerting, Rollup::UnitLocation)
     };
     ($id:literal, $stage:expr, $measure:expr, $alerting:expr, $rollup:expr) => {
-        KpiDefinition { id: $id, stage: $stage, measure: $measure, rollup: $rollup, alerting: $alerting }
+        KpiDefinition {
+            id: $id,
+            stage: $stage,
+            measure: $measure,
+            rollup: $rollup,
+            alerting: $alerting,
+            live_outcome: false,
+        }
     };
 }
 
@@ -120,7 +137,7 @@ const fn monthly(source: Topic, (last_year, year_to_date): (bool, bool)) -> Stag
 }
 
 pub const CATALOGUE: &[KpiDefinition] = &[
-    kpi!("same_day_contact", daily(Topic::Phone), Ratio, Intraday),
+    kpi!("same_day_contact", daily(Topic::Phone), Ratio, Intraday).with_live_outcome(),
     kpi!("phone_1177_mean_wait_seconds", daily(Topic::Phone), Mean, Intraday),
     kpi!("phone_1177_answered_share", daily(Topic::Phone), Ratio, Intraday),
     kpi!("assessment_within_3_days", daily(Topic::Visits), Ratio, Monthly),

@@ -23,6 +23,19 @@ pub enum Grain {
     Month,
 }
 
+impl Grain {
+    /// The grain of a period as records write it: a day `2026-03-29` or a month `2026-03`.
+    pub fn of_period(period: &str) -> Option<Grain> {
+        if crate::calendar::LocalDay::parse(period).is_some() {
+            Some(Grain::Day)
+        } else if crate::calendar::LocalMonth::parse(period).is_some() {
+            Some(Grain::Month)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -194,9 +207,10 @@ pub fn value(kpi: &str, numerator: Decimal, denominator: Option<Decimal>) -> Opt
     }
 }
 
-/// The live outcome of a same-day KPI that is not final: met, missed, pending, best and worst.
+/// The live outcome of a KPI with open cases ([`crate::catalogue::KpiDefinition::live_outcome`])
+/// that is not final: met, missed, pending, best and worst.
 pub fn live(kpi: &str, numerator: Decimal, denominator: Option<Decimal>, pending: i64) -> Option<LiveOutcome> {
-    let d = denominator.filter(|_| kpi == "same_day_contact")?;
+    let d = denominator.filter(|_| crate::catalogue::find(kpi).is_some_and(|k| k.live_outcome))?;
     let met = numerator.to_u64().unwrap_or(0);
     let pending = pending.max(0) as u64;
     Some(LiveOutcome {

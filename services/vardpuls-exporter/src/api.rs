@@ -193,7 +193,7 @@ fn same_weekday_last_year(
     if q.breakdown.as_deref().is_some_and(|b| !b.is_empty()) {
         return None;
     }
-    let day = today.date() - Duration::days(364);
+    let day = crate::year_of_days::same_weekday_last_year(today.date());
     let past = view.year_of_days().get(&crate::year_of_days::series_of(&q.kpi, q.scope, &q.scope_id), day)?;
     let suppressed = past.cases < state.presenter.min_cases;
     Some(serde_json::json!({

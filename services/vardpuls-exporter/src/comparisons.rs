@@ -93,6 +93,17 @@ mod tests {
         assert_eq!(change("visits", this_year.value, last_year.value), Some(12.5));
         // A share's change is a difference: 0.775 against 0.80 is -0.025.
         assert!((change("same_day_contact", Some(0.775), Some(0.8)).unwrap() + 0.025).abs() < 1e-12);
+        // Across a leap year: February 2028 has 29 days, its year to date still sums two
+        // months, against January and February 2027.
+        for (period, n) in [("2028-01", 500), ("2028-02", 580), ("2027-01", 450), ("2027-02", 400)] {
+            view.apply(record("visits", "U1", period, n, None), LocalDay::parse("2028-03-05").unwrap());
+        }
+        let february = view.get("2028-02", "visits/unit/U1/2028-02").unwrap().clone();
+        let leap = year_to_date(&view, &february, LocalMonth { year: 2028, month: 2 }).unwrap();
+        let before = year_to_date(&view, &february, LocalMonth { year: 2027, month: 2 }).unwrap();
+        assert_eq!((leap.numerator, before.numerator), (1080.into(), 850.into()));
+        // (1 080 / 850 - 1) × 100 = 27.06 %.
+        assert!((change("visits", leap.value, before.value).unwrap() - 27.058_823_529).abs() < 1e-6);
         // A stock has no year to date.
         let stock = record("listed_patients", "U1", "2026-02", 5000, None);
         assert!(year_to_date(&view, &stock, LocalMonth { year: 2026, month: 2 }).is_none());

@@ -6,7 +6,7 @@ use crate::targets::{Target, Targets};
 use crate::view::KpiView;
 use chrono::NaiveDate;
 use vardpuls_core::catalogue::{self, Measure};
-use vardpuls_core::outputs::{KpiRecord, Scope, Status};
+use vardpuls_core::outputs::{Grain, KpiRecord, Scope, Status};
 use vardpuls_core::units::UnitRegistry;
 
 pub struct Presenter {
@@ -95,10 +95,9 @@ impl Presenter {
 }
 
 fn period_start(period: &str) -> Option<NaiveDate> {
-    match period.len() {
-        10 => NaiveDate::parse_from_str(period, "%Y-%m-%d").ok(),
-        7 => NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d").ok(),
-        _ => None,
+    match Grain::of_period(period)? {
+        Grain::Day => NaiveDate::parse_from_str(period, "%Y-%m-%d").ok(),
+        Grain::Month => NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d").ok(),
     }
 }
 

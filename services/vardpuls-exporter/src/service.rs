@@ -22,6 +22,7 @@ use vardpuls_kafka::reader::EndOfPartitionIsNormal;
 /// Runs until `stop` is set. Blocking: run it on its own thread.
 pub fn run(
     kafka: &KafkaConfig,
+    group_id: &str,
     state: ExporterState,
     metrics: Option<ExporterMetrics>,
     stop: Arc<AtomicBool>,
@@ -29,7 +30,7 @@ pub fn run(
     // No consumer group offsets: every exporter replica reads the whole topic.
     let consumer: BaseConsumer<EndOfPartitionIsNormal> = kafka
         .consumer_config()
-        .set("group.id", "vardpuls-exporter")
+        .set("group.id", group_id)
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .create_with_context(EndOfPartitionIsNormal)

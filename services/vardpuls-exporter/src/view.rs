@@ -69,17 +69,15 @@ impl KpiView {
         let (oldest_day, oldest_month) = (self.oldest_kept(Grain::Day, today), self.oldest_kept(Grain::Month, today));
         // Days leaving the view stay a year as daily totals.
         for (period, records) in self.periods.range(..oldest_day.clone()) {
-            if period.len() == 10 {
+            if Grain::of_period(period) == Some(Grain::Day) {
                 for record in records.values() {
                     self.year_of_days.keep(record, crate::presentation::cases_of(record));
                 }
             }
         }
-        self.periods.retain(
-            |period, _| {
-                if period.len() == 10 { *period >= oldest_day } else { *period >= oldest_month }
-            },
-        );
+        self.periods.retain(|period, _| {
+            if Grain::of_period(period) == Some(Grain::Day) { *period >= oldest_day } else { *period >= oldest_month }
+        });
     }
 
     fn oldest_kept(&self, grain: Grain, today: LocalDay) -> String {

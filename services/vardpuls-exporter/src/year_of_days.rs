@@ -36,6 +36,11 @@ pub struct YearOfDays {
     series: HashMap<String, Box<[Slot]>>,
 }
 
+/// The same weekday last year: 364 days back, 52 weeks, whatever leap day lies between.
+pub fn same_weekday_last_year(day: NaiveDate) -> NaiveDate {
+    day - chrono::Duration::days(364)
+}
+
 /// `kpi/scope/scope_id`: a daily total's series.
 pub fn series_of(kpi: &str, scope: vardpuls_core::outputs::Scope, scope_id: &str) -> String {
     format!("{kpi}/{}/{scope_id}", scope_str(scope))
@@ -72,6 +77,23 @@ impl YearOfDays {
 mod tests {
     use super::*;
     use crate::view::tests::record;
+
+    #[test]
+    fn the_same_weekday_last_year_across_a_leap_day() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // Worked out by hand from the calendar: each pair is two Wednesdays (or Tuesdays).
+        assert_eq!(same_weekday_last_year(day("2028-03-01")), day("2027-03-03"));
+        assert_eq!(same_weekday_last_year(day("2029-02-28")), day("2028-03-01"));
+        assert_eq!(same_weekday_last_year(day("2028-02-29")), day("2027-03-02"));
+        // The leap day itself is kept and found like any other.
+        let mut year = YearOfDays::default();
+        let mut r = record("same_day_contact", "U1", "2028-02-29", 30, Some(40));
+        r.value = Some(0.75);
+        year.keep(&r, 40);
+        let series = series_of("same_day_contact", vardpuls_core::outputs::Scope::Unit, "U1");
+        assert_eq!(year.get(&series, day("2028-02-29")).unwrap().value, 0.75);
+        assert_eq!(year.get(&series, day("2028-03-01")), None);
+    }
 
     #[test]
     fn keeps_a_year_of_daily_totals_and_knows_which_day_a_slot_holds() {

@@ -11,3 +11,19 @@ pub mod service;
 pub mod view;
 
 pub use view::{RollupView, UNKNOWN_REGION, Unregistered};
+
+/// `[rollup]` in `vardpuls.toml`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RollupConfig {
+    /// The Kafka consumer group id the roll-up reads as. It assigns partitions itself and
+    /// commits no offsets, so the id only names it in the broker's tools; two deployments on
+    /// one cluster tell their roll-ups apart by it.
+    pub group_id: String,
+}
+
+impl Default for RollupConfig {
+    fn default() -> Self {
+        RollupConfig { group_id: "vardpuls-rollup".to_string() }
+    }
+}

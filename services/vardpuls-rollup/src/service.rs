@@ -57,6 +57,7 @@ impl RollupMetrics {
 /// Runs until `stop` is set. Blocking: run it on its own thread.
 pub fn run(
     kafka: &KafkaConfig,
+    config: &crate::RollupConfig,
     registry: UnitRegistry,
     metrics: Option<RollupMetrics>,
     stop: Arc<AtomicBool>,
@@ -65,7 +66,7 @@ pub fn run(
     let producer = EventProducer::new(kafka)?;
     let consumer: BaseConsumer = kafka
         .consumer_config()
-        .set("group.id", "vardpuls-rollup")
+        .set("group.id", &config.group_id)
         .set("enable.auto.commit", "false")
         .create()
         .context("creating roll-up consumer")?;

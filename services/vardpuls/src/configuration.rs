@@ -17,6 +17,7 @@ pub struct Config {
     pub kafka: KafkaConfig,
     pub ingest: HttpIngestConfig,
     pub aggregator: AggregatorConfig,
+    pub rollup: vardpuls_rollup::RollupConfig,
     pub exporter: ExporterConfig,
     pub local: LocalConfig,
 }

@@ -117,10 +117,13 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
             config.aggregator.units_file.display()
         ));
         let metrics = vardpuls_rollup::service::RollupMetrics::register(&registry)?;
-        let (kafka, service_stop) = (config.kafka.clone(), stop.clone());
+        let (kafka, service_stop, rollup_config) = (config.kafka.clone(), stop.clone(), config.rollup.clone());
         let start: Start = Box::new(move || {
             let (kafka, units, metrics, stop) = (kafka.clone(), units.clone(), metrics.clone(), service_stop.clone());
-            Ok(tokio::task::spawn_blocking(move || vardpuls_rollup::service::run(&kafka, units, Some(metrics), stop)))
+            let rollup_config = rollup_config.clone();
+            Ok(tokio::task::spawn_blocking(move || {
+                vardpuls_rollup::service::run(&kafka, &rollup_config, units, Some(metrics), stop)
+            }))
         });
         rollup = Some(supervise("rollup", start, restart, stop.clone(), services.clone()));
     }
@@ -130,10 +133,14 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
         let state = exporter_state(&config)?;
         let metrics = ExporterMetrics::register(&registry)?;
         let (kafka, service_stop, service_state) = (config.kafka.clone(), stop.clone(), state.clone());
+        let exporter_group_id = config.exporter.group_id.clone();
         let start: Start = Box::new(move || {
             let (kafka, state, metrics, stop) =
                 (kafka.clone(), service_state.clone(), metrics.clone(), service_stop.clone());
-            Ok(tokio::task::spawn_blocking(move || vardpuls_exporter::service::run(&kafka, state, Some(metrics), stop)))
+            let group_id = exporter_group_id.clone();
+            Ok(tokio::task::spawn_blocking(move || {
+                vardpuls_exporter::service::run(&kafka, &group_id, state, Some(metrics), stop)
+            }))
         });
         exporter = Some(supervise("exporter", start, restart, stop.clone(), services.clone()));
         let scrape_state = state.clone();
