@@ -67,10 +67,6 @@ impl YearOfDays {
         let slot = self.series.get(series)?[day.rem_euclid(DAYS as i32) as usize];
         (slot.day == day).then_some(PastDay { value: slot.value, cases: u64::from(slot.cases) })
     }
-
-    pub fn series(&self) -> usize {
-        self.series.len()
-    }
 }
 
 #[cfg(test)]

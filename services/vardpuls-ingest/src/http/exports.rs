@@ -10,8 +10,8 @@
 
 use super::{AppState, RETRY_AFTER_NOT_STORED_SECONDS, authorized, error, read_body, unauthorized};
 use crate::import::mapping::Mapping;
-use crate::import::tables::{CsvTable, RowRead, Table};
-use crate::pipeline::Outcome;
+use crate::import::tables::{CsvTable, Table};
+use crate::import::{RefusedRow, map_row};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -22,7 +22,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use vardpuls_core::Rejection;
 use vardpuls_core::dlq::Source;
-use vardpuls_core::rejection::Rule;
 
 /// The mappings exports can be posted to, by name (the file stem).
 pub type Mappings = Arc<HashMap<String, Arc<Mapping>>>;
@@ -104,27 +103,18 @@ pub(super) async fn post_export(
         if rows.len() >= state.max_lines {
             return error(StatusCode::PAYLOAD_TOO_LARGE, format!("more than {} rows per request", state.max_lines));
         }
-        let (line, refused) = match read {
-            RowRead::Row { line } => match bound.events(&cells) {
-                Ok(events) => {
-                    let routed: Vec<_> = events.iter().map(|e| state.ingestor.produce(e)).collect();
-                    let event_ids = events.iter().map(|e| e.event_id().to_string()).collect();
-                    let deliveries = routed.into_iter().map(|r| r.delivery).collect();
-                    rows.push(Row { line, event_ids, column: None, reason: None, deliveries });
-                    continue;
-                }
-                Err(refusal) => {
-                    (line, (crate::import::as_csv(&cells, mapping.csv.separator), refusal.reason, refusal.column))
-                }
-            },
-            RowRead::NotText { line, raw } => {
-                (line, (raw, Rejection::whole(Rule::NotUtf8, "the row is not UTF-8"), None))
+        let RefusedRow { line, raw, reason, column } = match map_row(&bound, read, &cells, mapping.csv.separator) {
+            (line, Ok(events)) => {
+                let routed: Vec<_> = events.iter().map(|e| state.ingestor.produce(e)).collect();
+                let event_ids = events.iter().map(|e| e.event_id().to_string()).collect();
+                let deliveries = routed.into_iter().map(|r| r.delivery).collect();
+                rows.push(Row { line, event_ids, column: None, reason: None, deliveries });
+                continue;
             }
+            (_, Err(refused)) => refused,
         };
-        let (raw, reason, column) = refused;
         let source = Source::HttpExport { mapping: name.clone(), line, column: column.clone() };
-        let routed = state.ingestor.reject(topic, &raw, source, reason);
-        let Outcome::Rejected { reason } = routed.outcome else { unreachable!("a rejection") };
+        let routed = state.ingestor.reject(topic, &raw, source, reason.clone());
         rows.push(Row { line, event_ids: Vec::new(), column, reason: Some(reason), deliveries: vec![routed.delivery] });
     }
     answer(rows).await

@@ -6,6 +6,7 @@
 //! Nested fields are flattened with an underscore: `assessment_first_contact_at`.
 
 use super::RawRecord;
+use super::cells::{as_csv, insert, parse_bool};
 use serde_json::{Map, Value};
 use std::io::Read;
 use vardpuls_core::Topic;
@@ -22,13 +23,13 @@ pub enum CellType {
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     pub name: &'static str,
-    /// JSON path: `["assessment", "first_contact_at"]`.
-    pub path: &'static [&'static str],
+    /// The contract's field, nested ones dotted: `assessment.first_contact_at`.
+    pub field: &'static str,
     pub cell: CellType,
 }
 
-const fn col(name: &'static str, path: &'static [&'static str], cell: CellType) -> Column {
-    Column { name, path, cell }
+const fn col(name: &'static str, field: &'static str, cell: CellType) -> Column {
+    Column { name, field, cell }
 }
 
 use CellType::{Bool, Integer, Text};
@@ -36,10 +37,10 @@ use CellType::{Bool, Integer, Text};
 macro_rules! envelope_columns {
     ($($rest:expr),* $(,)?) => {
         &[
-            col("event_id", &["event_id"], Text),
-            col("event_type", &["event_type"], Text),
-            col("occurred_at", &["occurred_at"], Text),
-            col("unit_id", &["unit_id"], Text),
+            col("event_id", "event_id", Text),
+            col("event_type", "event_type", Text),
+            col("occurred_at", "occurred_at", Text),
+            col("unit_id", "unit_id", Text),
             $($rest),*
         ]
     };
@@ -48,40 +49,40 @@ macro_rules! envelope_columns {
 pub type CsvMapping = &'static [Column];
 
 const PHONE: CsvMapping = envelope_columns![
-    col("call_id", &["call_id"], Text),
-    col("line", &["line"], Text),
-    col("in_phone_hours", &["in_phone_hours"], Bool),
-    col("queue_wait_seconds", &["queue_wait_seconds"], Integer),
-    col("reached", &["reached"], Bool),
+    col("call_id", "call_id", Text),
+    col("line", "line", Text),
+    col("in_phone_hours", "in_phone_hours", Bool),
+    col("queue_wait_seconds", "queue_wait_seconds", Integer),
+    col("reached", "reached", Bool),
 ];
 
 const VISITS: CsvMapping = envelope_columns![
-    col("visit_id", &["visit_id"], Text),
-    col("recorded_at", &["recorded_at"], Text),
-    col("patient_ref", &["patient_ref"], Text),
-    col("profession", &["profession"], Text),
-    col("contact_form", &["contact_form"], Text),
-    col("listed_unit_id", &["listed_unit_id"], Text),
-    col("assessment_first_contact_at", &["assessment", "first_contact_at"], Text),
-    col("assessment_patient_chosen_wait", &["assessment", "patient_chosen_wait"], Bool),
-    col("out_of_county_provider", &["out_of_county", "provider"], Text),
-    col("out_of_county_home_region", &["out_of_county", "home_region"], Text),
-    col("out_of_county_contracting_region", &["out_of_county", "contracting_region"], Text),
-    col("out_of_county_price_sek", &["out_of_county", "price_sek"], Text),
-    col("out_of_county_patient_fee_sek", &["out_of_county", "patient_fee_sek"], Text),
+    col("visit_id", "visit_id", Text),
+    col("recorded_at", "recorded_at", Text),
+    col("patient_ref", "patient_ref", Text),
+    col("profession", "profession", Text),
+    col("contact_form", "contact_form", Text),
+    col("listed_unit_id", "listed_unit_id", Text),
+    col("assessment_first_contact_at", "assessment.first_contact_at", Text),
+    col("assessment_patient_chosen_wait", "assessment.patient_chosen_wait", Bool),
+    col("out_of_county_provider", "out_of_county.provider", Text),
+    col("out_of_county_home_region", "out_of_county.home_region", Text),
+    col("out_of_county_contracting_region", "out_of_county.contracting_region", Text),
+    col("out_of_county_price_sek", "out_of_county.price_sek", Text),
+    col("out_of_county_patient_fee_sek", "out_of_county.patient_fee_sek", Text),
 ];
 
 const LISTINGS: CsvMapping = envelope_columns![
-    col("patient_ref", &["patient_ref"], Text),
-    col("kommun_code", &["kommun_code"], Text),
-    col("channel", &["channel"], Text),
-    col("listed_count", &["listed_count"], Integer),
+    col("patient_ref", "patient_ref", Text),
+    col("kommun_code", "kommun_code", Text),
+    col("channel", "channel", Text),
+    col("listed_count", "listed_count", Integer),
 ];
 
 const CHATS: CsvMapping = envelope_columns![
-    col("chat_id", &["chat_id"], Text),
-    col("recorded_at", &["recorded_at"], Text),
-    col("channel", &["channel"], Text),
+    col("chat_id", "chat_id", Text),
+    col("recorded_at", "recorded_at", Text),
+    col("channel", "channel", Text),
 ];
 
 /// The CSV mapping of an input topic.
@@ -125,7 +126,7 @@ pub(crate) fn read(
         let line = lines.line_of(row.position().map(|p| p.byte()).unwrap_or(0));
         let record = match to_json(&columns, &row) {
             Ok(bytes) => RawRecord::Json { line, bytes },
-            Err(reason) => RawRecord::Refused { line, raw: as_csv_bytes(&row), reason, column: None },
+            Err(reason) => RawRecord::Refused { line, raw: as_csv(&row, b','), reason, column: None },
         };
         if !emit(record) {
             return Ok(());
@@ -143,13 +144,12 @@ fn to_json(columns: &[&Column], row: &csv::ByteRecord) -> Result<Vec<u8>, Reject
     let mut event = Map::new();
     event.insert("schema_version".into(), Value::from(1));
     for (column, cell) in columns.iter().zip(row.iter()) {
-        let text = std::str::from_utf8(cell).map_err(|_| {
-            Rejection::new(column.path.join("."), Rule::NotUtf8, format!("column {} is not UTF-8", column.name))
-        })?;
+        let text = std::str::from_utf8(cell)
+            .map_err(|_| Rejection::new(column.field, Rule::NotUtf8, format!("column {} is not UTF-8", column.name)))?;
         if text.is_empty() {
             continue;
         }
-        insert(&mut event, column.path, cell_value(column.cell, text));
+        insert(&mut event, column.field, cell_value(column.cell, text));
     }
     Ok(serde_json::to_vec(&Value::Object(event)).expect("JSON values serialize"))
 }
@@ -158,34 +158,9 @@ fn to_json(columns: &[&Column], row: &csv::ByteRecord) -> Result<Vec<u8>, Reject
 fn cell_value(cell: CellType, text: &str) -> Value {
     match cell {
         Text => Value::from(text),
-        Bool => match text.to_ascii_lowercase().as_str() {
-            "true" | "1" => Value::Bool(true),
-            "false" | "0" => Value::Bool(false),
-            _ => Value::from(text),
-        },
+        Bool => parse_bool(text).map(Value::from).unwrap_or_else(|| Value::from(text)),
         Integer => text.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(text)),
     }
-}
-
-fn insert(object: &mut Map<String, Value>, path: &[&str], value: Value) {
-    match path {
-        [last] => {
-            object.insert((*last).to_string(), value);
-        }
-        [first, rest @ ..] => {
-            let child = object.entry((*first).to_string()).or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(child) = child {
-                insert(child, rest, value);
-            }
-        }
-        [] => {}
-    }
-}
-
-fn as_csv_bytes(row: &csv::ByteRecord) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
-    let _ = writer.write_byte_record(row);
-    writer.into_inner().unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! is safe: events keep their `event_id` (derived from the row for sources without ids), and
 //! vardpuls counts an event id once. This is also how a region backfills history.
 
+mod cells;
 mod contract_csv;
 pub mod mapping;
 mod ndjson;
@@ -204,25 +205,11 @@ fn read_mapped(
     mut emit: impl FnMut(RawRecord) -> bool,
 ) -> anyhow::Result<()> {
     let bound = mapping.bind(table.header(), table.decimal_mark())?;
-    let separator = mapping.csv.separator;
     let mut row = csv::StringRecord::new();
     while let Some(read) = table.next_row(&mut row)? {
-        let record = match read {
-            RowRead::Row { line } => match bound.events(&row) {
-                Ok(events) => RawRecord::Events { events },
-                Err(refusal) => RawRecord::Refused {
-                    line,
-                    raw: as_csv(&row, separator),
-                    reason: refusal.reason,
-                    column: refusal.column,
-                },
-            },
-            RowRead::NotText { line, raw } => RawRecord::Refused {
-                line,
-                raw,
-                reason: Rejection::whole(vardpuls_core::rejection::Rule::NotUtf8, "the row is not UTF-8"),
-                column: None,
-            },
+        let record = match map_row(&bound, read, &row, mapping.csv.separator).1 {
+            Ok(events) => RawRecord::Events { events },
+            Err(RefusedRow { line, raw, reason, column }) => RawRecord::Refused { line, raw, reason, column },
         };
         if !emit(record) {
             break;
@@ -231,11 +218,43 @@ fn read_mapped(
     Ok(())
 }
 
-/// A refused row as it goes to the DLQ: its cells as CSV (UTF-8) with the file's separator.
-pub(crate) fn as_csv(row: &csv::StringRecord, separator: u8) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new().delimiter(separator).flexible(true).from_writer(Vec::new());
-    let _ = writer.write_record(row);
-    writer.into_inner().unwrap_or_default()
+/// A mapped row that did not become events, as it goes to the DLQ.
+pub(crate) struct RefusedRow {
+    pub line: u64,
+    /// The row as CSV in UTF-8 (or its bytes, when they are not text).
+    pub raw: Vec<u8>,
+    pub reason: Rejection,
+    pub column: Option<String>,
+}
+
+/// One row read from a table through its bound mapping: its line, and its events or why it is
+/// refused. File import and pushed exports both take rows this way.
+pub(crate) fn map_row(
+    bound: &mapping::BoundMapping,
+    read: RowRead,
+    cells: &csv::StringRecord,
+    separator: u8,
+) -> (u64, Result<Vec<InputEvent>, RefusedRow>) {
+    match read {
+        RowRead::Row { line } => (
+            line,
+            bound.events(cells).map_err(|refusal| RefusedRow {
+                line,
+                raw: cells::as_csv(cells, separator),
+                reason: refusal.reason,
+                column: refusal.column,
+            }),
+        ),
+        RowRead::NotText { line, raw } => (
+            line,
+            Err(RefusedRow {
+                line,
+                raw,
+                reason: Rejection::whole(vardpuls_core::rejection::Rule::NotUtf8, "the row is not UTF-8"),
+                column: None,
+            }),
+        ),
+    }
 }
 
 fn progress_bar(path: &Path, size: Option<u64>) -> ProgressBar {

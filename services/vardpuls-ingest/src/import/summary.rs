@@ -84,7 +84,7 @@ impl Summary {
             self.first_delivery_error.clone_from(&other.first_delivery_error);
         }
         self.elapsed += other.elapsed;
-        let room = 5usize.saturating_sub(self.preview.len());
+        let room = super::PREVIEW_EVENTS.saturating_sub(self.preview.len());
         self.preview.extend(other.preview.iter().take(room).cloned());
     }
 }

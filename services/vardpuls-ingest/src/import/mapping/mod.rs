@@ -16,6 +16,7 @@ mod local_time;
 
 pub use local_time::{Reading, TimeFormats};
 
+use super::cells::{insert, parse_bool};
 use contract::FieldKind;
 use csv::StringRecord;
 use encoding_rs::Encoding;
@@ -190,7 +191,6 @@ impl Mapping {
             nonexistent: dst(&self.nonexistent),
             repeated: dst(&self.repeated),
             width: header.len(),
-            header: header.to_vec(),
             decimal_mark,
             mapping: Arc::clone(self),
         })
@@ -444,7 +444,6 @@ pub struct RowRefusal {
 /// A mapping bound to one file's header.
 pub struct BoundMapping {
     mapping: Arc<Mapping>,
-    header: Vec<String>,
     /// The mapping's rules with this file's column positions.
     events: Vec<EventRule>,
     nonexistent: DstRule,
@@ -455,14 +454,6 @@ pub struct BoundMapping {
 }
 
 impl BoundMapping {
-    pub fn topic(&self) -> Topic {
-        self.mapping.topic
-    }
-
-    pub fn header(&self) -> &[String] {
-        &self.header
-    }
-
     /// The events a row implies, valid, or why the row is refused. A blank row implies none.
     pub fn events(&self, row: &StringRecord) -> Result<Vec<InputEvent>, RowRefusal> {
         if row.len() != self.width {
@@ -586,28 +577,6 @@ impl BoundMapping {
                     times.write(later)
                 ),
             )),
-        }
-    }
-}
-
-fn parse_bool(cell: &str) -> Option<bool> {
-    match cell.to_ascii_lowercase().as_str() {
-        "true" | "1" => Some(true),
-        "false" | "0" => Some(false),
-        _ => None,
-    }
-}
-
-/// Sets `assessment.first_contact_at` in `event`, making the nested object as needed.
-fn insert(event: &mut Map<String, Value>, field: &str, value: Value) {
-    match field.split_once('.') {
-        None => {
-            event.insert(field.to_string(), value);
-        }
-        Some((parent, rest)) => {
-            if let Value::Object(child) = event.entry(parent.to_string()).or_insert_with(|| Value::Object(Map::new())) {
-                insert(child, rest, value);
-            }
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::lines::{LineCounter, NewlineReader, counted};
 use super::{RowRead, Table};
+use crate::import::cells::as_csv;
 use crate::import::mapping::CsvLayout;
 use anyhow::Context;
 use csv::{ByteRecord, StringRecord};
@@ -16,6 +17,7 @@ pub struct CsvTable<R: Read> {
     header: Vec<String>,
     bytes: ByteRecord,
     decimal_mark: char,
+    separator: u8,
 }
 
 impl<R: Read> CsvTable<R> {
@@ -33,7 +35,14 @@ impl<R: Read> CsvTable<R> {
             csv::ReaderBuilder::new().delimiter(layout.separator).quote(layout.quote).flexible(true).from_reader(text);
         let header = reader.headers().context("the header row is not text in the mapping's encoding")?;
         let header = header.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect();
-        Ok(CsvTable { reader, lines, header, bytes: ByteRecord::new(), decimal_mark: layout.decimal_mark })
+        Ok(CsvTable {
+            reader,
+            lines,
+            header,
+            bytes: ByteRecord::new(),
+            decimal_mark: layout.decimal_mark,
+            separator: layout.separator,
+        })
     }
 }
 
@@ -52,11 +61,7 @@ impl<R: Read + Send> Table for CsvTable<R> {
                 *row = text;
                 Ok(Some(RowRead::Row { line }))
             }
-            Err(_) => {
-                let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
-                let _ = writer.write_byte_record(&self.bytes);
-                Ok(Some(RowRead::NotText { line, raw: writer.into_inner().unwrap_or_default() }))
-            }
+            Err(_) => Ok(Some(RowRead::NotText { line, raw: as_csv(&self.bytes, self.separator) })),
         }
     }
 
