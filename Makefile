@@ -4,7 +4,6 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
-TANSU_VERSION := 0.6.0
 CONFIG ?= deploy/local/vardpuls.toml
 
 BENCH_ARGS ?=
@@ -67,16 +66,13 @@ schemas:
 	$(PYTHON) tools/gen_schemas.py
 	$(PYTHON) tools/gen_schema_examples.py
 
-## tools: the Kafka-protocol broker (tansu), the Python packages the contract checks use, and
+## tools: the Kafka-protocol broker (nisshi; tansu 0.6 without Rust 1.96), the Python packages the contract checks use, and
 ## Debian's prometheus (promtool), prometheus-alertmanager (amtool) and chromium for the
 ## observability tests.
 tools: tool-broker tool-python tool-debian
 
 tool-broker:
-	@if ! command -v tansu >/dev/null 2>&1 || ! tansu --version 2>/dev/null | grep -q "$(TANSU_VERSION)"; then \
-	  echo "installing tansu $(TANSU_VERSION) (a Kafka-compatible broker; takes ~15 minutes once)"; \
-	  $(CARGO) install tansu --locked --version $(TANSU_VERSION) --features dynostore; \
-	fi
+	@CARGO="$(CARGO)" tools/install_broker.sh
 
 DEBIAN_TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager chromium:chromium docker-compose:docker-compose
 tool-debian:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make bench`: vardpuls' benchmarks on this machine, printed as a table and written to
 bench/results.json. Every figure comes from real processes: the release `vardpuls` binary, a
-tansu broker (Kafka protocol, in memory) and DuckDB from PyPI.
+local broker (nisshi or tansu; Kafka protocol, in memory) and DuckDB from PyPI.
 
 (a) replay throughput through the whole pipeline: events already in Kafka -> aggregator ->
     KPI records, events/s;
@@ -252,18 +252,30 @@ class Bench:
 
     # (a), (e), (f), (d), with the aggregators in one consumer group or in fixed slots.
     def start_broker(self, name):
-        """A tansu broker in memory on a free port: the process and its bootstrap address."""
+        """A broker (nisshi, or tansu where nisshi is missing) in memory on a free port: the
+        process and its bootstrap address."""
         bootstrap = f"127.0.0.1:{free_port()}"
         url = f"tcp://{bootstrap}"
-        tansu = subprocess.Popen([self.args.tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
-                                  "--storage-engine", "memory://tansu/", "--cluster-id", "vardpuls-bench"],
-                                 stdout=open(self.work / f"tansu-{name}.log", "w"), stderr=subprocess.STDOUT)
-        self.processes.append(tansu)
-        return tansu, bootstrap
+        broker = subprocess.Popen([self.args.broker, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                                   "--storage-engine", f"memory://{self.broker_name()}/", "--cluster-id", "vardpuls-bench"],
+                                  stdout=open(self.work / f"broker-{name}.log", "w"), stderr=subprocess.STDOUT)
+        self.processes.append(broker)
+        return broker, bootstrap
+
+    def broker_version(self):
+        return subprocess.run([self.args.broker, "--version"], capture_output=True, text=True).stdout.strip()
+
+    def broker_name(self):
+        return self.broker_version().split()[0]
+
+    def kafka_env(self, bootstrap):
+        """How vardpuls reaches the broker, with tansu 0.6's workarounds where it is tansu."""
+        compatibility = "tansu-0.6" if self.broker_version().startswith("tansu 0.6") else "kafka"
+        return {"VARDPULS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "VARDPULS_KAFKA__COMPATIBILITY": compatibility}
 
     def pipeline(self, assignment):
-        tansu, bootstrap = self.start_broker(assignment)
-        env = {"VARDPULS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn",
+        broker, bootstrap = self.start_broker(assignment)
+        env = {**self.kafka_env(bootstrap), "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn",
                "VARDPULS_AGGREGATOR_UNITS_FILE": str(ROOT / "deploy/units.csv"),
                "VARDPULS_EXPORTER_TARGETS_FILE": str(ROOT / "deploy/targets.toml")}
         wait("the broker", 60, lambda: subprocess.run([self.bin, "topics"], env={**os.environ, **env}, capture_output=True).returncode == 0, 0.5)
@@ -275,7 +287,7 @@ class Bench:
         slots = {"VARDPULS_AGGREGATOR_INSTANCES": str(self.args.aggregators)} if assignment == "slots" else {}
         agg_envs = [{**env, **slots, "VARDPULS_AGGREGATOR_STATE_DIR": str(state), "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{free_port()}",
                      "HOSTNAME": f"bench-aggregator-{i}"} for i in range(self.args.aggregators)]
-        broker_cpu = cpu_seconds(tansu.pid)
+        broker_cpu = cpu_seconds(broker.pid)
         started = time.monotonic()
         aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{assignment}-{i}") for i, e in enumerate(agg_envs)]
 
@@ -292,7 +304,7 @@ class Bench:
                                                      "events_per_s": round(count / replay_seconds),
                                                      "aggregator_instances": self.args.aggregators, "assignment": assignment,
                                                      "produce_seconds": round(produce_seconds, 1),
-                                                     "cpu_seconds": {"broker": round(cpu_seconds(tansu.pid) - broker_cpu, 1),
+                                                     "cpu_seconds": {"broker": round(cpu_seconds(broker.pid) - broker_cpu, 1),
                                                                      **{f"aggregator_{i}": round(cpu_seconds(a.pid), 1) for i, a in enumerate(aggregators)}}}
         rss = {f"aggregator_{i}_after_replay": round(peak_rss_mib(a.pid)) for i, a in enumerate(aggregators)}
         # Where each instance's time went: batches, and seconds in batches and in checkpoints.
@@ -371,7 +383,7 @@ class Bench:
         import http.client
         _, bootstrap = self.start_broker("ingest")
         listen = f"127.0.0.1:{free_port()}"
-        env = {"VARDPULS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn",
+        env = {**self.kafka_env(bootstrap), "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn",
                "VARDPULS_INGEST_LISTEN": listen, "VARDPULS_INGEST_TOKENS": "bench-token",
                "VARDPULS_AGGREGATOR_STATE_DIR": str(self.work / "state-ingest"),
                "VARDPULS_AGGREGATOR_UNITS_FILE": str(ROOT / "deploy/units.csv"),
@@ -429,7 +441,7 @@ class Bench:
             "answered_503_busy": stats["busy"], "answered_503_not_stored": stats["not_stored"],
             "peak_rss_mib_after_load": round(rss_after_load), "peak_rss_mib_caught_up": round(peak_rss_mib(everything.pid)),
             "catch_up_seconds_after_load": round(time.monotonic() - started - seconds, 1),
-            "note": "vardpuls run --target all (ingest, aggregator, roll-up, exporter in one process) on tansu; Kafka-acknowledged lines"}
+            "note": "vardpuls run --target all (ingest, aggregator, roll-up, exporter in one process) on the local broker; Kafka-acknowledged lines"}
         self.stop_processes()
         shutil.rmtree(self.work / "state-ingest", ignore_errors=True)
 
@@ -454,7 +466,7 @@ class Bench:
         events = events_of(dry[0])
 
         _, bootstrap = self.start_broker("import")
-        env = {"VARDPULS_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn"}
+        env = {**self.kafka_env(bootstrap), "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn"}
         wait("the broker", 60, lambda: subprocess.run([self.bin, "topics"], env={**os.environ, **env}, capture_output=True).returncode == 0, 0.5)
         produced = [self.run("import", "--mapping", mapping, str(path), env=env)[1] for _ in range(3)]
         produced_seconds = sorted(vardpuls_seconds(o) for o in produced)[1]
@@ -478,7 +490,7 @@ class Bench:
                           "events_per_s": round(events / produced_seconds)},
             "duckdb_read_csv": {"seconds": round(duck_seconds, 2), "rows_per_s": round(rows / duck_seconds)},
             "ratio_dry_run_over_duckdb": round(duck_seconds / dry_seconds, 2),
-            "note": "vardpuls: read, transcode, map, resolve local times, derive ids, validate every event (and produce, acks=all, to tansu); "
+            "note": "vardpuls: read, transcode, map, resolve local times, derive ids, validate every event (and produce, acks=all, to the local broker); "
                     "DuckDB: read_csv into typed columns (timestamps, integer), no events"}
         path.unlink()
 
@@ -486,13 +498,14 @@ class Bench:
         cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
         mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
         return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem / 1024 / 1024, 1), "os": platform.platform(),
-                "broker": "tansu 0.6.0 (memory storage)", "build": "release"}
+                "broker": f"{self.broker_version()} (memory storage)", "build": "release"}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", type=pathlib.Path, required=True)
-    parser.add_argument("--tansu", default=shutil.which("tansu") or str(pathlib.Path.home() / ".cargo/bin/tansu"))
+    parser.add_argument("--broker", default=shutil.which("nisshi") or shutil.which("tansu") or str(pathlib.Path.home() / ".cargo/bin/nisshi"),
+                        help="the Kafka-protocol broker program (nisshi, or tansu 0.6)")
     parser.add_argument("--events", type=int, default=10_000_000, help="(a) replay size")
     parser.add_argument("--file-events", type=int, default=2_000_000, help="(b), (c) input size")
     parser.add_argument("--backlog", type=int, default=1_000_000, help="(f) backlog size")

@@ -89,7 +89,7 @@ pub fn spawn_aggregator_with(kafka: &TestKafka, state_dir: &Path, batch: usize, 
     let child = Command::new(crate::support::vardpuls_binary())
         .args(["run", "--target", "aggregator"])
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
+        .envs(kafka.client_env())
         .env("VARDPULS_AGGREGATOR_STATE_DIR", state_dir)
         .env("VARDPULS_AGGREGATOR_ALLOWED_LATENESS_HOURS", "12")
         .env("VARDPULS_AGGREGATOR_MAX_BATCH_MESSAGES", batch.to_string())

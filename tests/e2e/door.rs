@@ -26,7 +26,7 @@ fn start_ingest(kafka: &TestKafka, dir: &std::path::Path, address: &str) -> Kill
     .unwrap();
     let child = Command::new(vardpuls_binary())
         .args(["--config", config.to_str().unwrap(), "run", "--target", "ingest"])
-        .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
+        .envs(kafka.client_env())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()

@@ -25,7 +25,7 @@ fn start_vardpuls(kafka: &TestKafka, address: &str, state: &Path) -> KillOnDrop 
     let root = repo_root();
     let child = Command::new(vardpuls_binary())
         .args(["run", "--target", "all"])
-        .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
+        .envs(kafka.client_env())
         .env("VARDPULS_AGGREGATOR_STATE_DIR", state)
         .env("VARDPULS_AGGREGATOR_UNITS_FILE", root.join("deploy/units.csv"))
         .env("VARDPULS_EXPORTER_TARGETS_FILE", root.join("deploy/targets.toml"))

@@ -122,7 +122,7 @@ async fn no_personal_identity_number_reaches_a_topic_a_log_or_an_answer() {
         let import = Command::new(vardpuls_binary())
             .args(["--config", config.to_str().unwrap(), "import", "--topic", topic.short_name()])
             .arg(&file)
-            .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
+            .envs(kafka.client_env())
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .output()

@@ -14,11 +14,7 @@ fn vardpuls() -> Command {
 async fn simulate_sends_to_kafka_what_it_writes_to_files() {
     let kafka = TestKafka::start().await;
     let args = ["simulate", "--registry", "dalarna", "--from", "2026-03-27", "--days", "3", "--seed", "5"];
-    let status = vardpuls()
-        .args(args)
-        .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
-        .status()
-        .unwrap();
+    let status = vardpuls().args(args).envs(kafka.client_env()).status().unwrap();
     assert!(status.success());
     let dir = tempdir();
     let status = vardpuls().args(args).args(["--out", dir.to_str().unwrap()]).status().unwrap();

@@ -16,11 +16,19 @@ impl TestKafka {
     /// Starts a broker and creates the topics. Call from the test's own thread (see
     /// `LocalBroker`).
     pub async fn start() -> TestKafka {
-        let broker = LocalBroker::start().expect("local broker (is tansu installed? make tools)");
-        let mut config = KafkaConfig::with_bootstrap(broker.bootstrap_servers());
+        let broker = LocalBroker::start().expect("local broker (is nisshi installed? make tools)");
+        let mut config = broker.kafka_config();
         config.partitions = 3;
         vardpuls_kafka::admin::ensure_topics(&config).await.expect("topics");
         TestKafka { config, _broker: broker }
+    }
+
+    /// The environment that points a `vardpuls` process at this broker, its workarounds included.
+    pub fn client_env(&self) -> [(&'static str, String); 2] {
+        [
+            ("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", self.config.bootstrap_servers.clone()),
+            ("VARDPULS_KAFKA__COMPATIBILITY", self.config.compatibility.name().to_string()),
+        ]
     }
 
     pub fn read(&self, topic: Topic) -> Vec<Record> {
@@ -232,7 +240,7 @@ pub fn run_all(kafka: &TestKafka, dir: &Path, config: &Path, rust_log: &str, log
     let root = repo_root();
     let child = std::process::Command::new(vardpuls_binary())
         .args(["--config", config.to_str().unwrap(), "run", "--target", "all"])
-        .env("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", &kafka.config.bootstrap_servers)
+        .envs(kafka.client_env())
         .env("VARDPULS_AGGREGATOR_STATE_DIR", dir.join("state"))
         .env("VARDPULS_AGGREGATOR_UNITS_FILE", root.join("deploy/units.csv"))
         .env("VARDPULS_EXPORTER_TARGETS_FILE", root.join("deploy/targets.toml"))

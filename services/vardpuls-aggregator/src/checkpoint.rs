@@ -193,7 +193,7 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     if !expired.is_empty() && catalogue::has_stock_kpi(shard.topic) {
         for day in &expired {
             let partials = read_segment(state_dir, shard.topic, shard.partition, *day)?;
-            merge_levels(&mut shard.base_levels, partials.iter().filter(|p| catalogue::is_stock(&p.kpi)));
+            merge_levels(&mut shard.base_levels, partials.iter().filter(|p| catalogue::is_stock(p.kpi)));
         }
     }
     let head = HeadRef {
@@ -385,10 +385,10 @@ fn levels_before(
     let mut levels = shard.base_levels.clone();
     for d in shard.closed_days().range(..day) {
         match (shard.closed.get(d), state_dir) {
-            (Some(partials), _) => merge_levels(&mut levels, partials.iter().filter(|p| catalogue::is_stock(&p.kpi))),
+            (Some(partials), _) => merge_levels(&mut levels, partials.iter().filter(|p| catalogue::is_stock(p.kpi))),
             (None, Some(dir)) => {
                 let partials = read_segment(dir, shard.topic, shard.partition, *d)?;
-                merge_levels(&mut levels, partials.iter().filter(|p| catalogue::is_stock(&p.kpi)));
+                merge_levels(&mut levels, partials.iter().filter(|p| catalogue::is_stock(p.kpi)));
             }
             (None, None) => {}
         }
@@ -651,7 +651,7 @@ mod tests {
 
     fn partial_on(kpi: &str, day: &str) -> Partial {
         Partial {
-            kpi: kpi.into(),
+            kpi: kpi.parse().unwrap(),
             unit_id: "SE2321000180-E00101".into(),
             period: crate::partial::Period::Day(date(day)),
             dimensions: Default::default(),

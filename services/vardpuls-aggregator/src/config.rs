@@ -1,5 +1,6 @@
 //! `[aggregator]` in `vardpuls.toml`.
 
+use crate::shard::MAX_QUORUM;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -55,13 +56,6 @@ pub struct AggregatorConfig {
     pub session_timeout_ms: u64,
     /// The unit registry (`hsa_id,name,kommun_code`) the roll-ups use.
     pub units_file: PathBuf,
-    /// How many messages before its checkpointed offset a partition is re-read from after a
-    /// restart or rebalance (they are recognised by offset and skipped). Kafka serves a fetch
-    /// that starts inside a producer batch from that batch; tansu 0.6 (the local and test broker)
-    /// serves only batches that start at or after the offset, which would skip the rest of the
-    /// batch or stall on the last one. A rewind longer than a producer batch
-    /// (librdkafka's `batch.num.messages`, 10 000) avoids both. 0 turns it off.
-    pub resume_rewind_messages: i64,
     /// Partitions DataFusion splits a query's work into: 0 (the default) takes the machine's
     /// cores. Batches are small, so more than the cores only adds scheduling.
     pub sql_partitions: usize,
@@ -87,14 +81,66 @@ impl Default for AggregatorConfig {
             instance: None,
             session_timeout_ms: 6_000,
             units_file: PathBuf::from("deploy/units.csv"),
-            resume_rewind_messages: 10_000,
             sql_partitions: 0,
             lag_statistics_interval_ms: 5_000,
         }
     }
 }
 
+/// A setting, or a combination of settings, the aggregator cannot run with: refused at start,
+/// before any event is read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSetting {
+    #[error("aggregator.progress_quorum_events is {0}; it must be from 1 to {max}", max = MAX_QUORUM)]
+    ProgressQuorum(usize),
+    #[error("aggregator.{name} is {value}; it cannot be negative")]
+    Negative { name: &'static str, value: i64 },
+    #[error(
+        "aggregator.retention_days ({days} days) ends before a day becomes final \
+         (aggregator.allowed_lateness_hours = {lateness_hours}): days would be forgotten before they close"
+    )]
+    HorizonShorterThanLateness { days: i64, lateness_hours: i64 },
+    #[error("aggregator.max_batch_messages is 0: no batch would ever be processed")]
+    EmptyBatches,
+    #[error("aggregator.instance is {instance} but aggregator.instances is 0 (a consumer group has no slots)")]
+    SlotWithoutSlots { instance: u32 },
+    #[error("aggregator.instance {instance} is not below aggregator.instances {instances}")]
+    SlotOutOfRange { instance: u32, instances: u32 },
+}
+
 impl AggregatorConfig {
+    /// Refuses settings that cannot work together, with the setting named.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if !(1..=MAX_QUORUM).contains(&self.progress_quorum_events) {
+            return Err(InvalidSetting::ProgressQuorum(self.progress_quorum_events));
+        }
+        for (name, value) in [
+            ("allowed_lateness_hours", self.allowed_lateness_hours),
+            ("max_future_minutes", self.max_future_minutes),
+            ("retention_days", self.retention_days),
+        ] {
+            if value < 0 {
+                return Err(InvalidSetting::Negative { name, value });
+            }
+        }
+        if self.retention_days * 24 < self.allowed_lateness_hours {
+            return Err(InvalidSetting::HorizonShorterThanLateness {
+                days: self.retention_days,
+                lateness_hours: self.allowed_lateness_hours,
+            });
+        }
+        if self.max_batch_messages == 0 {
+            return Err(InvalidSetting::EmptyBatches);
+        }
+        match (self.instances, self.instance) {
+            (0, Some(instance)) => Err(InvalidSetting::SlotWithoutSlots { instance }),
+            (instances, Some(instance)) if instance >= instances => {
+                Err(InvalidSetting::SlotOutOfRange { instance, instances })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `sql_partitions`, with 0 read as the machine's cores.
     pub fn sql_partitions(&self) -> usize {
         match self.sql_partitions {
@@ -109,5 +155,39 @@ impl AggregatorConfig {
 
     pub fn max_future(&self) -> chrono::Duration {
         chrono::Duration::minutes(self.max_future_minutes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert_eq!(AggregatorConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn combinations_that_cannot_work_are_refused_by_name() {
+        let refused = |change: fn(&mut AggregatorConfig)| {
+            let mut c = AggregatorConfig::default();
+            change(&mut c);
+            c.validate().unwrap_err()
+        };
+        assert_eq!(refused(|c| c.progress_quorum_events = 0), InvalidSetting::ProgressQuorum(0));
+        assert_eq!(refused(|c| c.progress_quorum_events = 65), InvalidSetting::ProgressQuorum(65));
+        assert_eq!(
+            refused(|c| c.max_future_minutes = -5),
+            InvalidSetting::Negative { name: "max_future_minutes", value: -5 }
+        );
+        assert_eq!(
+            refused(|c| (c.retention_days, c.allowed_lateness_hours) = (1, 36)),
+            InvalidSetting::HorizonShorterThanLateness { days: 1, lateness_hours: 36 }
+        );
+        assert_eq!(refused(|c| c.max_batch_messages = 0), InvalidSetting::EmptyBatches);
+        assert_eq!(refused(|c| c.instance = Some(1)), InvalidSetting::SlotWithoutSlots { instance: 1 });
+        let out_of_range = refused(|c| (c.instances, c.instance) = (2, Some(2)));
+        assert_eq!(out_of_range, InvalidSetting::SlotOutOfRange { instance: 2, instances: 2 });
+        assert!(out_of_range.to_string().contains("aggregator.instance 2"), "{out_of_range}");
     }
 }

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vardpuls_core::Topic;
-use vardpuls_kafka::{EventProducer, KafkaConfig};
+use vardpuls_kafka::{BrokerCompatibility, EventProducer, KafkaConfig};
 
 type Delivery = BoxFuture<'static, Result<(), KafkaError>>;
 
@@ -53,6 +53,8 @@ struct Worker {
     producer: EventProducer,
     runtime: tokio::runtime::Runtime,
     metrics: Option<AggregatorMetrics>,
+    /// The broker's workarounds, if any (the resume rewind).
+    compatibility: BrokerCompatibility,
     deliveries: Vec<Delivery>,
     touched: BTreeSet<(Topic, i32)>,
     /// Messages by input topic and outcome since the last flush; added to the metrics per batch
@@ -141,15 +143,16 @@ impl Worker {
         Ok(offsets)
     }
 
-    /// Where consumption of a partition resumes: the checkpoint's next offset, moved back by
-    /// `resume_rewind_messages` (see its doc); messages already in the state are skipped by
-    /// offset. Without a checkpoint the state is empty, so the partition is read from its start.
+    /// Where consumption of a partition resumes: the checkpoint's next offset (moved back on a
+    /// broker that serves only whole batches; messages already in the state are skipped by
+    /// offset). Without a checkpoint the state is empty, so the partition is read from its start.
     fn resume_offset(&self, topic: Topic, partition: i32) -> Offset {
         match self.engine.shard(topic, partition) {
             Some(shard) => {
-                Offset::Offset(shard.next_offset.saturating_sub(self.engine.config().resume_rewind_messages).max(0))
+                let rewind = self.compatibility.resume_rewind_messages();
+                Offset::Offset(shard.next_offset.saturating_sub(rewind).max(0))
             }
-            None => vardpuls_kafka::FROM_START,
+            None => self.compatibility.start_of_partition(),
         }
     }
 
@@ -257,20 +260,19 @@ pub fn run(
     metrics: Option<AggregatorMetrics>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
+    config.validate()?;
     let assignment = Assignment::of(&config)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let producer = EventProducer::new(kafka)?;
-    let (max_batch, max_wait) = (config.max_batch_messages, Duration::from_millis(config.max_batch_wait_ms));
+    let batching =
+        Batching { max_messages: config.max_batch_messages, max_wait: Duration::from_millis(config.max_batch_wait_ms) };
     let group = config.consumer_group.clone();
-    let session_timeout = config.session_timeout_ms.to_string();
-    let (session_timeout_ms, state_dir) = (config.session_timeout_ms, config.state_dir.clone());
-    let heartbeat = (config.session_timeout_ms / 6).max(100).to_string();
-    let lag_statistics = config.lag_statistics_interval_ms.to_string();
+    let consumer_settings = ConsumerSettings::of(&config);
+    let (session_timeout, state_dir) = (Duration::from_millis(config.session_timeout_ms), config.state_dir.clone());
     let worker = Arc::new(Mutex::new(Worker {
         engine: Engine::new(config),
-        producer,
-        runtime,
+        producer: EventProducer::new(kafka)?,
+        runtime: tokio::runtime::Builder::new_current_thread().enable_all().build()?,
         metrics,
+        compatibility: kafka.compatibility,
         deliveries: Vec::new(),
         touched: BTreeSet::new(),
         counts: Default::default(),
@@ -280,19 +282,14 @@ pub fn run(
     let failed = Arc::new(Mutex::new(None));
     let lag = worker.lock().expect("lock").metrics.as_ref().map(|m| m.consumer_lag.clone());
     let context = RebalanceContext { worker: worker.clone(), failed: failed.clone(), lag, group: group.clone() };
-    let consumer: BaseConsumer<RebalanceContext> = kafka
-        .consumer_config()
-        .set("group.id", &group)
-        .set("enable.auto.commit", "false")
-        .set("partition.assignment.strategy", "range")
-        .set("session.timeout.ms", &session_timeout)
-        .set("heartbeat.interval.ms", &heartbeat)
-        .set("statistics.interval.ms", &lag_statistics)
-        .create_with_context(context)
-        .context("creating aggregator consumer")?;
+    let consumer = consumer_settings.create(kafka, &group, context)?;
     let held = match assignment {
         Assignment::ConsumerGroup => {
-            let marker = CrashMarker::acquire(&state_dir, Duration::from_millis(session_timeout_ms), &stop)?;
+            // Only a broker that keeps dead members needs a crashed predecessor waited out.
+            let marker = match kafka.compatibility.keeps_dead_group_members() {
+                true => Some(CrashMarker::acquire(&state_dir, session_timeout, &stop)?),
+                false => None,
+            };
             let inputs: Vec<&str> = Topic::INPUTS.iter().map(|t| t.name()).collect();
             consumer.subscribe(&inputs).context("subscribing to input topics")?;
             Held::GroupMembership(marker)
@@ -303,15 +300,81 @@ pub fn run(
         },
     };
     tracing::info!(group, %assignment, "aggregator consuming");
+    consume_until_stopped(&consumer, &worker, &failed, batching, &stop)?;
+    let offsets = worker.lock().expect("lock").flush()?;
+    commit(&consumer, &offsets);
+    match held {
+        Held::GroupMembership(marker) => {
+            consumer.unsubscribe();
+            if let Some(marker) = marker {
+                marker.release();
+            }
+        }
+        Held::PartitionLocks(locks) => drop(locks),
+    }
+    Ok(())
+}
 
+/// When a batch is processed: after `max_messages`, or `max_wait` after its first message.
+#[derive(Debug, Clone, Copy)]
+struct Batching {
+    max_messages: usize,
+    max_wait: Duration,
+}
+
+/// The consumer's group settings, from the aggregator's configuration.
+struct ConsumerSettings {
+    session_timeout_ms: String,
+    heartbeat_interval_ms: String,
+    statistics_interval_ms: String,
+}
+
+impl ConsumerSettings {
+    fn of(config: &AggregatorConfig) -> ConsumerSettings {
+        ConsumerSettings {
+            session_timeout_ms: config.session_timeout_ms.to_string(),
+            // A sixth of the session: several heartbeats may be lost before the member is.
+            heartbeat_interval_ms: (config.session_timeout_ms / 6).max(100).to_string(),
+            statistics_interval_ms: config.lag_statistics_interval_ms.to_string(),
+        }
+    }
+
+    fn create(
+        &self,
+        kafka: &KafkaConfig,
+        group: &str,
+        context: RebalanceContext,
+    ) -> anyhow::Result<BaseConsumer<RebalanceContext>> {
+        kafka
+            .consumer_config()
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("partition.assignment.strategy", "range")
+            .set("session.timeout.ms", &self.session_timeout_ms)
+            .set("heartbeat.interval.ms", &self.heartbeat_interval_ms)
+            .set("statistics.interval.ms", &self.statistics_interval_ms)
+            .create_with_context(context)
+            .context("creating aggregator consumer")
+    }
+}
+
+/// Polls messages into the worker and flushes each batch until `stop` is set (the last batch
+/// is the caller's to flush).
+fn consume_until_stopped(
+    consumer: &BaseConsumer<RebalanceContext>,
+    worker: &Mutex<Worker>,
+    failed: &Mutex<Option<anyhow::Error>>,
+    batching: Batching,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
     let mut in_batch = 0usize;
     let mut batch_started = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         // Past its window, a batch still takes what is already fetched (a backlog) without
-        // waiting for more: batches grow to `max_batch` while catching up, where each
+        // waiting for more: batches grow to `max_messages` while catching up, where each
         // recomputation of the open days then serves more messages, and stay short when
         // messages trickle in.
-        let window_passed = in_batch > 0 && batch_started.elapsed() >= max_wait;
+        let window_passed = in_batch > 0 && batch_started.elapsed() >= batching.max_wait;
         let timeout = if window_passed { Duration::ZERO } else { Duration::from_millis(100) };
         let mut received = false;
         match consumer.poll(timeout) {
@@ -334,28 +397,21 @@ pub fn run(
         if let Some(e) = failed.lock().expect("lock").take() {
             return Err(e);
         }
-        let window_passed = in_batch > 0 && batch_started.elapsed() >= max_wait;
-        if in_batch >= max_batch || (window_passed && !received) {
+        let window_passed = in_batch > 0 && batch_started.elapsed() >= batching.max_wait;
+        if in_batch >= batching.max_messages || (window_passed && !received) {
             let offsets = worker.lock().expect("lock").flush()?;
-            commit(&consumer, &offsets);
+            commit(consumer, &offsets);
             in_batch = 0;
         }
-    }
-    let offsets = worker.lock().expect("lock").flush()?;
-    commit(&consumer, &offsets);
-    match held {
-        Held::GroupMembership(marker) => {
-            consumer.unsubscribe();
-            marker.release();
-        }
-        Held::PartitionLocks(locks) => drop(locks),
     }
     Ok(())
 }
 
 /// What an instance holds while it consumes, given up on a clean stop.
 enum Held {
-    GroupMembership(CrashMarker),
+    /// Membership of the consumer group; with the mark of a running instance on brokers that
+    /// keep dead members ([`CrashMarker`]).
+    GroupMembership(Option<CrashMarker>),
     PartitionLocks(PartitionLocks),
 }
 

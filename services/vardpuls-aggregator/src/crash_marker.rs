@@ -1,13 +1,12 @@
-//! Joining the group only after a crashed predecessor's session has expired.
+//! Joining the group only after a crashed predecessor's session has expired, on a broker that
+//! keeps dead members (`kafka.compatibility = "tansu-0.6"`; off for Kafka and nisshi).
 //!
-//! A member killed with SIGKILL never leaves the consumer group; the group keeps it until its
-//! session times out. Apache Kafka holds a rebalance that long anyway, but tansu 0.6 forms the
-//! new generation with the dead member still in it (even as leader, so the live member is
-//! assigned nothing) and never notices. So each process marks the state directory while it
-//! runs (`.running-<host>-<pid>`). At start, a mark of this host whose process is gone (or is
-//! this very pid: a restarted container) means a crash: the instance waits one session timeout
-//! before joining. Marks of live processes are other instances sharing the directory. On Kafka
-//! the wait costs nothing a crash did not already cost.
+//! A member killed with SIGKILL never leaves the consumer group. Kafka expires it after its
+//! session; tansu 0.6 forms the new generation with the dead member still in it (even as
+//! leader, so the live member is assigned nothing). So each process marks the state directory
+//! while it runs (`.running-<host>-<pid>`). At start, a mark of this host whose process is gone
+//! (or is this very pid: a restarted container) means a crash: the instance waits one session
+//! timeout before joining. Marks of live processes are other instances sharing the directory.
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};

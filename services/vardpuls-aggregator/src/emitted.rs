@@ -165,7 +165,7 @@ mod tests {
 
     fn partial(kpi: &str, numerator: i64) -> Partial {
         Partial {
-            kpi: kpi.into(),
+            kpi: kpi.parse().unwrap(),
             unit_id: "SE2321000180-E00101".into(),
             period: crate::partial::Period::Day("2026-03-29".parse().unwrap()),
             dimensions: Default::default(),
@@ -197,7 +197,7 @@ mod tests {
         assert!(emitted.publish(partial("same_day_contact", 3)).is_some());
         assert!(emitted.publish(partial("visits", 3)).is_some());
         assert!(emitted.publish(partial("visits", 3)).is_none(), "the same value again is not news");
-        emitted.remove(&partial("missing", 0));
+        emitted.remove(&partial("chats_started", 0)); // never published
         assert_eq!(logged(&emitted), [("same_day_contact", true), ("visits", true)]);
         emitted.logged();
         assert!(emitted.changes().is_empty());

@@ -4,7 +4,7 @@
 //! It does no I/O. The Kafka loop ([`crate::consumer`]) feeds it messages, asks it to
 //! [`Engine::compute`] after each batch, publishes what it returns, and checkpoints the shards.
 
-use crate::catalogue::{self, CATALOGUE, MONTH_TO_DATE_SQL, MONTHLY_LAST_SQL, MONTHLY_SUM_SQL, Measure, Stage};
+use crate::catalogue::{self, CATALOGUE, KpiId, MONTH_TO_DATE_SQL, MONTHLY_LAST_SQL, MONTHLY_SUM_SQL, Measure, Stage};
 use crate::config::AggregatorConfig;
 use crate::partial::{self, Partial, Period};
 use crate::persons::{self, PersonsListed};
@@ -345,7 +345,7 @@ impl Engine {
     /// their queries; closing days' values as closed; stock levels carried into days without
     /// their unit's events.
     async fn compute_days(&mut self, plan: &Plan) -> anyhow::Result<HashMap<ShardId, Vec<Partial>>> {
-        let mut queries: Vec<(&str, String)> = Vec::new();
+        let mut queries: Vec<Query> = Vec::new();
         for topic in Topic::INPUTS {
             let days: Vec<tables::DayEvents> = plan
                 .active
@@ -366,14 +366,14 @@ impl Engine {
             let partitions = self.partitions();
             self.register_parts(tables::table_name(topic), tables::batches(topic, &days, partitions)?)?;
             for kpi in catalogue::daily_kpis_of(topic) {
-                queries.push((kpi.id, self.render(sql_of(kpi.id)?, &[])));
+                queries.push(Query::of(kpi.id, self.render(sql_of(kpi.id)?, &[])));
             }
         }
         let openings = latest_final_levels(plan.active.iter().map(|id| &self.shards[id]));
         self.register("closed_latest", closed_latest_table(&openings)?)?;
         let mut daily: HashMap<ShardId, Vec<Partial>> = HashMap::new();
         for p in self.run_together(&queries).await? {
-            let shard = self.shard_of(source_of(&p.kpi)?, &p.unit_id)?;
+            let shard = self.shard_of(source_of(p.kpi)?, &p.unit_id)?;
             // A closing day's values are final from here on, its month's sums included.
             let closes =
                 matches!(p.period, Period::Day(day) if plan.closing.get(&shard).is_some_and(|c| c.contains(&day)));
@@ -460,15 +460,13 @@ impl Engine {
             let persons =
                 persons::table(persons.map(|id| &self.shards[id].persons), &PersonsListed::year_to(&all_months))?;
             self.register("persons_via_1177", persons)?;
-            let mut queries = vec![("monthly", sum_sql), ("monthly stock", last_sql)];
+            let mut queries = vec![Query::of_several("monthly", sum_sql), Query::of_several("monthly stock", last_sql)];
             for kpi in CATALOGUE.iter().filter(|k| matches!(k.stage, Stage::Monthly { .. })) {
-                queries.push((
-                    kpi.id,
-                    self.render(sql_of(kpi.id)?, &[("{months}", &month_list), ("{month_rows}", &month_rows)]),
-                ));
+                let sql = self.render(sql_of(kpi.id)?, &[("{months}", &month_list), ("{month_rows}", &month_rows)]);
+                queries.push(Query::of(kpi.id, sql));
             }
             for p in self.run_together(&queries).await? {
-                let topic = source_of(&p.kpi)?;
+                let topic = source_of(p.kpi)?;
                 let shard = self.shard_of(topic, &p.unit_id)?;
                 // Only the shard's own months: another shard's month may find this shard's days
                 // of it partly archived.
@@ -659,8 +657,8 @@ impl Engine {
                 ],
             );
             self.register("daily", daily_table(&rows, &[])?)?;
-            for p in self.run("month to date", &sql).await? {
-                let id = self.shard_of(source_of(&p.kpi)?, &p.unit_id)?;
+            for p in self.run(&Query::of_several("month to date", sql)).await? {
+                let id = self.shard_of(source_of(p.kpi)?, &p.unit_id)?;
                 folded.entry((id, p.period.local_month())).or_default().push(p);
             }
         }
@@ -723,21 +721,39 @@ impl Engine {
 
     /// Runs `(name, sql)` queries at once, their results in the order given: one query is
     /// planned while the others execute, so small queries do not leave cores idle in turn.
-    async fn run_together(&self, queries: &[(&str, String)]) -> anyhow::Result<Vec<Partial>> {
-        let results = futures::future::try_join_all(queries.iter().map(|(kpi, sql)| self.run(kpi, sql))).await?;
+    async fn run_together(&self, queries: &[Query]) -> anyhow::Result<Vec<Partial>> {
+        let results = futures::future::try_join_all(queries.iter().map(|query| self.run(query))).await?;
         Ok(results.into_iter().flatten().collect())
     }
 
-    async fn run(&self, kpi: &str, sql: &str) -> anyhow::Result<Vec<Partial>> {
+    async fn run(&self, query: &Query) -> anyhow::Result<Vec<Partial>> {
+        let name = query.name;
         let batches = self
             .ctx
-            .sql(sql)
+            .sql(&query.sql)
             .await
-            .map_err(|e| anyhow::anyhow!("planning {kpi}: {e}"))?
+            .map_err(|e| anyhow::anyhow!("planning {name}: {e}"))?
             .collect()
             .await
-            .map_err(|e| anyhow::anyhow!("running {kpi}: {e}"))?;
-        partial::from_batches(kpi, &batches)
+            .map_err(|e| anyhow::anyhow!("running {name}: {e}"))?;
+        partial::from_batches(name, query.kpi, &batches)
+    }
+}
+
+/// A catalogue query: one KPI's, or one of several KPIs whose rows name their KPI.
+struct Query {
+    name: &'static str,
+    kpi: Option<KpiId>,
+    sql: String,
+}
+
+impl Query {
+    fn of(kpi: KpiId, sql: String) -> Query {
+        Query { name: kpi.as_str(), kpi: Some(kpi), sql }
+    }
+
+    fn of_several(name: &'static str, sql: String) -> Query {
+        Query { name, kpi: None, sql }
     }
 }
 
@@ -756,14 +772,14 @@ fn sql_list(months: &BTreeSet<LocalMonth>) -> String {
 }
 
 /// A computed KPI's SQL; a catalogue entry without one is a bug.
-fn sql_of(id: &str) -> anyhow::Result<&'static str> {
+fn sql_of(id: KpiId) -> anyhow::Result<&'static str> {
     catalogue::sql_of(id).ok_or_else(|| anyhow::anyhow!("KPI {id} has no SQL in the aggregator's catalogue"))
 }
 
-fn source_of(kpi: &str) -> anyhow::Result<Topic> {
-    match catalogue::find(kpi).map(|k| k.stage) {
-        Some(Stage::Daily { source } | Stage::Monthly { source, .. }) => Ok(source),
-        Some(Stage::Derived) | None => anyhow::bail!("KPI {kpi} has no source topic"),
+fn source_of(kpi: KpiId) -> anyhow::Result<Topic> {
+    match kpi.definition().stage {
+        Stage::Daily { source } | Stage::Monthly { source, .. } => Ok(source),
+        Stage::Derived => anyhow::bail!("KPI {kpi} has no source topic"),
     }
 }
 
@@ -784,7 +800,7 @@ fn closes_at(p: &Partial, lateness: chrono::Duration) -> DateTime<Utc> {
 fn restate(old: Option<&[Partial]>, new: &mut [Partial]) -> Vec<Partial> {
     let Some(old) = old else { return new.to_vec() };
     // A day of a national partition has tens of thousands of values: looked up by identity.
-    let key = |p: &Partial| (p.kpi.clone(), p.unit_id.clone(), p.dimensions.clone(), p.period);
+    let key = |p: &Partial| (p.kpi, p.unit_id.clone(), p.dimensions.clone(), p.period);
     let before: HashMap<_, &Partial> = old.iter().map(|o| (key(o), o)).collect();
     let mut changed = Vec::new();
     for p in new.iter_mut() {
@@ -871,7 +887,7 @@ fn closed_latest_table(rows: &[&Partial]) -> anyhow::Result<RecordBatch> {
         tables::decimal_builder(n),
     );
     for p in rows {
-        kpi.append_value(&p.kpi);
+        kpi.append_value(p.kpi.as_str());
         unit.append_value(&p.unit_id);
         dims.append_value(&p.dimensions);
         num.append_value(tables::scaled(p.numerator));
@@ -931,7 +947,7 @@ fn daily_table(rows: &[&Partial], current_days: &[(usize, Option<LocalDay>)]) ->
                 calendar.insert((d, tables::date32(local), m.to_string(), m.same_month_next_year().to_string()))
             }
         };
-        kpi.append_value(&p.kpi);
+        kpi.append_value(p.kpi.as_str());
         unit.append_value(&p.unit_id);
         day.append_value(*date32);
         month.append_value(this_month);
@@ -968,7 +984,7 @@ mod tests {
 
     fn final_value(kpi: &str, dimensions: &str, numerator: i64, revision: u32) -> Partial {
         Partial {
-            kpi: kpi.into(),
+            kpi: kpi.parse().unwrap(),
             unit_id: "SE2321000180-E00101".into(),
             period: Period::Day("2026-03-29".parse().unwrap()),
             dimensions: dimensions.into(),

@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use vardpuls_core::calendar::{LocalDay, LocalMonth};
+use vardpuls_core::catalogue::KpiId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Period {
@@ -51,7 +52,7 @@ impl fmt::Display for Period {
 /// drops thousands of partials, and most KPI names, unit ids and breakdowns fit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partial {
-    pub kpi: CompactString,
+    pub kpi: KpiId,
     pub unit_id: CompactString,
     pub period: Period,
     /// Canonical breakdown `k=v;k=v` (keys sorted), empty for the total.
@@ -97,14 +98,14 @@ impl Partial {
     }
 }
 
-/// Reads catalogue results. Daily results have a `day` column, monthly ones a `month` column;
-/// a `kpi` column overrides `kpi` when present.
-pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Partial>> {
+/// Reads the results of the query `query`. Daily results have a `day` column, monthly ones a
+/// `month` column; queries of several KPIs have a `kpi` column, which overrides `kpi`.
+pub fn from_batches(query: &str, kpi: Option<KpiId>, batches: &[RecordBatch]) -> anyhow::Result<Vec<Partial>> {
     let mut out = Vec::new();
     for batch in batches {
         let column = |name: &str, as_type: &DataType| -> anyhow::Result<std::sync::Arc<dyn Array>> {
             let c =
-                batch.column_by_name(name).ok_or_else(|| anyhow::anyhow!("{kpi}: result has no column `{name}`"))?;
+                batch.column_by_name(name).ok_or_else(|| anyhow::anyhow!("{query}: result has no column `{name}`"))?;
             Ok(cast(c, as_type)?)
         };
         let text = |name: &str| -> anyhow::Result<StringArray> {
@@ -134,10 +135,15 @@ pub fn from_batches(kpi: &str, batches: &[RecordBatch]) -> anyhow::Result<Vec<Pa
                     Period::day(crate::tables::from_date32(d.value(i)))
                 }
                 (None, Some(m)) => parse_month(m.value(i))?,
-                (None, None) => anyhow::bail!("{kpi}: result has neither `day` nor `month`"),
+                (None, None) => anyhow::bail!("{query}: result has neither `day` nor `month`"),
+            };
+            let kpi = match (&kpis, kpi) {
+                (Some(ids), _) => ids.value(i).parse().map_err(|e| anyhow::anyhow!("{query}: {e}"))?,
+                (None, Some(kpi)) => kpi,
+                (None, None) => anyhow::bail!("{query}: result has no `kpi` column"),
             };
             out.push(Partial {
-                kpi: kpis.as_ref().map_or(kpi, |k| k.value(i)).into(),
+                kpi,
                 unit_id: units.value(i).into(),
                 period,
                 dimensions: dims.value(i).into(),

@@ -38,10 +38,10 @@ pub fn to_records(publish: &[ToPublish], threads: usize) -> Vec<KpiRecord> {
 /// `as_of` stamps final records (the instant the period closed) and open ones without events.
 pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord {
     let live =
-        if is_final { None } else { p.pending.and_then(|pending| live(&p.kpi, p.numerator, p.denominator, pending)) };
+        if is_final { None } else { p.pending.and_then(|pending| live(p.kpi, p.numerator, p.denominator, pending)) };
     KpiRecord {
         schema_version: 1,
-        kpi: p.kpi.to_string(),
+        kpi: p.kpi,
         scope: Scope::Unit,
         scope_id: p.unit_id.to_string(),
         grain: match p.period {
@@ -52,7 +52,7 @@ pub fn to_record(p: &Partial, is_final: bool, as_of: DateTime<Utc>) -> KpiRecord
         dimensions: parse_dimensions(&p.dimensions),
         numerator: p.numerator.normalize(),
         denominator: p.denominator.map(|d| d.normalize()),
-        value: value(&p.kpi, p.numerator, p.denominator),
+        value: value(p.kpi, p.numerator, p.denominator),
         is_final,
         revision: p.revision,
         live,
@@ -83,7 +83,7 @@ mod tests {
         let publish: Vec<ToPublish> = (0..40_000)
             .map(|i| ToPublish {
                 partial: Partial {
-                    kpi: "visits".into(),
+                    kpi: vardpuls_core::catalogue::KpiId::Visits,
                     unit_id: format!("SE2321000180-E{:03}", i % 500).into(),
                     period: Period::Day(day),
                     dimensions: if i % 2 == 0 { "".into() } else { "profession=doctor".into() },

@@ -18,7 +18,7 @@
 //! - each unit's newest event time, from which the partition's progress follows
 //!   ([`Shard::progress`]), and the next offset to read.
 
-use crate::catalogue;
+use crate::catalogue::{self, KpiId};
 use crate::emitted::Emitted;
 use crate::partial::{Partial, Period};
 use crate::persons::PersonsListed;
@@ -126,7 +126,7 @@ impl Default for Policy {
 pub const MAX_QUORUM: usize = 64;
 
 /// A stock level's identity: KPI, unit and breakdown.
-pub type LevelKey = (CompactString, CompactString, CompactString);
+pub type LevelKey = (KpiId, CompactString, CompactString);
 
 /// What applying one event did.
 #[derive(Debug, Clone, PartialEq)]
@@ -412,7 +412,7 @@ impl Shard {
 
     /// Takes the stock values among a closed day's partials as the latest levels.
     pub fn update_levels(&mut self, partials: &[Partial]) {
-        for p in partials.iter().filter(|p| catalogue::is_stock(&p.kpi)) {
+        for p in partials.iter().filter(|p| catalogue::is_stock(p.kpi)) {
             match self.levels.entry(level_key(p)) {
                 Entry::Occupied(mut old) if day_of(old.get()) <= day_of(p) => {
                     old.insert(p.clone());
@@ -532,7 +532,7 @@ fn listed_via_1177(event: &InputEvent) -> Option<&str> {
 }
 
 pub fn level_key(p: &Partial) -> LevelKey {
-    (p.kpi.clone(), p.unit_id.clone(), p.dimensions.clone())
+    (p.kpi, p.unit_id.clone(), p.dimensions.clone())
 }
 
 fn day_of(p: &Partial) -> Option<NaiveDate> {

@@ -24,14 +24,14 @@ pub fn carried<'a>(
     type Key<'k> = (&'k str, &'k str, &'k str);
     let key = |p: &'a Partial| -> Key<'a> { (p.kpi.as_str(), p.unit_id.as_str(), p.dimensions.as_str()) };
     let mut on_day: BTreeMap<NaiveDate, Vec<&Partial>> = BTreeMap::new();
-    for p in computed.iter().filter(|p| catalogue::is_stock(&p.kpi)) {
+    for p in computed.iter().filter(|p| catalogue::is_stock(p.kpi)) {
         if let Period::Day(day) = p.period {
             on_day.entry(day).or_default().push(p);
         }
     }
     // A BTreeMap, so the rows come out in the same order in every run.
     let mut level: BTreeMap<Key, &Partial> =
-        openings.filter(|p| catalogue::is_stock(&p.kpi)).map(|p| (key(p), p)).collect();
+        openings.filter(|p| catalogue::is_stock(p.kpi)).map(|p| (key(p), p)).collect();
     let mut out = Vec::new();
     for day in days {
         let present = on_day.remove(day).unwrap_or_default();
@@ -54,7 +54,7 @@ mod tests {
 
     fn listed(unit: &str, day: &str, n: i64, last_event_at: i64) -> Partial {
         Partial {
-            kpi: "listed_patients".into(),
+            kpi: vardpuls_core::catalogue::KpiId::ListedPatients,
             unit_id: unit.into(),
             period: Period::Day(day.parse().unwrap()),
             dimensions: "".into(),

@@ -6,6 +6,96 @@
 
 use crate::Topic;
 use crate::outputs::Scope;
+use std::fmt;
+use std::str::FromStr;
+
+/// Declares [`KpiId`]: one variant per KPI, with the id it has in records, metrics and SQL.
+macro_rules! kpi_ids {
+    ($($variant:ident = $id:literal),* $(,)?) => {
+        /// A KPI of the catalogue. Records, targets and queries name KPIs by [`KpiId::as_str`];
+        /// text becomes a `KpiId` where it enters (a record read, a targets file, a query), so
+        /// an unknown id is refused there and every later step has its definition.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum KpiId {
+            $($variant),*
+        }
+
+        impl KpiId {
+            /// Every KPI, in catalogue order.
+            pub const ALL: &[KpiId] = &[$(KpiId::$variant),*];
+
+            /// The id as records, metrics and SQL spell it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(KpiId::$variant => $id),*
+                }
+            }
+        }
+
+        impl FromStr for KpiId {
+            type Err = UnknownKpi;
+
+            fn from_str(id: &str) -> Result<KpiId, UnknownKpi> {
+                match id {
+                    $($id => Ok(KpiId::$variant),)*
+                    other => Err(UnknownKpi(other.to_string())),
+                }
+            }
+        }
+    };
+}
+
+kpi_ids! {
+    SameDayContact = "same_day_contact",
+    Phone1177MeanWaitSeconds = "phone_1177_mean_wait_seconds",
+    Phone1177AnsweredShare = "phone_1177_answered_share",
+    AssessmentWithin3Days = "assessment_within_3_days",
+    Visits = "visits",
+    DigitalVisitShare = "digital_visit_share",
+    VisitsOtherUnitShare = "visits_other_unit_share",
+    VisitsByListingUnit = "visits_by_listing_unit",
+    ListedPatientsSeenElsewhereShare = "listed_patients_seen_elsewhere_share",
+    VisitsListingUnitUnknown = "visits_listing_unit_unknown",
+    OutOfCountyDigitalCostSek = "out_of_county_digital_cost_sek",
+    ChatsStarted = "chats_started",
+    ListingsVia1177 = "listings_via_1177",
+    ListingNetChange = "listing_net_change",
+    ListedPatients = "listed_patients",
+    ChatGrowth = "chat_growth",
+    PersonsListedVia1177 = "persons_listed_via_1177",
+    PersonsListedVia1177Ytd = "persons_listed_via_1177_ytd",
+}
+
+/// A KPI id that is not in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown KPI `{0}`")]
+pub struct UnknownKpi(pub String);
+
+impl KpiId {
+    /// The KPI's definition.
+    pub fn definition(self) -> &'static KpiDefinition {
+        &CATALOGUE[self as usize]
+    }
+}
+
+impl fmt::Display for KpiId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for KpiId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for KpiId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<KpiId, D::Error> {
+        let id = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        id.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 /// How a KPI's value is read from its numerator and denominator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +136,7 @@ pub enum Rollup {
     Dimension { dimension: &'static str, scope: Scope },
     /// Visits by listing unit, turned around: to the unit named by `listed_unit` as the KPI
     /// `derived`, a share of its listed patients' visits made at other units.
-    ToListingUnit { derived: &'static str },
+    ToListingUnit { derived: KpiId },
 }
 
 /// What a KPI's target is for, and so how its alerts reach people (the exporter's generated
@@ -64,7 +154,7 @@ pub enum Alerting {
 
 #[derive(Debug, Clone, Copy)]
 pub struct KpiDefinition {
-    pub id: &'static str,
+    pub id: KpiId,
     pub stage: Stage,
     pub measure: Measure,
     pub rollup: Rollup,
@@ -82,9 +172,9 @@ impl KpiDefinition {
 
 /// A KPI the roll-up stage makes.
 macro_rules! derived {
-    ($id:literal, $measure:expr, $alerting:expr) => {
+    ($id:ident, $measure:expr, $alerting:expr) => {
         KpiDefinition {
-            id: $id,
+            id: KpiId::$id,
             stage: Stage::Derived,
             measure: $measure,
             rollup: Rollup::UnitLocation,
@@ -95,12 +185,12 @@ macro_rules! derived {
 }
 
 macro_rules! kpi {
-    ($id:literal, $stage:expr, $measure:expr, $alerting:expr) => {
+    ($id:ident, $stage:expr, $measure:expr, $alerting:expr) => {
         kpi!($id, $stage, $measure, $alerting, Rollup::UnitLocation)
     };
-    ($id:literal, $stage:expr, $measure:expr, $alerting:expr, $rollup:expr) => {
+    ($id:ident, $stage:expr, $measure:expr, $alerting:expr, $rollup:expr) => {
         KpiDefinition {
-            id: $id,
+            id: KpiId::$id,
             stage: $stage,
             measure: $measure,
             rollup: $rollup,
@@ -111,13 +201,13 @@ macro_rules! kpi {
 }
 
 const BY_HOME_REGION: Rollup = Rollup::Dimension { dimension: "home_region", scope: Scope::Region };
-const TO_LISTING_UNIT: Rollup = Rollup::ToListingUnit { derived: "listed_patients_seen_elsewhere_share" };
+const TO_LISTING_UNIT: Rollup = Rollup::ToListingUnit { derived: KpiId::ListedPatientsSeenElsewhereShare };
 
 /// KPIs that are plumbing between stages, not figures for people: the exporter leaves them
 /// out (their breakdown names a unit per row).
-pub const INTERNAL: &[&str] = &["visits_by_listing_unit"];
+pub const INTERNAL: &[KpiId] = &[KpiId::VisitsByListingUnit];
 
-pub fn is_internal(id: &str) -> bool {
+pub fn is_internal(id: KpiId) -> bool {
     INTERNAL.contains(&id)
 }
 
@@ -137,29 +227,25 @@ const fn monthly(source: Topic, (last_year, year_to_date): (bool, bool)) -> Stag
 }
 
 pub const CATALOGUE: &[KpiDefinition] = &[
-    kpi!("same_day_contact", daily(Topic::Phone), Ratio, Intraday).with_live_outcome(),
-    kpi!("phone_1177_mean_wait_seconds", daily(Topic::Phone), Mean, Intraday),
-    kpi!("phone_1177_answered_share", daily(Topic::Phone), Ratio, Intraday),
-    kpi!("assessment_within_3_days", daily(Topic::Visits), Ratio, Monthly),
-    kpi!("visits", daily(Topic::Visits), Count, Monthly),
-    kpi!("digital_visit_share", daily(Topic::Visits), Ratio, Monthly),
-    kpi!("visits_other_unit_share", daily(Topic::Visits), Ratio, Monthly),
-    kpi!("visits_by_listing_unit", daily(Topic::Visits), Count, Monthly, TO_LISTING_UNIT),
-    derived!("listed_patients_seen_elsewhere_share", Ratio, Monthly),
-    kpi!("visits_listing_unit_unknown", daily(Topic::Visits), Count, Monthly),
-    kpi!("out_of_county_digital_cost_sek", daily(Topic::Visits), Money, Monthly, BY_HOME_REGION),
-    kpi!("chats_started", daily(Topic::Chats), Count, Monthly),
-    kpi!("listings_via_1177", daily(Topic::Listings), Count, Monthly),
-    kpi!("listing_net_change", daily(Topic::Listings), Count, Monthly),
-    kpi!("listed_patients", daily(Topic::Listings), Stock, Monthly),
-    kpi!("chat_growth", monthly(Topic::Chats, LAST_YEAR), Growth, Monthly),
-    kpi!("persons_listed_via_1177", monthly(Topic::Listings, THIS_MONTH), Count, Monthly),
-    kpi!("persons_listed_via_1177_ytd", monthly(Topic::Listings, YEAR_TO_DATE), Count, Monthly),
+    kpi!(SameDayContact, daily(Topic::Phone), Ratio, Intraday).with_live_outcome(),
+    kpi!(Phone1177MeanWaitSeconds, daily(Topic::Phone), Mean, Intraday),
+    kpi!(Phone1177AnsweredShare, daily(Topic::Phone), Ratio, Intraday),
+    kpi!(AssessmentWithin3Days, daily(Topic::Visits), Ratio, Monthly),
+    kpi!(Visits, daily(Topic::Visits), Count, Monthly),
+    kpi!(DigitalVisitShare, daily(Topic::Visits), Ratio, Monthly),
+    kpi!(VisitsOtherUnitShare, daily(Topic::Visits), Ratio, Monthly),
+    kpi!(VisitsByListingUnit, daily(Topic::Visits), Count, Monthly, TO_LISTING_UNIT),
+    derived!(ListedPatientsSeenElsewhereShare, Ratio, Monthly),
+    kpi!(VisitsListingUnitUnknown, daily(Topic::Visits), Count, Monthly),
+    kpi!(OutOfCountyDigitalCostSek, daily(Topic::Visits), Money, Monthly, BY_HOME_REGION),
+    kpi!(ChatsStarted, daily(Topic::Chats), Count, Monthly),
+    kpi!(ListingsVia1177, daily(Topic::Listings), Count, Monthly),
+    kpi!(ListingNetChange, daily(Topic::Listings), Count, Monthly),
+    kpi!(ListedPatients, daily(Topic::Listings), Stock, Monthly),
+    kpi!(ChatGrowth, monthly(Topic::Chats, LAST_YEAR), Growth, Monthly),
+    kpi!(PersonsListedVia1177, monthly(Topic::Listings, THIS_MONTH), Count, Monthly),
+    kpi!(PersonsListedVia1177Ytd, monthly(Topic::Listings, YEAR_TO_DATE), Count, Monthly),
 ];
-
-pub fn find(id: &str) -> Option<&'static KpiDefinition> {
-    CATALOGUE.iter().find(|k| k.id == id)
-}
 
 /// Whether a monthly KPI compares `topic`'s partials with the same month last year.
 pub fn compares_with_last_year(topic: Topic) -> bool {
@@ -173,8 +259,8 @@ pub fn accumulates_over_the_year(topic: Topic) -> bool {
 }
 
 /// Whether a KPI is a stock (a level carried from day to day).
-pub fn is_stock(id: &str) -> bool {
-    find(id).is_some_and(|k| k.measure == Measure::Stock)
+pub fn is_stock(id: KpiId) -> bool {
+    id.definition().measure == Measure::Stock
 }
 
 /// Whether a topic has a stock KPI: its days depend on the days before.
@@ -191,15 +277,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_unique_and_derived_kpis_come_from_their_source() {
-        let mut ids: Vec<_> = CATALOGUE.iter().map(|k| k.id).collect();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), CATALOGUE.len());
+    fn every_id_has_its_definition_and_derived_kpis_come_from_their_source() {
+        assert_eq!(KpiId::ALL.len(), CATALOGUE.len());
+        for (i, id) in KpiId::ALL.iter().enumerate() {
+            assert_eq!(CATALOGUE[i].id, *id, "the catalogue is in the order of KpiId");
+            assert_eq!(id.definition().id, *id);
+            assert_eq!(id.as_str().parse::<KpiId>(), Ok(*id));
+        }
         for k in CATALOGUE {
             if let Rollup::ToListingUnit { derived } = k.rollup {
-                assert_eq!(find(derived).map(|d| d.stage), Some(Stage::Derived), "{}", k.id);
+                assert_eq!(derived.definition().stage, Stage::Derived, "{}", k.id);
             }
         }
+    }
+
+    #[test]
+    fn an_unknown_id_is_refused_where_it_is_read() {
+        assert_eq!("same_day_contacts".parse::<KpiId>(), Err(UnknownKpi("same_day_contacts".to_string())));
+        let e = serde_json::from_str::<KpiId>("\"visit\"").unwrap_err();
+        assert!(e.to_string().contains("unknown KPI `visit`"), "{e}");
+        assert_eq!(serde_json::to_string(&KpiId::ChatGrowth).unwrap(), "\"chat_growth\"");
     }
 }

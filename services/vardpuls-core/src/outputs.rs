@@ -2,6 +2,7 @@
 //! (`vardpuls.alerts.v1`) and events that arrived after their day was final
 //! (`vardpuls.late.v1`).
 
+use crate::catalogue::{KpiId, Measure};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -72,7 +73,7 @@ pub struct LiveOutcome {
 #[serde(deny_unknown_fields)]
 pub struct KpiRecord {
     pub schema_version: u32,
-    pub kpi: String,
+    pub kpi: KpiId,
     pub scope: Scope,
     pub scope_id: String,
     pub grain: Grain,
@@ -195,22 +196,19 @@ pub struct LateEvent {
 
 /// The KPI's value from its numerator and denominator, by the catalogue's measure: one
 /// function for the aggregator's unit records and the roll-up's sums.
-pub fn value(kpi: &str, numerator: Decimal, denominator: Option<Decimal>) -> Option<f64> {
-    let measure = crate::catalogue::find(kpi).map(|k| k.measure).unwrap_or(crate::catalogue::Measure::Count);
-    match (measure, denominator) {
-        (crate::catalogue::Measure::Growth, Some(d)) => ratio(numerator, d).map(|r| r - 1.0),
-        (crate::catalogue::Measure::Ratio | crate::catalogue::Measure::Mean, Some(d)) => ratio(numerator, d),
-        (crate::catalogue::Measure::Count | crate::catalogue::Measure::Money | crate::catalogue::Measure::Stock, _) => {
-            numerator.to_f64()
-        }
+pub fn value(kpi: KpiId, numerator: Decimal, denominator: Option<Decimal>) -> Option<f64> {
+    match (kpi.definition().measure, denominator) {
+        (Measure::Growth, Some(d)) => ratio(numerator, d).map(|r| r - 1.0),
+        (Measure::Ratio | Measure::Mean, Some(d)) => ratio(numerator, d),
+        (Measure::Count | Measure::Money | Measure::Stock, _) => numerator.to_f64(),
         (_, None) => None,
     }
 }
 
 /// The live outcome of a KPI with open cases ([`crate::catalogue::KpiDefinition::live_outcome`])
 /// that is not final: met, missed, pending, best and worst.
-pub fn live(kpi: &str, numerator: Decimal, denominator: Option<Decimal>, pending: i64) -> Option<LiveOutcome> {
-    let d = denominator.filter(|_| crate::catalogue::find(kpi).is_some_and(|k| k.live_outcome))?;
+pub fn live(kpi: KpiId, numerator: Decimal, denominator: Option<Decimal>, pending: i64) -> Option<LiveOutcome> {
+    let d = denominator.filter(|_| kpi.definition().live_outcome)?;
     let met = numerator.to_u64().unwrap_or(0);
     let pending = pending.max(0) as u64;
     Some(LiveOutcome {
@@ -237,7 +235,7 @@ mod tests {
         dims.insert("contact_form".to_string(), "video".to_string());
         let r = KpiRecord {
             schema_version: 1,
-            kpi: "visits".into(),
+            kpi: KpiId::Visits,
             scope: Scope::Unit,
             scope_id: "SE2321000180-E001".into(),
             grain: Grain::Day,

@@ -16,12 +16,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use vardpuls_core::calendar::{LocalDay, TIME_ZONE, TIME_ZONE_NAME};
+use vardpuls_core::catalogue::KpiId;
 use vardpuls_core::outputs::{Grain, KpiRecord, LiveOutcome, Scope, Status};
 
 const OPENAPI: &str = include_str!("openapi.json");
 const WALLBOARD_HTML: &str = include_str!("wallboard.html");
 /// The KPI the wallboard ranks units by.
-const WALLBOARD_KPI: &str = "same_day_contact";
+const WALLBOARD_KPI: KpiId = KpiId::SameDayContact;
 
 pub fn router(state: ExporterState) -> Router {
     Router::new()
@@ -45,7 +46,7 @@ async fn readyz(State(state): State<ExporterState>) -> Response {
 /// A KPI value as published: numbers withheld when suppressed.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PublicKpi {
-    pub kpi: String,
+    pub kpi: KpiId,
     pub scope: Scope,
     pub scope_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,7 +71,7 @@ impl PublicKpi {
         let r = p.record;
         let hide = p.suppressed;
         PublicKpi {
-            kpi: r.kpi.clone(),
+            kpi: r.kpi,
             scope: r.scope,
             scope_id: r.scope_id.clone(),
             name,
@@ -96,7 +97,7 @@ fn local_time(t: DateTime<Utc>) -> String {
 
 #[derive(Debug, Deserialize)]
 struct KpiQuery {
-    kpi: Option<String>,
+    kpi: Option<KpiId>,
     scope: Option<Scope>,
     scope_id: Option<String>,
     /// `YYYY-MM-DD` or `YYYY-MM`; default: today and this month.
@@ -113,7 +114,7 @@ async fn kpis(State(state): State<ExporterState>, Query(q): Query<KpiQuery>) -> 
     let mut items: Vec<PublicKpi> = periods
         .iter()
         .flat_map(|p| view.period(p))
-        .filter(|r| q.kpi.as_ref().is_none_or(|k| *k == r.kpi))
+        .filter(|r| q.kpi.is_none_or(|k| k == r.kpi))
         .filter(|r| q.scope.is_none_or(|s| s == r.scope))
         .filter(|r| q.scope_id.as_ref().is_none_or(|id| *id == r.scope_id))
         .map(|r| PublicKpi::from(&state.presenter.present_public(&view, r), unit_name(&state, r)))
@@ -128,7 +129,7 @@ fn unit_name(state: &ExporterState, r: &KpiRecord) -> Option<String> {
 
 #[derive(Debug, Deserialize)]
 struct HistoryQuery {
-    kpi: String,
+    kpi: KpiId,
     scope: Scope,
     scope_id: String,
     /// How many days back from today (default 30, at most the view's retention).
@@ -166,7 +167,7 @@ async fn history(State(state): State<ExporterState>, Query(q): Query<HistoryQuer
     let public = |r: &KpiRecord| PublicKpi::from(&state.presenter.present(r), None);
     let (ytd, ytd_last_year) = (ytd.as_ref().map(public), ytd_last_year.as_ref().map(public));
     let value = |p: &Option<PublicKpi>| p.as_ref().and_then(|p| p.value);
-    let change = crate::comparisons::change(&q.kpi, value(&ytd), value(&ytd_last_year));
+    let change = crate::comparisons::change(q.kpi, value(&ytd), value(&ytd_last_year));
     Json(serde_json::json!({
         "kpi": q.kpi, "scope": q.scope, "scope_id": q.scope_id, "breakdown": breakdown, "time_zone": TIME_ZONE_NAME,
         "days": daily,
@@ -194,7 +195,7 @@ fn same_weekday_last_year(
         return None;
     }
     let day = crate::year_of_days::same_weekday_last_year(today.date());
-    let past = view.year_of_days().get(&crate::year_of_days::series_of(&q.kpi, q.scope, &q.scope_id), day)?;
+    let past = view.year_of_days().get(&crate::year_of_days::series_of(q.kpi, q.scope, &q.scope_id), day)?;
     let suppressed = past.cases < state.presenter.min_cases;
     Some(serde_json::json!({
         "period": LocalDay::from_date(day).to_string(),
@@ -350,7 +351,7 @@ mod tests {
         assert!(view.apply(r, today));
         view.prune(LocalDay::parse("2027-01-20").unwrap());
         assert_eq!(view.period("2026-11-30").count(), 0);
-        let series = crate::year_of_days::series_of("same_day_contact", Scope::Unit, "U1");
+        let series = crate::year_of_days::series_of(KpiId::SameDayContact, Scope::Unit, "U1");
         let kept = view.year_of_days().get(&series, chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()).unwrap();
         assert_eq!((kept.value, kept.cases), (0.9, 10));
     }

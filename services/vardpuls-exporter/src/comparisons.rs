@@ -9,14 +9,14 @@
 use crate::view::KpiView;
 use rust_decimal::Decimal;
 use vardpuls_core::calendar::LocalMonth;
-use vardpuls_core::catalogue::{self, Measure};
+use vardpuls_core::catalogue::{KpiId, Measure};
 use vardpuls_core::outputs::{KpiRecord, value};
 
 /// The year to date through `month` of the value `month_record` is one month of (same KPI,
 /// scope and breakdown): a record for the months found, final when all of them are. None where
 /// the KPI's months do not add up, or no month of the year has a value.
 pub fn year_to_date(view: &KpiView, month_record: &KpiRecord, month: LocalMonth) -> Option<KpiRecord> {
-    let measure = catalogue::find(&month_record.kpi)?.measure;
+    let measure = month_record.kpi.definition().measure;
     if matches!(measure, Measure::Stock | Measure::Growth) {
         return None;
     }
@@ -36,7 +36,7 @@ pub fn year_to_date(view: &KpiView, month_record: &KpiRecord, month: LocalMonth)
         period: month.to_string(),
         numerator,
         denominator,
-        value: value(&month_record.kpi, numerator, denominator),
+        value: value(month_record.kpi, numerator, denominator),
         is_final: found.iter().all(|r| r.is_final),
         revision: found.iter().map(|r| r.revision).sum(),
         live: None,
@@ -49,9 +49,9 @@ pub fn year_to_date(view: &KpiView, month_record: &KpiRecord, month: LocalMonth)
 /// This year's value against last year's: a count's or money's change in percent of last
 /// year's; a share's or a mean's difference in its own unit (percentage points as a fraction,
 /// seconds). None without both.
-pub fn change(kpi: &str, this_year: Option<f64>, last_year: Option<f64>) -> Option<f64> {
+pub fn change(kpi: KpiId, this_year: Option<f64>, last_year: Option<f64>) -> Option<f64> {
     let (now, then) = (this_year?, last_year?);
-    match catalogue::find(kpi)?.measure {
+    match kpi.definition().measure {
         Measure::Count | Measure::Money => (then != 0.0).then(|| (now / then - 1.0) * 100.0),
         Measure::Ratio | Measure::Mean => Some(now - then),
         Measure::Stock | Measure::Growth => None,
@@ -90,9 +90,9 @@ mod tests {
         let last_year = year_to_date(&view, &february, LocalMonth { year: 2025, month: 2 }).unwrap();
         assert_eq!((this_year.numerator, last_year.numerator), (1800.into(), 1600.into()));
         // +12.5 % against last year's 1 600.
-        assert_eq!(change("visits", this_year.value, last_year.value), Some(12.5));
+        assert_eq!(change(KpiId::Visits, this_year.value, last_year.value), Some(12.5));
         // A share's change is a difference: 0.775 against 0.80 is -0.025.
-        assert!((change("same_day_contact", Some(0.775), Some(0.8)).unwrap() + 0.025).abs() < 1e-12);
+        assert!((change(KpiId::SameDayContact, Some(0.775), Some(0.8)).unwrap() + 0.025).abs() < 1e-12);
         // Across a leap year: February 2028 has 29 days, its year to date still sums two
         // months, against January and February 2027.
         for (period, n) in [("2028-01", 500), ("2028-02", 580), ("2027-01", 450), ("2027-02", 400)] {
@@ -103,7 +103,7 @@ mod tests {
         let before = year_to_date(&view, &february, LocalMonth { year: 2027, month: 2 }).unwrap();
         assert_eq!((leap.numerator, before.numerator), (1080.into(), 850.into()));
         // (1 080 / 850 - 1) × 100 = 27.06 %.
-        assert!((change("visits", leap.value, before.value).unwrap() - 27.058_823_529).abs() < 1e-6);
+        assert!((change(KpiId::Visits, leap.value, before.value).unwrap() - 27.058_823_529).abs() < 1e-6);
         // A stock has no year to date.
         let stock = record("listed_patients", "U1", "2026-02", 5000, None);
         assert!(year_to_date(&view, &stock, LocalMonth { year: 2026, month: 2 }).is_none());

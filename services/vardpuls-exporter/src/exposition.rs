@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use std::collections::BTreeMap;
 use vardpuls_core::calendar::LocalDay;
-use vardpuls_core::catalogue::{self, Measure};
+use vardpuls_core::catalogue::Measure;
 use vardpuls_core::outputs::{Grain, KpiRecord, scope_str};
 
 /// Every KPI series name with its help text, in exposition order.
@@ -75,7 +75,7 @@ fn add_kpi(out: &mut Families, view: &KpiView, presenter: &Presenter, record: &K
     add("vardpuls_kpi_numerator", f64::try_from(record.numerator).unwrap_or(f64::NAN));
     if let Some(den) = record.denominator {
         add("vardpuls_kpi_denominator", f64::try_from(den).unwrap_or(f64::NAN));
-        if catalogue::find(&record.kpi).is_some_and(|k| k.measure == Measure::Ratio) {
+        if record.kpi.definition().measure == Measure::Ratio {
             let missed = match &record.live {
                 Some(live) => live.missed as f64,
                 None => f64::try_from(den - record.numerator).unwrap_or(f64::NAN),
@@ -107,7 +107,7 @@ fn add_kpi(out: &mut Families, view: &KpiView, presenter: &Presenter, record: &K
 
 fn kpi_labels(record: &KpiRecord) -> Vec<(&'static str, String)> {
     let mut labels = vec![
-        ("kpi", record.kpi.clone()),
+        ("kpi", record.kpi.to_string()),
         ("scope", scope_str(record.scope).to_string()),
         ("scope_id", record.scope_id.clone()),
         ("grain", if record.grain == Grain::Day { "day" } else { "month" }.to_string()),
@@ -206,7 +206,6 @@ mod tests {
         view.apply(record("same_day_contact", unit, "2026-11", 90, Some(100)), today);
         let targets = Targets::parse(
             "[[target]]\nkpi = \"same_day_contact\"\ntarget = 0.95\ndirection = \"at_least\"\nfrom = \"2019-01-01\"\n",
-            &["same_day_contact"],
         )
         .unwrap();
         let units = UnitRegistry::parse(&format!("hsa_id,name,kommun_code\n{unit},Vårdcentral Mora,2062\n")).unwrap();

@@ -20,8 +20,3 @@ pub mod year_of_days;
 
 pub use config::ExporterConfig;
 pub use state::ExporterState;
-
-/// The KPI ids targets may name: the aggregator's catalogue.
-pub fn known_kpis() -> Vec<&'static str> {
-    vardpuls_core::catalogue::CATALOGUE.iter().map(|k| k.id).collect()
-}

@@ -5,7 +5,7 @@
 use crate::targets::{Target, Targets};
 use crate::view::KpiView;
 use chrono::NaiveDate;
-use vardpuls_core::catalogue::{self, Measure};
+use vardpuls_core::catalogue::Measure;
 use vardpuls_core::outputs::{Grain, KpiRecord, Scope, Status};
 use vardpuls_core::units::UnitRegistry;
 
@@ -87,7 +87,7 @@ impl Presenter {
         let target = period_start(&record.period).and_then(|start| {
             let region = self.region_of(record.scope, &record.scope_id);
             let unit = (record.scope == Scope::Unit).then(|| self.units.get(&record.scope_id)).flatten();
-            self.targets.resolve(&record.kpi, record.scope, &record.scope_id, region.as_deref(), unit.as_ref(), start)
+            self.targets.resolve(record.kpi, record.scope, &record.scope_id, region.as_deref(), unit.as_ref(), start)
         });
         let cases = cases_of(record);
         Presented { record, target, status: status(record, target), cases, suppressed: cases < self.min_cases }
@@ -108,8 +108,8 @@ pub(crate) fn cases_of(record: &KpiRecord) -> u64 {
         return cases;
     }
     let count = |n: rust_decimal::Decimal| u64::try_from(n.abs().trunc()).unwrap_or(0);
-    match (catalogue::find(&record.kpi).map(|k| k.measure), record.denominator) {
-        (Some(Measure::Growth), d) => count(record.numerator) + d.map_or(0, count),
+    match (record.kpi.definition().measure, record.denominator) {
+        (Measure::Growth, d) => count(record.numerator) + d.map_or(0, count),
         (_, Some(d)) => count(d),
         (_, None) => count(record.numerator),
     }

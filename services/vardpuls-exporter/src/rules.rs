@@ -11,7 +11,7 @@
 
 use crate::targets::{Direction, Targets};
 use std::fmt::Write;
-use vardpuls_core::catalogue::{self, Alerting, Measure};
+use vardpuls_core::catalogue::{Alerting, Measure};
 
 /// Where every alert's runbook lives; anchors are the alert names in lower case.
 pub const RUNBOOK_BASE: &str = "https://github.com/vardpuls/vardpuls/blob/main/docs/operations.md";
@@ -117,13 +117,13 @@ fn kpi_rules(targets: &Targets, s: &RuleSettings) -> String {
 
     let mut alerts = Vec::new();
     for kpi in targets.kpis() {
-        let Some(def) = catalogue::find(kpi) else { continue };
+        let def = kpi.definition();
         let direction = targets.rules().iter().find(|r| r.kpi == kpi).map(|r| r.direction);
         let Some(direction) = direction else { continue };
         match (def.alerting, def.measure, direction) {
-            (Alerting::Intraday, Measure::Ratio, Direction::AtLeast) => share_alerts(kpi, s, &mut alerts),
-            (Alerting::Intraday, _, direction) => alerts.push(level_alert(kpi, direction, s)),
-            (Alerting::Monthly, _, direction) => alerts.push(month_alert(kpi, direction, s)),
+            (Alerting::Intraday, Measure::Ratio, Direction::AtLeast) => share_alerts(kpi.as_str(), s, &mut alerts),
+            (Alerting::Intraday, _, direction) => alerts.push(level_alert(kpi.as_str(), direction, s)),
+            (Alerting::Monthly, _, direction) => alerts.push(month_alert(kpi.as_str(), direction, s)),
         }
     }
     alerts.push(Rule {

@@ -39,7 +39,7 @@ pub fn run(
     let mut assignment = TopicPartitionList::new();
     let mut rebuilding = BTreeSet::new();
     for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        assignment.add_partition_offset(Topic::Kpi.name(), p.id(), vardpuls_kafka::FROM_START)?;
+        assignment.add_partition_offset(Topic::Kpi.name(), p.id(), kafka.start_of_partition())?;
         rebuilding.insert(p.id());
     }
     consumer.assign(&assignment)?;

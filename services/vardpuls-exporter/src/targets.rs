@@ -9,6 +9,7 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use vardpuls_core::catalogue::KpiId;
 use vardpuls_core::outputs::Scope;
 use vardpuls_core::units::{Operator, Unit};
 
@@ -33,7 +34,8 @@ impl Direction {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetRule {
-    pub kpi: String,
+    /// A KPI of the catalogue; an unknown id is refused when the file is read.
+    pub kpi: KpiId,
     /// Two-digit län code; the rule then applies to the region, its kommuner and its units.
     #[serde(default)]
     pub region: Option<String>,
@@ -105,18 +107,15 @@ impl std::fmt::Display for TargetsError {
 impl std::error::Error for TargetsError {}
 
 impl Targets {
-    /// Parses the file and checks every rule against the KPI ids in `known_kpis`.
-    pub fn parse(text: &str, known_kpis: &[&str]) -> Result<Targets, TargetsError> {
-        Self::parse_rules(text, known_kpis).map_err(TargetsError)
+    /// Parses the file and checks every rule (KPI ids against the catalogue).
+    pub fn parse(text: &str) -> Result<Targets, TargetsError> {
+        Self::parse_rules(text).map_err(TargetsError)
     }
 
-    fn parse_rules(text: &str, known_kpis: &[&str]) -> Result<Targets, String> {
+    fn parse_rules(text: &str) -> Result<Targets, String> {
         let file: TargetsFile = toml::from_str(text).map_err(|e| e.to_string())?;
         for (i, rule) in file.targets.iter().enumerate() {
             let at = format!("target #{} ({})", i + 1, rule.kpi);
-            if !known_kpis.contains(&rule.kpi.as_str()) {
-                return Err(format!("{at}: kpi: unknown KPI id; known: {}", known_kpis.join(", ")));
-            }
             if !rule.target.is_finite() {
                 return Err(format!("{at}: target: must be a number"));
             }
@@ -130,10 +129,10 @@ impl Targets {
         Ok(Targets { rules: file.targets })
     }
 
-    pub fn load(path: &std::path::Path, known_kpis: &[&str]) -> Result<Targets, TargetsError> {
+    pub fn load(path: &std::path::Path) -> Result<Targets, TargetsError> {
         let at = |e: String| TargetsError(format!("{}: {e}", path.display()));
         let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
-        Self::parse_rules(&text, known_kpis).map_err(at)
+        Self::parse_rules(&text).map_err(at)
     }
 
     pub fn rules(&self) -> &[TargetRule] {
@@ -141,11 +140,11 @@ impl Targets {
     }
 
     /// KPI ids that have at least one rule, in file order.
-    pub fn kpis(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = Vec::new();
+    pub fn kpis(&self) -> Vec<KpiId> {
+        let mut ids: Vec<KpiId> = Vec::new();
         for rule in &self.rules {
-            if !ids.contains(&rule.kpi.as_str()) {
-                ids.push(&rule.kpi);
+            if !ids.contains(&rule.kpi) {
+                ids.push(rule.kpi);
             }
         }
         ids
@@ -155,7 +154,7 @@ impl Targets {
     /// register entry, for group rules) for a period that starts on `period_start`.
     pub fn resolve(
         &self,
-        kpi: &str,
+        kpi: KpiId,
         scope: Scope,
         scope_id: &str,
         region: Option<&str>,
@@ -214,9 +213,9 @@ from = "2027-01-01"
 
     #[test]
     fn most_specific_then_latest_effective_rule_wins() {
-        let t = Targets::parse(FILE, &["same_day_contact"]).unwrap();
+        let t = Targets::parse(FILE).unwrap();
         let get =
-            |scope, id, region, d| t.resolve("same_day_contact", scope, id, region, None, day(d)).map(|t| t.value);
+            |scope, id, region, d| t.resolve(KpiId::SameDayContact, scope, id, region, None, day(d)).map(|t| t.value);
         assert_eq!(get(Scope::Unit, "SE2321000180-E00101", Some("20"), "2026-11-23"), Some(0.95));
         assert_eq!(get(Scope::Unit, "SE2321000115-E00002", Some("13"), "2026-11-23"), Some(0.90));
         assert_eq!(get(Scope::Region, "13", Some("13"), "2026-11-23"), Some(0.90));
@@ -226,7 +225,7 @@ from = "2027-01-01"
         // A later default does not beat a region rule, but replaces the older default.
         assert_eq!(get(Scope::Unit, "SE2321000180-E00101", Some("20"), "2027-02-01"), Some(0.97));
         assert_eq!(get(Scope::Region, "13", Some("13"), "2027-02-01"), Some(0.90));
-        assert_eq!(t.resolve("visits", Scope::Unit, "x", None, None, day("2026-01-01")), None);
+        assert_eq!(t.resolve(KpiId::Visits, Scope::Unit, "x", None, None, day("2026-01-01")), None);
         assert_eq!(get(Scope::Unit, "x", None, "2018-01-01"), None);
     }
 
@@ -258,14 +257,14 @@ target = 0.85
 direction = "at_least"
 from = "2024-01-01"
 "#;
-        let t = Targets::parse(file, &["same_day_contact"]).unwrap();
+        let t = Targets::parse(file).unwrap();
         let units = vardpuls_core::units::UnitRegistry::parse(
             "hsa_id,name,kommun_code,operator,care_area\nSE2321000115-E1,Halmstad privat,1380,private,Halmstad norr\nSE2321000115-E2,Varberg privat,1383,private,\nSE2321000115-E3,Varberg,1383,region,\n",
         )
         .unwrap();
         let get = |scope, id: &str| {
             let unit = units.get(id);
-            t.resolve("same_day_contact", scope, id, Some("13"), unit.as_ref(), day("2026-11-01")).map(|t| t.value)
+            t.resolve(KpiId::SameDayContact, scope, id, Some("13"), unit.as_ref(), day("2026-11-01")).map(|t| t.value)
         };
         assert_eq!(get(Scope::Unit, "SE2321000115-E1"), Some(0.85));
         assert_eq!(get(Scope::Unit, "SE2321000115-E2"), Some(0.90));
@@ -273,16 +272,17 @@ from = "2024-01-01"
         // A region's total mixes groups: the region's rule.
         assert_eq!(get(Scope::Region, "13"), Some(0.95));
         let bad = file.replace("operator = \"private\"\ncare_area", "operator = \"privat\"\ncare_area");
-        assert!(Targets::parse(&bad, &["same_day_contact"]).is_err());
+        assert!(Targets::parse(&bad).is_err());
     }
 
     #[test]
     fn errors_name_the_rule_and_field() {
         let bad = FILE.replace("region = \"13\"", "region = \"1\"");
-        let e = Targets::parse(&bad, &["same_day_contact"]).unwrap_err().to_string();
+        let e = Targets::parse(&bad).unwrap_err().to_string();
         assert!(e.starts_with("target #2 (same_day_contact): region:"), "{e}");
-        let e = Targets::parse(FILE, &["visits"]).unwrap_err().to_string();
-        assert!(e.contains("target #1 (same_day_contact): kpi: unknown KPI id"), "{e}");
+        let e =
+            Targets::parse(&FILE.replacen("\"same_day_contact\"", "\"same_day_contacts\"", 1)).unwrap_err().to_string();
+        assert!(e.contains("unknown KPI `same_day_contacts`"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::year_of_days::YearOfDays;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use std::collections::{BTreeMap, HashMap};
 use vardpuls_core::calendar::LocalDay;
+use vardpuls_core::catalogue::KpiId;
 use vardpuls_core::outputs::{Grain, KpiRecord, Scope};
 
 /// How much history the view keeps.
@@ -45,11 +46,11 @@ impl KpiView {
     pub fn apply(&mut self, record: KpiRecord, today: LocalDay) -> bool {
         self.records_applied += 1;
         // Plumbing between stages, not a figure (a breakdown row per pair of units).
-        if vardpuls_core::catalogue::is_internal(&record.kpi) {
+        if vardpuls_core::catalogue::is_internal(record.kpi) {
             return false;
         }
         if record.scope == Scope::Unit
-            && let Some(feed) = feed_of(&record.kpi)
+            && let Some(feed) = feed_of(record.kpi)
         {
             let last = self.last_event.entry((record.scope_id.clone(), feed)).or_insert(record.updated_at);
             *last = (*last).max(record.updated_at);
@@ -143,8 +144,8 @@ impl KpiView {
 }
 
 /// The input feed behind a KPI, for "feed silent" detection.
-pub fn feed_of(kpi: &str) -> Option<&'static str> {
-    match vardpuls_core::catalogue::find(kpi)?.stage {
+pub fn feed_of(kpi: KpiId) -> Option<&'static str> {
+    match kpi.definition().stage {
         vardpuls_core::catalogue::Stage::Daily { source } => Some(source.short_name()),
         vardpuls_core::catalogue::Stage::Monthly { .. } | vardpuls_core::catalogue::Stage::Derived => None,
     }
@@ -158,7 +159,7 @@ pub(crate) mod tests {
     pub fn record(kpi: &str, unit: &str, period: &str, num: i64, den: Option<i64>) -> KpiRecord {
         KpiRecord {
             schema_version: 1,
-            kpi: kpi.into(),
+            kpi: kpi.parse().unwrap(),
             scope: Scope::Unit,
             scope_id: unit.into(),
             grain: if period.len() == 10 { Grain::Day } else { Grain::Month },

@@ -8,6 +8,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
+use vardpuls_core::catalogue::KpiId;
 use vardpuls_core::outputs::{KpiRecord, scope_str};
 
 /// Days a series keeps: a year and a week, so 364 days back is always held.
@@ -42,7 +43,7 @@ pub fn same_weekday_last_year(day: NaiveDate) -> NaiveDate {
 }
 
 /// `kpi/scope/scope_id`: a daily total's series.
-pub fn series_of(kpi: &str, scope: vardpuls_core::outputs::Scope, scope_id: &str) -> String {
+pub fn series_of(kpi: KpiId, scope: vardpuls_core::outputs::Scope, scope_id: &str) -> String {
     format!("{kpi}/{}/{scope_id}", scope_str(scope))
 }
 
@@ -51,7 +52,7 @@ impl YearOfDays {
     pub fn keep(&mut self, record: &KpiRecord, cases: u64) {
         let (Some(value), true) = (record.value, record.dimensions.is_empty()) else { return };
         let Ok(day) = NaiveDate::parse_from_str(&record.period, "%Y-%m-%d") else { return };
-        let series = series_of(&record.kpi, record.scope, &record.scope_id);
+        let series = series_of(record.kpi, record.scope, &record.scope_id);
         let ring = self.series.entry(series).or_insert_with(|| vec![EMPTY; DAYS].into_boxed_slice());
         let day = day.num_days_from_ce();
         let slot = &mut ring[day.rem_euclid(DAYS as i32) as usize];
@@ -86,7 +87,7 @@ mod tests {
         let mut r = record("same_day_contact", "U1", "2028-02-29", 30, Some(40));
         r.value = Some(0.75);
         year.keep(&r, 40);
-        let series = series_of("same_day_contact", vardpuls_core::outputs::Scope::Unit, "U1");
+        let series = series_of(KpiId::SameDayContact, vardpuls_core::outputs::Scope::Unit, "U1");
         assert_eq!(year.get(&series, day("2028-02-29")).unwrap().value, 0.75);
         assert_eq!(year.get(&series, day("2028-03-01")), None);
     }
@@ -97,7 +98,7 @@ mod tests {
         let mut r = record("same_day_contact", "U1", "2025-12-08", 41, Some(50));
         r.value = Some(0.82);
         year.keep(&r, 50);
-        let series = series_of("same_day_contact", vardpuls_core::outputs::Scope::Unit, "U1");
+        let series = series_of(KpiId::SameDayContact, vardpuls_core::outputs::Scope::Unit, "U1");
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         assert_eq!(year.get(&series, day("2025-12-08")), Some(PastDay { value: 0.82, cases: 50 }));
         // 371 days later the slot is the same, the day is not.

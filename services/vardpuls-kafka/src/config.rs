@@ -20,6 +20,72 @@ pub struct KafkaConfig {
     pub create_topics: bool,
     /// Extra librdkafka properties, applied to every client.
     pub options: BTreeMap<String, String>,
+    /// Workarounds for a broker that differs from Apache Kafka where vardpuls relies on it.
+    /// `kafka` (the default) turns them all off; see [`BrokerCompatibility`].
+    pub compatibility: BrokerCompatibility,
+}
+
+/// Which broker behaviour vardpuls works around (docs/aggregator.md, "Brokers").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum BrokerCompatibility {
+    /// Apache Kafka, and brokers that behave like it where it matters here (nisshi 0.8, the
+    /// local and test broker): no workarounds.
+    #[default]
+    #[serde(rename = "kafka")]
+    Kafka,
+    /// tansu 0.6, which serves a fetch only from whole producer batches, keeps a SIGKILLed member
+    /// in its group, and answers ListOffsets(earliest) with the batch written first in time. The
+    /// aggregator then re-reads [`TANSU_RESUME_REWIND_MESSAGES`] before its checkpoint, waits a
+    /// session timeout after an unclean stop before joining its group, and every reader starts
+    /// at offset 0 rather than asking for the earliest offset.
+    #[serde(rename = "tansu-0.6")]
+    Tansu06,
+}
+
+/// How far before its checkpoint a partition is re-read on a broker that serves only whole
+/// producer batches: more than a producer batch (librdkafka's `batch.num.messages`, 10 000).
+pub const TANSU_RESUME_REWIND_MESSAGES: i64 = 10_000;
+
+impl BrokerCompatibility {
+    /// The setting's value (`kafka.compatibility`, `VARDPULS_KAFKA__COMPATIBILITY`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BrokerCompatibility::Kafka => "kafka",
+            BrokerCompatibility::Tansu06 => "tansu-0.6",
+        }
+    }
+
+    /// How many messages before its checkpointed offset a partition is re-read from after a
+    /// restart or rebalance; messages already applied are recognised by offset and skipped.
+    pub fn resume_rewind_messages(self) -> i64 {
+        match self {
+            BrokerCompatibility::Kafka => 0,
+            BrokerCompatibility::Tansu06 => TANSU_RESUME_REWIND_MESSAGES,
+        }
+    }
+
+    /// Whether a member killed without leaving stays in its consumer group until someone waits
+    /// out its session, rather than expiring after it.
+    pub fn keeps_dead_group_members(self) -> bool {
+        self == BrokerCompatibility::Tansu06
+    }
+
+    /// Where a consumer starts reading a partition from its beginning. On tansu 0.6, offset 0
+    /// with `auto.offset.reset=earliest` (a consumer default here) for topics whose retention
+    /// removed it, since its ListOffsets(earliest) may skip batches.
+    pub fn start_of_partition(self) -> rdkafka::Offset {
+        match self {
+            BrokerCompatibility::Kafka => rdkafka::Offset::Beginning,
+            BrokerCompatibility::Tansu06 => rdkafka::Offset::Offset(0),
+        }
+    }
+}
+
+/// A Kafka setting vardpuls cannot work with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidKafkaSetting {
+    #[error("kafka.{name} is {value}; it must be at least 1")]
+    BelowOne { name: &'static str, value: i32 },
 }
 
 impl Default for KafkaConfig {
@@ -30,6 +96,7 @@ impl Default for KafkaConfig {
             replication_factor: 1,
             create_topics: true,
             options: BTreeMap::new(),
+            compatibility: BrokerCompatibility::Kafka,
         }
     }
 }
@@ -37,6 +104,21 @@ impl Default for KafkaConfig {
 pub const OPTION_ENV_PREFIX: &str = "VARDPULS_KAFKA_OPT_";
 
 impl KafkaConfig {
+    /// Refuses settings no topic or client can be made with.
+    pub fn validate(&self) -> Result<(), InvalidKafkaSetting> {
+        for (name, value) in [("partitions", self.partitions), ("replication_factor", self.replication_factor)] {
+            if value < 1 {
+                return Err(InvalidKafkaSetting::BelowOne { name, value });
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a consumer starts reading a partition from its beginning.
+    pub fn start_of_partition(&self) -> rdkafka::Offset {
+        self.compatibility.start_of_partition()
+    }
+
     pub fn with_bootstrap(bootstrap_servers: impl Into<String>) -> KafkaConfig {
         KafkaConfig { bootstrap_servers: bootstrap_servers.into(), ..KafkaConfig::default() }
     }
@@ -68,8 +150,8 @@ impl KafkaConfig {
     }
 
     /// Client settings for consumers: `client_config` plus consumer defaults that `options` may
-    /// override. An offset out of range (offset 0 after retention, see [`FROM_START`]) resets to
-    /// the earliest message. A caught-up consumer's fetch waits at most 50 ms for data (librdkafka's 500 ms
+    /// override. An offset out of range (offset 0 after retention, see
+    /// [`BrokerCompatibility::start_of_partition`]) resets to the earliest message. A caught-up consumer's fetch waits at most 50 ms for data (librdkafka's 500 ms
     /// default is a full second end to end over two hops, and some brokers hold a fetch the
     /// whole time).
     pub fn consumer_config(&self) -> ClientConfig {
@@ -82,14 +164,6 @@ impl KafkaConfig {
         c
     }
 }
-
-/// Where a consumer starts reading a partition from its beginning: offset 0, not
-/// `Offset::Beginning`. `Beginning` is resolved with a ListOffsets request, and tansu 0.6 answers
-/// it with the batch written *earliest in time*, which is not the lowest offset when concurrent
-/// produce requests finish out of order; readers then skipped the first batches. Offset 0 needs
-/// no lookup; where retention removed it, `auto.offset.reset=earliest` (a consumer default)
-/// moves to the first message that exists.
-pub const FROM_START: rdkafka::Offset = rdkafka::Offset::Offset(0);
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ pub mod partitioner;
 pub mod producer;
 pub mod reader;
 
-pub use config::{FROM_START, KafkaConfig};
+pub use config::{BrokerCompatibility, KafkaConfig};
 pub use local_broker::LocalBroker;
 pub use partitioner::partition_of;
 pub use producer::EventProducer;

@@ -1,9 +1,11 @@
 //! A Kafka-protocol broker on this machine, for `make run` and the tests.
 //!
-//! vardpuls talks to any Kafka; when none is configured it starts tansu (a Kafka-compatible
+//! vardpuls talks to any Kafka; when none is configured it starts nisshi (a Kafka-compatible
 //! broker written in Rust) with in-memory storage on a free loopback port, and stops it when
 //! the [`LocalBroker`] is dropped. The broker is also killed if this process dies, so a crashed
-//! test run leaves nothing behind.
+//! test run leaves nothing behind. Where nisshi is not installed (it needs a newer Rust than
+//! some machines have), its predecessor tansu 0.6 is started instead, and
+//! [`LocalBroker::compatibility`] says which workarounds clients of it need.
 //!
 //! Linux delivers that kill when the *thread* that started the broker ends, so start it from a
 //! thread that outlives it (the main thread or the test's thread), never from a pooled
@@ -14,6 +16,7 @@
 //! bounded too: past [`LOG_LIMIT_BYTES`] it moves to `<log>.1` (replacing the one before) and
 //! starts again, so at most twice that is ever on disk.
 
+use crate::BrokerCompatibility;
 use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::io::{Read, Write};
@@ -24,12 +27,47 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How the broker is installed; printed when it is missing.
-pub const INSTALL_HINT: &str = "cargo install tansu --locked --version 0.6.0 --features dynostore (or: make tools)";
+pub const INSTALL_HINT: &str = "make tools (cargo +nightly install nisshi --version 0.8.1 --locked \
+                                --no-default-features --features dynostore)";
 
 pub struct LocalBroker {
     child: Child,
     bootstrap_servers: String,
     log_path: PathBuf,
+    kind: BrokerKind,
+}
+
+/// Which broker program runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerKind {
+    /// The program: `VARDPULS_BROKER_BIN`, else `nisshi` where installed, else `tansu`.
+    pub binary: String,
+    /// Its name as it reports it (`nisshi`, `tansu`).
+    pub name: String,
+    pub compatibility: BrokerCompatibility,
+}
+
+impl BrokerKind {
+    /// The broker to start: `VARDPULS_BROKER_BIN` if set, else the first of nisshi and tansu
+    /// that answers `--version`. The answer decides the compatibility: tansu 0.6 needs its
+    /// workarounds, nisshi none.
+    pub fn installed() -> anyhow::Result<BrokerKind> {
+        let candidates = match std::env::var("VARDPULS_BROKER_BIN") {
+            Ok(binary) => vec![binary],
+            Err(_) => vec!["nisshi".to_string(), "tansu".to_string()],
+        };
+        for binary in candidates {
+            let Ok(output) = Command::new(&binary).arg("--version").output() else { continue };
+            let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+            let name = version.split_whitespace().next().unwrap_or("broker").to_string();
+            let compatibility = match version.starts_with("tansu 0.6") {
+                true => BrokerCompatibility::Tansu06,
+                false => BrokerCompatibility::Kafka,
+            };
+            return Ok(BrokerKind { binary, name, compatibility });
+        }
+        anyhow::bail!("no local Kafka-protocol broker (nisshi or tansu) is installed; install it with: {INSTALL_HINT}")
+    }
 }
 
 impl LocalBroker {
@@ -40,15 +78,16 @@ impl LocalBroker {
 
     /// Starts a broker on `127.0.0.1:port`.
     pub fn start_on(port: u16) -> anyhow::Result<LocalBroker> {
+        let kind = BrokerKind::installed()?;
         let address = format!("127.0.0.1:{port}");
         let url = format!("tcp://{address}");
-        let log_path = std::env::temp_dir().join(format!("vardpuls-tansu-{port}.log"));
+        let log_path = std::env::temp_dir().join(format!("vardpuls-broker-{port}.log"));
         let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let binary = std::env::var("VARDPULS_TANSU_BIN").unwrap_or_else(|_| "tansu".to_string());
-        let mut command = Command::new(&binary);
+        let mut command = Command::new(&kind.binary);
+        let storage = format!("memory://{}/", kind.name);
         command
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/", "--cluster-id", "vardpuls-local"])
+            .args(["--storage-engine", &storage, "--cluster-id", "vardpuls-local"])
             .env("RUST_LOG", std::env::var("VARDPULS_BROKER_LOG").unwrap_or_else(|_| "warn".to_string()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -56,7 +95,7 @@ impl LocalBroker {
         die_with_parent(&mut command);
         let mut child = command
             .spawn()
-            .with_context(|| format!("starting the local broker `{binary}`; install it with: {INSTALL_HINT}"))?;
+            .with_context(|| format!("starting the local broker `{}`; install it with: {INSTALL_HINT}", kind.binary))?;
         let log =
             Arc::new(Mutex::new(BoundedLog { path: log_path.clone(), file: log, written: 0, limit: LOG_LIMIT_BYTES }));
         if let Some(out) = child.stdout.take() {
@@ -65,13 +104,31 @@ impl LocalBroker {
         if let Some(err) = child.stderr.take() {
             copy_into(err, log);
         }
-        let mut broker = LocalBroker { child, bootstrap_servers: address, log_path };
+        let mut broker = LocalBroker { child, bootstrap_servers: address, log_path, kind };
         broker.wait_until_ready(Duration::from_secs(60))?;
         Ok(broker)
     }
 
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap_servers
+    }
+
+    /// The broker's name as it reports it (`nisshi`, `tansu`).
+    pub fn name(&self) -> &str {
+        &self.kind.name
+    }
+
+    /// The workarounds clients of this broker need.
+    pub fn compatibility(&self) -> BrokerCompatibility {
+        self.kind.compatibility
+    }
+
+    /// A client configuration for this broker: its address and compatibility.
+    pub fn kafka_config(&self) -> crate::KafkaConfig {
+        crate::KafkaConfig {
+            compatibility: self.compatibility(),
+            ..crate::KafkaConfig::with_bootstrap(self.bootstrap_servers())
+        }
     }
 
     fn wait_until_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {

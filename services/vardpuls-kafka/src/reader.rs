@@ -40,11 +40,8 @@ pub struct Record {
 }
 
 /// Reads every partition of `topic` from the beginning until each reports end-of-partition,
-/// so it ends on its own.
-///
-/// The end is taken from fetch responses (`enable.partition.eof`), not from ListOffsets
-/// watermarks: tansu 0.6 answers ListOffsets with the number of batches rather than the next
-/// offset, and the fetch path is right on every broker.
+/// so it ends on its own. The end is taken from fetch responses (`enable.partition.eof`), which
+/// every broker answers alike (docs/aggregator.md, "Brokers").
 pub fn read_to_end(config: &KafkaConfig, topic: Topic, timeout: Duration) -> anyhow::Result<Vec<Record>> {
     let consumer: BaseConsumer<EndOfPartitionIsNormal> = config
         .consumer_config()
@@ -57,7 +54,7 @@ pub fn read_to_end(config: &KafkaConfig, topic: Topic, timeout: Duration) -> any
     let mut assignment = TopicPartitionList::new();
     let mut open = BTreeSet::new();
     for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        assignment.add_partition_offset(topic.name(), partition.id(), crate::FROM_START)?;
+        assignment.add_partition_offset(topic.name(), partition.id(), config.start_of_partition())?;
         open.insert(partition.id());
     }
     anyhow::ensure!(!open.is_empty(), "topic {topic} has no partitions (does it exist?)");

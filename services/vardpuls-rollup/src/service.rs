@@ -73,7 +73,7 @@ pub fn run(
     let metadata = consumer.fetch_metadata(Some(Topic::Kpi.name()), Duration::from_secs(30))?;
     let mut assignment = TopicPartitionList::new();
     for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        assignment.add_partition_offset(Topic::Kpi.name(), p.id(), vardpuls_kafka::FROM_START)?;
+        assignment.add_partition_offset(Topic::Kpi.name(), p.id(), kafka.start_of_partition())?;
     }
     consumer.assign(&assignment)?;
 

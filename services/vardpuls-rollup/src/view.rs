@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use vardpuls_core::catalogue::{self, Rollup};
+use vardpuls_core::catalogue::{KpiId, Rollup};
 use vardpuls_core::outputs::{Grain, KpiRecord, Scope};
 use vardpuls_core::outputs::{live, value};
 use vardpuls_core::units::{Operator, UnitRegistry};
@@ -24,7 +24,7 @@ struct Contribution {
 
 #[derive(Debug, Clone)]
 struct Group {
-    kpi: String,
+    kpi: KpiId,
     scope: Scope,
     scope_id: String,
     grain: Grain,
@@ -40,7 +40,7 @@ pub const UNKNOWN_REGION: &str = "unknown";
 
 /// One group a unit record contributes to.
 struct Target {
-    kpi: String,
+    kpi: KpiId,
     scope: Scope,
     scope_id: String,
     dimensions: BTreeMap<String, String>,
@@ -141,23 +141,16 @@ impl RollupView {
 
     /// Where a unit record rolls up to, by the KPI's roll-up rule.
     fn targets(&mut self, record: &KpiRecord) -> Vec<Target> {
-        let rule = catalogue::find(&record.kpi).map(|k| k.rollup).unwrap_or(Rollup::UnitLocation);
+        let rule = record.kpi.definition().rollup;
         if let Rollup::ToListingUnit { derived } = rule {
             let mut dimensions = record.dimensions.clone();
             let Some(listing_unit) = dimensions.remove("listed_unit") else { return Vec::new() };
             let elsewhere = Some(listing_unit != record.scope_id);
-            return vec![Target {
-                kpi: derived.into(),
-                scope: Scope::Unit,
-                scope_id: listing_unit,
-                dimensions,
-                elsewhere,
-            }];
+            return vec![Target { kpi: derived, scope: Scope::Unit, scope_id: listing_unit, dimensions, elsewhere }];
         }
-        let kpi = &record.kpi;
+        let kpi = record.kpi;
         let (kommun, region, operator) = self.location_of(&record.scope_id);
-        let target =
-            |scope, scope_id, dimensions| Target { kpi: kpi.clone(), scope, scope_id, dimensions, elsewhere: None };
+        let target = |scope, scope_id, dimensions| Target { kpi, scope, scope_id, dimensions, elsewhere: None };
         let targets: Vec<(Scope, String, BTreeMap<String, String>)> = match rule {
             Rollup::UnitLocation => {
                 let mut out = Vec::new();
@@ -228,7 +221,7 @@ fn to_record(g: &Group) -> KpiRecord {
     let is_final = g.members.values().all(|c| c.is_final);
     KpiRecord {
         schema_version: 1,
-        kpi: g.kpi.clone(),
+        kpi: g.kpi,
         scope: g.scope,
         scope_id: g.scope_id.clone(),
         grain: g.grain,
@@ -236,11 +229,11 @@ fn to_record(g: &Group) -> KpiRecord {
         dimensions: g.dimensions.clone(),
         numerator: numerator.normalize(),
         denominator: denominator.map(|d| d.normalize()),
-        value: value(&g.kpi, numerator, denominator),
+        value: value(g.kpi, numerator, denominator),
         is_final,
         // A member's restatement restates the sum: the count of its members' restatements.
         revision: g.members.values().map(|c| c.revision).sum(),
-        live: if is_final { None } else { live(&g.kpi, numerator, denominator, pending.unwrap_or(0)) },
+        live: if is_final { None } else { live(g.kpi, numerator, denominator, pending.unwrap_or(0)) },
         cases,
         updated_at: g.members.values().map(|c| c.updated_at).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
     }
@@ -253,7 +246,7 @@ mod tests {
     fn unit_record(unit: &str, kpi: &str, n: i64, d: Option<i64>, dims: &[(&str, &str)]) -> KpiRecord {
         KpiRecord {
             schema_version: 1,
-            kpi: kpi.into(),
+            kpi: kpi.parse().unwrap(),
             scope: Scope::Unit,
             scope_id: unit.into(),
             grain: Grain::Day,
@@ -382,7 +375,7 @@ mod tests {
             view.apply(&unit_record(visited, "visits_by_listing_unit", n, None, &[("listed_unit", listing)]));
         }
         let published = view.flush();
-        assert!(published.iter().all(|r| r.kpi == "listed_patients_seen_elsewhere_share" && r.scope == Scope::Unit));
+        assert!(published.iter().all(|r| r.kpi == KpiId::ListedPatientsSeenElsewhereShare && r.scope == Scope::Unit));
         let out: HashMap<String, KpiRecord> = published.iter().map(|r| (r.key(), r.clone())).collect();
         let share = |key: &str| (out[key].numerator, out[key].denominator.unwrap(), out[key].value.unwrap());
         let d = |n: i64| Decimal::from(n);

@@ -68,7 +68,15 @@ impl Config {
         let mut config: Config =
             toml::Value::Table(file).try_into().context("in the configuration file and VARDPULS_*__* variables")?;
         config.apply_env(env)?;
+        config.validate()?;
         Ok(config)
+    }
+
+    /// Refuses settings that cannot work together, before any service starts.
+    fn validate(&self) -> anyhow::Result<()> {
+        self.kafka.validate()?;
+        self.aggregator.validate()?;
+        Ok(())
     }
 
     fn apply_env(&mut self, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<()> {
@@ -168,6 +176,27 @@ mod tests {
         let typo = vec![("VARDPULS_AGGREGATOR__RETENTION_DAY".to_string(), "4".to_string())];
         let e = format!("{:#}", Config::from_file_and_env(toml::Table::new(), typo).unwrap_err());
         assert!(e.contains("retention_day"), "{e}");
+    }
+
+    #[test]
+    fn the_broker_compatibility_and_invalid_combinations_are_read_at_start() {
+        let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let c = Config::from_file_and_env(toml::Table::new(), env(&[("VARDPULS_KAFKA__COMPATIBILITY", "tansu-0.6")]))
+            .unwrap();
+        assert_eq!(c.kafka.compatibility, vardpuls_kafka::BrokerCompatibility::Tansu06);
+        assert_eq!(Config::default().kafka.compatibility, vardpuls_kafka::BrokerCompatibility::Kafka);
+        let refused = Config::from_file_and_env(
+            toml::Table::new(),
+            env(&[("VARDPULS_AGGREGATOR__INSTANCES", "2"), ("VARDPULS_AGGREGATOR__INSTANCE", "3")]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{refused:#}").contains("aggregator.instance 3 is not below aggregator.instances 2"),
+            "{refused:#}"
+        );
+        let refused =
+            Config::from_file_and_env(toml::Table::new(), env(&[("VARDPULS_KAFKA__PARTITIONS", "0")])).unwrap_err();
+        assert!(format!("{refused:#}").contains("kafka.partitions is 0"), "{refused:#}");
     }
 
     #[test]

@@ -25,33 +25,33 @@ pub const MONTHLY_LAST_SQL: &str = include_str!("monthly_last.sql");
 pub const MONTH_TO_DATE_SQL: &str = include_str!("month_to_date.sql");
 
 /// The SQL of a KPI the aggregator computes (None for a derived one).
-pub fn sql_of(id: &str) -> Option<&'static str> {
+pub fn sql_of(id: KpiId) -> Option<&'static str> {
     macro_rules! sql {
-        ($($id:literal),* $(,)?) => {
+        ($($variant:ident = $file:literal),* $(,)?) => {
             match id {
-                $($id => Some(include_str!(concat!($id, ".sql"))),)*
+                $(KpiId::$variant => Some(include_str!(concat!($file, ".sql"))),)*
                 _ => None,
             }
         };
     }
     sql!(
-        "same_day_contact",
-        "phone_1177_mean_wait_seconds",
-        "phone_1177_answered_share",
-        "assessment_within_3_days",
-        "visits",
-        "digital_visit_share",
-        "visits_other_unit_share",
-        "visits_by_listing_unit",
-        "visits_listing_unit_unknown",
-        "out_of_county_digital_cost_sek",
-        "chats_started",
-        "listings_via_1177",
-        "listing_net_change",
-        "listed_patients",
-        "chat_growth",
-        "persons_listed_via_1177",
-        "persons_listed_via_1177_ytd",
+        SameDayContact = "same_day_contact",
+        Phone1177MeanWaitSeconds = "phone_1177_mean_wait_seconds",
+        Phone1177AnsweredShare = "phone_1177_answered_share",
+        AssessmentWithin3Days = "assessment_within_3_days",
+        Visits = "visits",
+        DigitalVisitShare = "digital_visit_share",
+        VisitsOtherUnitShare = "visits_other_unit_share",
+        VisitsByListingUnit = "visits_by_listing_unit",
+        VisitsListingUnitUnknown = "visits_listing_unit_unknown",
+        OutOfCountyDigitalCostSek = "out_of_county_digital_cost_sek",
+        ChatsStarted = "chats_started",
+        ListingsVia1177 = "listings_via_1177",
+        ListingNetChange = "listing_net_change",
+        ListedPatients = "listed_patients",
+        ChatGrowth = "chat_growth",
+        PersonsListedVia1177 = "persons_listed_via_1177",
+        PersonsListedVia1177Ytd = "persons_listed_via_1177_ytd",
     )
 }
 

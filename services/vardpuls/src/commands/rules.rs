@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
-    let targets = Targets::load(&config.exporter.targets_file, &vardpuls_exporter::known_kpis())?;
+    let targets = Targets::load(&config.exporter.targets_file)?;
     let files = generate(&targets, &RuleSettings::default());
     let mut outputs: Vec<(PathBuf, String)> = files.iter().map(|f| (args.out.join(f.name), f.text.clone())).collect();
     outputs.push((args.prometheus_rule.clone(), prometheus_rule(&files)));

@@ -45,163 +45,233 @@ pub struct Args {
     simulate_days: u32,
 }
 
+/// The services this process runs, each supervised (see supervisor.rs); `None` for those it
+/// does not run.
+#[derive(Default)]
+struct Services {
+    aggregator: Option<JoinHandle<anyhow::Result<()>>>,
+    rollup: Option<JoinHandle<anyhow::Result<()>>>,
+    exporter: Option<JoinHandle<anyhow::Result<()>>>,
+    simulator: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// What one `vardpuls run` process serves: the shared HTTP routes and metrics, and the lines
+/// of its banner.
+struct Startup {
+    registry: Registry,
+    app: axum::Router,
+    extra_metrics: Vec<server::ExtraFamilies>,
+    where_to_look: Vec<String>,
+    stop: Arc<AtomicBool>,
+    /// Together in one process, a failed service is restarted in place; alone, its error ends
+    /// the process for the platform to restart (see supervisor.rs).
+    restart: bool,
+    service_metrics: ServiceMetrics,
+}
+
 pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
-    let local_broker = if config.kafka.bootstrap_servers.is_empty() {
-        let port = config.local.broker_port;
-        // Not spawn_blocking: the broker dies with the thread that started it (see LocalBroker),
-        // and pooled blocking threads end when idle. This is the main thread.
-        let broker = tokio::task::block_in_place(|| LocalBroker::start_on(port))?;
-        config.kafka.bootstrap_servers = broker.bootstrap_servers().to_string();
-        // The local broker keeps its topics in memory: a previous run's checkpoints point at
-        // offsets that no longer exist and would make the aggregator skip new events.
-        discard_state(&config.aggregator.state_dir)?;
-        Some(broker)
-    } else {
-        None
-    };
+    let local_broker = start_local_broker_if_none(&mut config)?;
     if config.kafka.create_topics {
         vardpuls_kafka::admin::ensure_topics(&config.kafka).await.context("creating topics")?;
     }
-
     let registry = Registry::new();
-    let mut where_to_look = Vec::new();
-    // Every target serves /metrics and /healthz; ingest adds its routes.
-    let mut app = axum::Router::new();
+    let service_metrics = ServiceMetrics::register(&registry)?;
+    let mut startup = Startup {
+        registry,
+        // Every target serves /metrics and /healthz; ingest and exporter add their routes.
+        app: axum::Router::new(),
+        extra_metrics: Vec::new(),
+        where_to_look: Vec::new(),
+        stop: Arc::new(AtomicBool::new(false)),
+        restart: args.target == Target::All,
+        service_metrics,
+    };
     let listener = server::bind(&config.ingest.listen).await?;
     let address = listener.local_addr()?;
+    let mut services = Services::default();
     if matches!(args.target, Target::All | Target::Ingest) {
+        startup.mount_ingest(&config, address)?;
+    }
+    if matches!(args.target, Target::All | Target::Aggregator) {
+        services.aggregator = Some(startup.start_aggregator(&config)?);
+    }
+    if matches!(args.target, Target::All | Target::Rollup) {
+        services.rollup = Some(startup.start_rollup(&config)?);
+    }
+    if matches!(args.target, Target::All | Target::Exporter) {
+        services.exporter = Some(startup.start_exporter(&config, address)?);
+    }
+    if args.simulate {
+        services.simulator = Some(startup.start_simulator(&config, args.simulate_days));
+    }
+    startup.where_to_look.push(format!("metrics     http://{address}/metrics"));
+    let Startup { registry, app, extra_metrics, where_to_look, stop, .. } = startup;
+    let mut http = JoinSet::new();
+    http.spawn(server::serve(listener, app, registry, extra_metrics, config.ingest.connection_limits()));
+
+    print_banner(&config, local_broker.as_ref().map(LocalBroker::name), &where_to_look);
+    let outcome = services.until_one_stops(&mut http).await;
+    // The aggregator finishes its batch and checkpoints before it leaves the group.
+    stop.store(true, Ordering::Relaxed);
+    services.join().await?;
+    http.shutdown().await;
+    drop(local_broker);
+    outcome.map(|()| ExitCode::SUCCESS)
+}
+
+/// Starts a local broker when no Kafka is configured and points the configuration at it.
+fn start_local_broker_if_none(config: &mut Config) -> anyhow::Result<Option<LocalBroker>> {
+    if !config.kafka.bootstrap_servers.is_empty() {
+        return Ok(None);
+    }
+    // Not spawn_blocking: the broker dies with the thread that started it (see LocalBroker),
+    // and pooled blocking threads end when idle. This is the main thread.
+    let broker = tokio::task::block_in_place(|| LocalBroker::start_on(config.local.broker_port))?;
+    config.kafka.bootstrap_servers = broker.bootstrap_servers().to_string();
+    config.kafka.compatibility = broker.compatibility();
+    // The local broker keeps its topics in memory: a previous run's checkpoints point at
+    // offsets that no longer exist and would make the aggregator skip new events.
+    discard_state(&config.aggregator.state_dir)?;
+    Ok(Some(broker))
+}
+
+impl Startup {
+    fn supervise(&self, name: &'static str, start: Start) -> JoinHandle<anyhow::Result<()>> {
+        supervise(name, start, self.restart, self.stop.clone(), self.service_metrics.clone())
+    }
+
+    fn mount_ingest(&mut self, config: &Config, address: std::net::SocketAddr) -> anyhow::Result<()> {
         let producer = EventProducer::new(&config.kafka)?;
-        let ingestor = Ingestor::new(producer, Some(IngestMetrics::register(&registry)?));
-        app = app.merge(vardpuls_ingest::http::router(ingestor, &config.ingest).context("ingest.mappings_dir")?);
-        where_to_look.push(format!(
+        let ingestor = Ingestor::new(producer, Some(IngestMetrics::register(&self.registry)?));
+        let routes = vardpuls_ingest::http::router(ingestor, &config.ingest).context("ingest.mappings_dir")?;
+        self.app = std::mem::take(&mut self.app).merge(routes);
+        self.where_to_look.push(format!(
             "ingest      POST http://{address}/v1/events/{{phone|visits|listings|chats}} (NDJSON, bearer token)"
         ));
         if let Some(dir) = &config.ingest.mappings_dir {
-            where_to_look.push(format!(
+            self.where_to_look.push(format!(
                 "ingest      POST http://{address}/v1/exports/{{mapping}} (CSV exports, mappings in {})",
                 dir.display()
             ));
         }
+        Ok(())
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    // Together in one process, a failed service is restarted in place; alone, its error ends
-    // the process for the platform to restart (see supervisor.rs).
-    let restart = args.target == Target::All;
-    let services = ServiceMetrics::register(&registry)?;
-    let mut aggregator: Option<JoinHandle<anyhow::Result<()>>> = None;
-    if matches!(args.target, Target::All | Target::Aggregator) {
-        let metrics = AggregatorMetrics::register(&registry)?;
-        let (kafka, settings, service_stop) = (config.kafka.clone(), config.aggregator.clone(), stop.clone());
+    fn start_aggregator(&mut self, config: &Config) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+        let metrics = AggregatorMetrics::register(&self.registry)?;
+        let (kafka, settings, stop) = (config.kafka.clone(), config.aggregator.clone(), self.stop.clone());
         let assignment = vardpuls_aggregator::assignment::Assignment::of(&settings)?;
-        where_to_look.push(format!(
+        self.where_to_look.push(format!(
             "aggregator  {assignment}, group {} -> vardpuls.kpi.v1 (state in {})",
             settings.consumer_group,
             settings.state_dir.display()
         ));
         let start: Start = Box::new(move || {
-            let (kafka, settings, metrics, stop) =
-                (kafka.clone(), settings.clone(), metrics.clone(), service_stop.clone());
+            let (kafka, settings, metrics, stop) = (kafka.clone(), settings.clone(), metrics.clone(), stop.clone());
             Ok(tokio::task::spawn_blocking(move || {
                 vardpuls_aggregator::consumer::run(&kafka, settings, Some(metrics), stop)
             }))
         });
-        aggregator = Some(supervise("aggregator", start, restart, stop.clone(), services.clone()));
+        Ok(self.supervise("aggregator", start))
     }
-    let mut rollup: Option<JoinHandle<anyhow::Result<()>>> = None;
-    if matches!(args.target, Target::All | Target::Rollup) {
+
+    fn start_rollup(&mut self, config: &Config) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
         let units = vardpuls_core::units::UnitRegistry::load(&config.aggregator.units_file)?;
-        where_to_look.push(format!(
+        self.where_to_look.push(format!(
             "rollup      {} units from {}",
             units.len(),
             config.aggregator.units_file.display()
         ));
-        let metrics = vardpuls_rollup::service::RollupMetrics::register(&registry)?;
-        let (kafka, service_stop, rollup_config) = (config.kafka.clone(), stop.clone(), config.rollup.clone());
+        let metrics = vardpuls_rollup::service::RollupMetrics::register(&self.registry)?;
+        let (kafka, stop, rollup_config) = (config.kafka.clone(), self.stop.clone(), config.rollup.clone());
         let start: Start = Box::new(move || {
-            let (kafka, units, metrics, stop) = (kafka.clone(), units.clone(), metrics.clone(), service_stop.clone());
+            let (kafka, units, metrics, stop) = (kafka.clone(), units.clone(), metrics.clone(), stop.clone());
             let rollup_config = rollup_config.clone();
             Ok(tokio::task::spawn_blocking(move || {
                 vardpuls_rollup::service::run(&kafka, &rollup_config, units, Some(metrics), stop)
             }))
         });
-        rollup = Some(supervise("rollup", start, restart, stop.clone(), services.clone()));
+        Ok(self.supervise("rollup", start))
     }
-    let mut extra_metrics: Vec<server::ExtraFamilies> = Vec::new();
-    let mut exporter: Option<JoinHandle<anyhow::Result<()>>> = None;
-    if matches!(args.target, Target::All | Target::Exporter) {
-        let state = exporter_state(&config)?;
-        let metrics = ExporterMetrics::register(&registry)?;
-        let (kafka, service_stop, service_state) = (config.kafka.clone(), stop.clone(), state.clone());
-        let exporter_group_id = config.exporter.group_id.clone();
+
+    fn start_exporter(
+        &mut self,
+        config: &Config,
+        address: std::net::SocketAddr,
+    ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+        let state = exporter_state(config)?;
+        let metrics = ExporterMetrics::register(&self.registry)?;
+        let (kafka, stop, service_state) = (config.kafka.clone(), self.stop.clone(), state.clone());
+        let group_id = config.exporter.group_id.clone();
         let start: Start = Box::new(move || {
-            let (kafka, state, metrics, stop) =
-                (kafka.clone(), service_state.clone(), metrics.clone(), service_stop.clone());
-            let group_id = exporter_group_id.clone();
+            let (kafka, state, metrics, stop) = (kafka.clone(), service_state.clone(), metrics.clone(), stop.clone());
+            let group_id = group_id.clone();
             Ok(tokio::task::spawn_blocking(move || {
                 vardpuls_exporter::service::run(&kafka, &group_id, state, Some(metrics), stop)
             }))
         });
-        exporter = Some(supervise("exporter", start, restart, stop.clone(), services.clone()));
+        let handle = self.supervise("exporter", start);
         let scrape_state = state.clone();
-        extra_metrics.push(Arc::new(move || {
+        self.extra_metrics.push(Arc::new(move || {
             let view = scrape_state.view.read().expect("lock");
             vardpuls_exporter::exposition::families(&view, &scrape_state.presenter, chrono::Utc::now())
         }));
-        app = app.merge(vardpuls_exporter::api::router(state));
-        where_to_look.push(format!("wallboard   http://{address}/wallboard"));
-        where_to_look.push(format!("api         http://{address}/api/v1/kpis (OpenAPI: /api/v1/openapi.json)"));
+        self.app = std::mem::take(&mut self.app).merge(vardpuls_exporter::api::router(state));
+        self.where_to_look.push(format!("wallboard   http://{address}/wallboard"));
+        self.where_to_look.push(format!("api         http://{address}/api/v1/kpis (OpenAPI: /api/v1/openapi.json)"));
+        Ok(handle)
     }
-    let mut simulator: Option<JoinHandle<anyhow::Result<()>>> = None;
-    if args.simulate {
+
+    fn start_simulator(&mut self, config: &Config, days: u32) -> JoinHandle<anyhow::Result<()>> {
         let sim = Arc::new(vardpuls_simulator::stream::Simulation::new(
             vardpuls_simulator::registry::dalarna(),
             1,
             vardpuls_simulator::faults::Faults::demo(),
         ));
-        let (kafka, days, service_stop) = (config.kafka.clone(), args.simulate_days, stop.clone());
+        let (kafka, stop) = (config.kafka.clone(), self.stop.clone());
         let start: Start = Box::new(move || {
-            let (sim, stop) = (sim.clone(), service_stop.clone());
+            let (sim, stop) = (sim.clone(), stop.clone());
             let mut sink = vardpuls_simulator::sink::Sink::Kafka(EventProducer::new(&kafka)?);
             Ok(tokio::spawn(async move { vardpuls_simulator::live::run(&sim, &mut sink, days, stop).await }))
         });
-        simulator = Some(supervise("simulator", start, restart, stop.clone(), services.clone()));
-        where_to_look
+        self.where_to_look
             .push(format!("simulator   Region Dalarna, live, after {days} days of history (with demo faults)"));
+        self.supervise("simulator", start)
     }
-    where_to_look.push(format!("metrics     http://{address}/metrics"));
-    let mut http = JoinSet::new();
-    http.spawn(server::serve(listener, app, registry.clone(), extra_metrics, config.ingest.connection_limits()));
+}
 
-    print_banner(&config, local_broker.is_some(), &where_to_look);
-    let outcome: anyhow::Result<()> = tokio::select! {
-        _ = shutdown_signal() => { tracing::info!("shutting down"); Ok(()) }
-        Some(result) = http.join_next() => Err(anyhow::anyhow!("HTTP server stopped: {:?}", result)),
-        result = wait(&mut aggregator) => {
-            aggregator = None; // finished: its handle must not be awaited again
-            Err(anyhow::anyhow!("aggregator stopped: {result:?}"))
+impl Services {
+    /// Waits for a shutdown signal (`Ok`) or for a service or the HTTP server to stop (`Err`).
+    async fn until_one_stops(&mut self, http: &mut JoinSet<anyhow::Result<()>>) -> anyhow::Result<()> {
+        tokio::select! {
+            _ = shutdown_signal() => { tracing::info!("shutting down"); Ok(()) }
+            Some(result) = http.join_next() => Err(anyhow::anyhow!("HTTP server stopped: {:?}", result)),
+            result = wait(&mut self.aggregator) => {
+                self.aggregator = None; // finished: its handle must not be awaited again
+                Err(anyhow::anyhow!("aggregator stopped: {result:?}"))
+            }
+            result = wait(&mut self.rollup) => {
+                self.rollup = None;
+                Err(anyhow::anyhow!("roll-up stopped: {result:?}"))
+            }
+            result = wait(&mut self.exporter) => {
+                self.exporter = None;
+                Err(anyhow::anyhow!("exporter stopped: {result:?}"))
+            }
+            result = wait(&mut self.simulator) => {
+                self.simulator = None;
+                Err(anyhow::anyhow!("simulator stopped: {result:?}"))
+            }
         }
-        result = wait(&mut rollup) => {
-            rollup = None;
-            Err(anyhow::anyhow!("roll-up stopped: {result:?}"))
-        }
-        result = wait(&mut exporter) => {
-            exporter = None;
-            Err(anyhow::anyhow!("exporter stopped: {result:?}"))
-        }
-        result = wait(&mut simulator) => {
-            simulator = None;
-            Err(anyhow::anyhow!("simulator stopped: {result:?}"))
-        }
-    };
-    // The aggregator finishes its batch and checkpoints before it leaves the group.
-    stop.store(true, Ordering::Relaxed);
-    for handle in [aggregator, rollup, exporter, simulator].into_iter().flatten() {
-        handle.await.context("service panicked")??;
     }
-    http.shutdown().await;
-    drop(local_broker);
-    outcome.map(|()| ExitCode::SUCCESS)
+
+    /// Waits for every running service to end (after `stop` is set).
+    async fn join(self) -> anyhow::Result<()> {
+        for handle in [self.aggregator, self.rollup, self.exporter, self.simulator].into_iter().flatten() {
+            handle.await.context("service panicked")??;
+        }
+        Ok(())
+    }
 }
 
 fn discard_state(state_dir: &std::path::Path) -> anyhow::Result<()> {
@@ -220,10 +290,13 @@ async fn wait(handle: &mut Option<JoinHandle<anyhow::Result<()>>>) -> anyhow::Re
     }
 }
 
-fn print_banner(config: &Config, local: bool, where_to_look: &[String]) {
+fn print_banner(config: &Config, local_broker: Option<&str>, where_to_look: &[String]) {
     let kafka = &config.kafka.bootstrap_servers;
     println!("vardpuls is running.");
-    println!("kafka       {kafka}{}", if local { " (local tansu broker, in memory; stops with vardpuls)" } else { "" });
+    match local_broker {
+        Some(name) => println!("kafka       {kafka} (local {name} broker, in memory; stops with vardpuls)"),
+        None => println!("kafka       {kafka}"),
+    }
     for line in where_to_look {
         println!("{line}");
     }
@@ -256,7 +329,7 @@ async fn shutdown_signal() {
 
 /// The exporter's shared state: targets and units loaded, an empty view to rebuild.
 fn exporter_state(config: &Config) -> anyhow::Result<vardpuls_exporter::ExporterState> {
-    let targets = Targets::load(&config.exporter.targets_file, &vardpuls_exporter::known_kpis())?;
+    let targets = Targets::load(&config.exporter.targets_file)?;
     let units = vardpuls_core::units::UnitRegistry::load(&config.aggregator.units_file)?;
     let presenter = Presenter { targets, units, min_cases: config.exporter.min_cases };
     let retention = Retention { days: config.exporter.history_days, ..Retention::default() };
