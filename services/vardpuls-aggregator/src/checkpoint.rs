@@ -166,15 +166,7 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     let dir = target.parent().expect("checkpoint has a directory");
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let segments = segment_dir(state_dir, shard.topic, shard.partition);
-    let mut bytes = 0;
-    let new_days: Vec<NaiveDate> = shard.closed.keys().filter(|d| !shard.persisted.contains(d)).copied().collect();
-    if !new_days.is_empty() {
-        fs::create_dir_all(&segments).with_context(|| format!("creating {}", segments.display()))?;
-        for day in &new_days {
-            bytes += write_atomically(&segments.join(format!("{day}.json")), &shard.closed[day])?;
-        }
-        File::open(&segments)?.sync_all()?;
-    }
+    let (mut bytes, new_days) = write_closed_segments(&segments, shard)?;
     bytes += write_day_stores(state_dir, shard)?;
     bytes += write_month_finals(state_dir, shard)?;
     bytes += write_persons(state_dir, shard)?;
@@ -196,6 +188,31 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
             merge_levels(&mut shard.base_levels, partials.iter().filter(|p| catalogue::is_stock(p.kpi)));
         }
     }
+    bytes += write_head(&target, shard, &kept)?;
+    shard.persisted.extend(new_days);
+    let after_head = AfterHead { segments: &segments, expired: &expired, closed: &closed, compacted_from };
+    remove_what_the_head_no_longer_lists(state_dir, shard, after_head);
+    shard.archive();
+    Ok(bytes)
+}
+
+/// Writes the segments of days closed since the last checkpoint: the bytes and the days.
+fn write_closed_segments(segments: &Path, shard: &Shard) -> anyhow::Result<(u64, Vec<NaiveDate>)> {
+    let new_days: Vec<NaiveDate> = shard.closed.keys().filter(|d| !shard.persisted.contains(d)).copied().collect();
+    let mut bytes = 0;
+    if !new_days.is_empty() {
+        fs::create_dir_all(segments).with_context(|| format!("creating {}", segments.display()))?;
+        for day in &new_days {
+            bytes += write_atomically(&segments.join(format!("{day}.json")), &shard.closed[day])?;
+        }
+        File::open(segments)?.sync_all()?;
+    }
+    Ok((bytes, new_days))
+}
+
+/// Writes the head (temporary file, synced, renamed, the rename synced): from here on the
+/// checkpoint is the new one.
+fn write_head(target: &Path, shard: &Shard, kept: &BTreeSet<NaiveDate>) -> anyhow::Result<u64> {
     let head = HeadRef {
         format: FORMAT,
         topic: shard.topic,
@@ -211,19 +228,35 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
         progress_floor: shard.progress_floor,
         base_levels: shard.base_levels.values().collect(),
     };
-    bytes += write_atomically(&target, &head)?;
+    let bytes = write_atomically(target, &head)?;
     // The rename itself must survive a power cut too.
-    File::open(dir)?.sync_all()?;
-    shard.persisted.extend(new_days);
-    // Days expired from the shard: their segments go once the head no longer lists them.
+    File::open(target.parent().expect("checkpoint has a directory"))?.sync_all()?;
+    Ok(bytes)
+}
+
+/// What a new head stopped listing, to remove once it is in place.
+struct AfterHead<'a> {
+    segments: &'a Path,
+    /// Days expired from the shard.
+    expired: &'a [NaiveDate],
+    /// Days closed since the last head, whose journals it no longer vouches for.
+    closed: &'a [NaiveDate],
+    /// The emitted log's generation before this checkpoint compacted it.
+    compacted_from: u64,
+}
+
+/// Removes, after the new head is in place, the files it no longer lists: expired days'
+/// segments and day stores, months wholly before the horizon, a compacted emitted log and
+/// closed days' journals. A failed removal leaves a file nothing reads.
+fn remove_what_the_head_no_longer_lists(state_dir: &Path, shard: &mut Shard, after: AfterHead<'_>) {
     let stores = day_store_dir(state_dir, shard.topic, shard.partition);
-    for day in &expired {
-        let _ = fs::remove_file(segments.join(format!("{day}.json")));
+    for day in after.expired {
+        let _ = fs::remove_file(after.segments.join(format!("{day}.json")));
         let _ = fs::remove_file(day_store_path(&stores, *day));
         shard.persisted.remove(day);
     }
     // Months wholly before the horizon: no restatement can change their finals any more.
-    if let (Some(oldest), false) = (shard.oldest_restatable(), expired.is_empty()) {
+    if let (Some(oldest), false) = (shard.oldest_restatable(), after.expired.is_empty()) {
         let oldest = LocalDay::from_date(oldest).month();
         let months = month_path(state_dir, shard.topic, shard.partition, oldest);
         for entry in
@@ -235,16 +268,13 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
             }
         }
     }
-    if shard.emitted.log.generation != compacted_from {
-        let _ = fs::remove_file(emitted_path(state_dir, shard.topic, shard.partition, compacted_from));
+    if shard.emitted.log.generation != after.compacted_from {
+        let _ = fs::remove_file(emitted_path(state_dir, shard.topic, shard.partition, after.compacted_from));
     }
-    // ... and their journals go once the new head is in place.
     let journals = journal_dir(state_dir, shard.topic, shard.partition);
-    for day in closed {
-        let _ = fs::remove_file(journal_path(&journals, day));
+    for day in after.closed {
+        let _ = fs::remove_file(journal_path(&journals, *day));
     }
-    shard.archive();
-    Ok(bytes)
 }
 
 /// Writes the events of days closed since the last checkpoint to the day store.

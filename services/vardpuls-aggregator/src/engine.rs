@@ -412,9 +412,24 @@ impl Engine {
             })
             .collect();
         self.fold_months_to_date(missing).await?;
+        let (rows, current_days) = self.monthly_inputs(plan, daily);
+        let all_months: BTreeSet<LocalMonth> = plan.months_of.values().flatten().copied().collect();
+        if rows.is_empty() || all_months.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.register("daily", daily_table(&rows, &current_days)?)?;
+        self.run_monthly_queries(plan, &all_months).await
+    }
+
+    /// The daily partials the months to recompute are made of, and where each shard's rows end
+    /// with the data's current day (its progress's local day): what a month not final yet is
+    /// compared with last year through.
+    fn monthly_inputs<'s>(
+        &'s self,
+        plan: &Plan,
+        daily: &'s HashMap<ShardId, Vec<Partial>>,
+    ) -> (Vec<&'s Partial>, Vec<(usize, Option<LocalDay>)>) {
         let mut rows: Vec<&Partial> = Vec::new();
-        // Where each shard's rows end, with the data's current day (its progress's local day):
-        // what a month not final yet is compared with last year through.
         let mut current_days: Vec<(usize, Option<LocalDay>)> = Vec::new();
         for id in &plan.active {
             let shard = &self.shards[id];
@@ -446,33 +461,37 @@ impl Engine {
             }));
             current_days.push((rows.len(), shard.current_day()));
         }
-        let all_months: BTreeSet<LocalMonth> = plan.months_of.values().flatten().copied().collect();
+        (rows, current_days)
+    }
+
+    /// Runs the monthly SQL over the registered `daily` table: sums, stock levels and the
+    /// monthly KPIs, each shard keeping only its own months' results.
+    async fn run_monthly_queries(
+        &self,
+        plan: &Plan,
+        all_months: &BTreeSet<LocalMonth>,
+    ) -> anyhow::Result<HashMap<ShardId, Vec<Partial>>> {
+        let month_list = sql_list(all_months);
+        let month_rows = all_months.iter().map(|m| format!("('{m}', {})", m.year)).collect::<Vec<_>>().join(", ");
+        let sum_sql =
+            self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &daily_kpi_list(false))]);
+        let last_sql =
+            self.render(MONTHLY_LAST_SQL, &[("{months}", &month_list), ("{stock_kpis}", &daily_kpi_list(true))]);
+        let persons = plan.active.iter().filter(|id| catalogue::accumulates_over_the_year(id.0));
+        let persons = persons::table(persons.map(|id| &self.shards[id].persons), &PersonsListed::year_to(all_months))?;
+        self.register("persons_via_1177", persons)?;
+        let mut queries = vec![Query::of_several("monthly", sum_sql), Query::of_several("monthly stock", last_sql)];
+        for kpi in CATALOGUE.iter().filter(|k| matches!(k.stage, Stage::Monthly { .. })) {
+            let sql = self.render(sql_of(kpi.id)?, &[("{months}", &month_list), ("{month_rows}", &month_rows)]);
+            queries.push(Query::of(kpi.id, sql));
+        }
         let mut monthly: HashMap<ShardId, Vec<Partial>> = HashMap::new();
-        if !rows.is_empty() && !all_months.is_empty() {
-            self.register("daily", daily_table(&rows, &current_days)?)?;
-            let month_list = sql_list(&all_months);
-            let month_rows = all_months.iter().map(|m| format!("('{m}', {})", m.year)).collect::<Vec<_>>().join(", ");
-            let sum_sql =
-                self.render(MONTHLY_SUM_SQL, &[("{months}", &month_list), ("{additive_kpis}", &daily_kpi_list(false))]);
-            let last_sql =
-                self.render(MONTHLY_LAST_SQL, &[("{months}", &month_list), ("{stock_kpis}", &daily_kpi_list(true))]);
-            let persons = plan.active.iter().filter(|id| catalogue::accumulates_over_the_year(id.0));
-            let persons =
-                persons::table(persons.map(|id| &self.shards[id].persons), &PersonsListed::year_to(&all_months))?;
-            self.register("persons_via_1177", persons)?;
-            let mut queries = vec![Query::of_several("monthly", sum_sql), Query::of_several("monthly stock", last_sql)];
-            for kpi in CATALOGUE.iter().filter(|k| matches!(k.stage, Stage::Monthly { .. })) {
-                let sql = self.render(sql_of(kpi.id)?, &[("{months}", &month_list), ("{month_rows}", &month_rows)]);
-                queries.push(Query::of(kpi.id, sql));
-            }
-            for p in self.run_together(&queries).await? {
-                let topic = source_of(p.kpi)?;
-                let shard = self.shard_of(topic, &p.unit_id)?;
-                // Only the shard's own months: another shard's month may find this shard's days
-                // of it partly archived.
-                if plan.months_of.get(&shard).is_some_and(|m| m.contains(&p.period.local_month())) {
-                    monthly.entry(shard).or_default().push(p);
-                }
+        for p in self.run_together(&queries).await? {
+            let shard = self.shard_of(source_of(p.kpi)?, &p.unit_id)?;
+            // Only the shard's own months: another shard's month may find this shard's days of
+            // it partly archived.
+            if plan.months_of.get(&shard).is_some_and(|m| m.contains(&p.period.local_month())) {
+                monthly.entry(shard).or_default().push(p);
             }
         }
         Ok(monthly)
@@ -492,69 +511,10 @@ impl Engine {
         let lateness = self.config.lateness();
         for id in plan.active.iter().copied() {
             let shard = self.shards.get_mut(&id).expect("active shard exists");
-            let as_of = shard.watermark.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-            let close = plan.closing.remove(&id).unwrap_or_default();
-            let mut finals: BTreeMap<NaiveDate, Vec<Partial>> = close.iter().map(|d| (*d, Vec::new())).collect();
-            for p in daily.remove(&id).unwrap_or_default() {
-                let Period::Day(day) = p.period else { continue };
-                match finals.get_mut(&day) {
-                    Some(day_finals) => {
-                        shard.emitted.remove(&p);
-                        day_finals.push(p);
-                    }
-                    None => {
-                        if let Some(p) = shard.emitted.publish(p) {
-                            publish.push(ToPublish { partial: p.clone(), is_final: false, as_of });
-                        }
-                    }
-                }
-            }
-            for (day, new) in finals.iter_mut() {
-                let old = shard.restated_days.remove(day);
-                let changed = restate(old.as_deref(), new);
-                publish.extend(changed.into_iter().map(|p| ToPublish {
-                    as_of: closes_at(&p, lateness),
-                    partial: p,
-                    is_final: true,
-                }));
-            }
-            let mut month_finals: BTreeMap<LocalMonth, Vec<Partial>> = BTreeMap::new();
-            for p in monthly.remove(&id).unwrap_or_default() {
-                let m = p.period.local_month();
-                if shard.is_final(m.last_day()) {
-                    shard.emitted.remove(&p);
-                    month_finals.entry(m).or_default().push(p.as_closed());
-                } else if let Some(p) = shard.emitted.publish(p) {
-                    publish.push(ToPublish { partial: p.clone(), is_final: false, as_of });
-                }
-            }
-            // A month computed final leaves no value behind as not final (one its SQL no longer
-            // gives would otherwise be finalised again in every batch).
-            let finalised: BTreeSet<LocalMonth> =
-                plan.months_of[&id].iter().filter(|m| shard.is_final(m.last_day())).copied().collect();
-            let stale: Vec<Partial> = if finalised.is_empty() {
-                Vec::new()
-            } else {
-                shard
-                    .emitted
-                    .values()
-                    .filter(|p| matches!(p.period, Period::Month { .. }) && finalised.contains(&p.period.local_month()))
-                    .cloned()
-                    .collect()
-            };
-            for p in &stale {
-                shard.emitted.remove(p);
-            }
-            for (m, mut new) in month_finals {
-                let changed = restate(shard.month_finals.get(&m).map(Vec::as_slice), &mut new);
-                publish.extend(changed.into_iter().map(|p| ToPublish {
-                    as_of: closes_at(&p, lateness),
-                    partial: p,
-                    is_final: true,
-                }));
-                shard.month_finals.insert(m, new);
-                shard.month_finals_changed.insert(m);
-            }
+            let closing = plan.closing.remove(&id).unwrap_or_default();
+            let finals = publish_days(shard, closing, daily.remove(&id).unwrap_or_default(), lateness, &mut publish);
+            let months = &plan.months_of[&id];
+            publish_months(shard, months, monthly.remove(&id).unwrap_or_default(), lateness, &mut publish);
             for day in finals.keys() {
                 closed_now.entry((id, LocalDay::from_date(*day).month())).or_default().push(*day);
             }
@@ -791,6 +751,90 @@ fn closes_at(p: &Partial, lateness: chrono::Duration) -> DateTime<Utc> {
         Period::Month { .. } => p.period.local_month().last_day(),
     };
     Shard::closes_at(last_day, lateness)
+}
+
+/// A shard's daily partials: those of open days published where they changed, those of the
+/// `closing` days made final (as the next revision where a final value is restated). The
+/// closing days' final values, for the shard to keep.
+fn publish_days(
+    shard: &mut Shard,
+    closing: BTreeSet<NaiveDate>,
+    daily: Vec<Partial>,
+    lateness: chrono::Duration,
+    publish: &mut Vec<ToPublish>,
+) -> BTreeMap<NaiveDate, Vec<Partial>> {
+    let as_of = shard.watermark.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let mut finals: BTreeMap<NaiveDate, Vec<Partial>> = closing.iter().map(|d| (*d, Vec::new())).collect();
+    for p in daily {
+        let Period::Day(day) = p.period else { continue };
+        match finals.get_mut(&day) {
+            Some(day_finals) => {
+                shard.emitted.remove(&p);
+                day_finals.push(p);
+            }
+            None => {
+                if let Some(p) = shard.emitted.publish(p) {
+                    publish.push(ToPublish { partial: p.clone(), is_final: false, as_of });
+                }
+            }
+        }
+    }
+    for (day, new) in finals.iter_mut() {
+        let old = shard.restated_days.remove(day);
+        let changed = restate(old.as_deref(), new);
+        publish.extend(changed.into_iter().map(|p| ToPublish {
+            as_of: closes_at(&p, lateness),
+            partial: p,
+            is_final: true,
+        }));
+    }
+    finals
+}
+
+/// A shard's monthly partials of its recomputed `months`: published where they changed, or
+/// made final (as the next revision where restated) once their month is.
+fn publish_months(
+    shard: &mut Shard,
+    months: &BTreeSet<LocalMonth>,
+    monthly: Vec<Partial>,
+    lateness: chrono::Duration,
+    publish: &mut Vec<ToPublish>,
+) {
+    let as_of = shard.watermark.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let mut month_finals: BTreeMap<LocalMonth, Vec<Partial>> = BTreeMap::new();
+    for p in monthly {
+        let m = p.period.local_month();
+        if shard.is_final(m.last_day()) {
+            shard.emitted.remove(&p);
+            month_finals.entry(m).or_default().push(p.as_closed());
+        } else if let Some(p) = shard.emitted.publish(p) {
+            publish.push(ToPublish { partial: p.clone(), is_final: false, as_of });
+        }
+    }
+    // A month computed final leaves no value behind as not final (one its SQL no longer gives
+    // would otherwise be finalised again in every batch).
+    let finalised: BTreeSet<LocalMonth> = months.iter().filter(|m| shard.is_final(m.last_day())).copied().collect();
+    if !finalised.is_empty() {
+        let stale: Vec<Partial> = shard
+            .emitted
+            .values()
+            .filter(|p| matches!(p.period, Period::Month { .. }) && finalised.contains(&p.period.local_month()))
+            .cloned()
+            .collect();
+        for p in &stale {
+            shard.emitted.remove(p);
+        }
+    }
+    for (m, mut new) in month_finals {
+        let changed = restate(shard.month_finals.get(&m).map(Vec::as_slice), &mut new);
+        publish.extend(changed.into_iter().map(|p| ToPublish {
+            as_of: closes_at(&p, lateness),
+            partial: p,
+            is_final: true,
+        }));
+        shard.month_finals.insert(m, new);
+        shard.month_finals_changed.insert(m);
+    }
 }
 
 /// The final values of one period to publish, given those published for it before (`old`,

@@ -140,12 +140,10 @@ const MIN_ROWS_PER_THREAD: usize = 16_384;
 /// the open days on each computation.
 pub fn batch(topic: Topic, days: &[DayRows]) -> anyhow::Result<RecordBatch> {
     let n: usize = days.iter().map(|(_, events)| events.len()).sum();
-    let events = || days.iter().flat_map(|(_, events)| events.iter().copied());
     let mut unit = strings(n, HsaId::MAX_LEN);
     let mut day = Date32Builder::with_capacity(n);
     let mut occurred = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut event_type = strings(n, LONGEST_EVENT_TYPE);
-    let mut columns: Vec<ArrayRef> = Vec::new();
     for (date, events) in days {
         day.append_value_n(date32(LocalDay::from_date(*date)), events.len());
         for e in events.iter() {
@@ -153,106 +151,13 @@ pub fn batch(topic: Topic, days: &[DayRows]) -> anyhow::Result<RecordBatch> {
             occurred.append_value(e.occurred_at().timestamp_micros());
         }
     }
-    match topic {
-        Topic::Phone => {
-            let mut call = strings(n, CallId::MAX_LEN);
-            let mut line = strings(n, LONGEST_ENUM_VALUE);
-            let (mut hours, mut wait, mut reached) =
-                (BooleanBuilder::with_capacity(n), Int64Builder::with_capacity(n), BooleanBuilder::with_capacity(n));
-            for e in events() {
-                let InputEvent::Phone(p) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
-                event_type.append_value(p.event_type.as_str());
-                call.append_value(p.call_id.as_str());
-                line.append_value(p.line.as_str());
-                hours.append_option(p.in_phone_hours);
-                wait.append_option(p.queue_wait_seconds.map(i64::from));
-                reached.append_option(p.reached);
-            }
-            columns.extend([
-                Arc::new(call.finish()) as ArrayRef,
-                Arc::new(line.finish()),
-                Arc::new(hours.finish()),
-                Arc::new(wait.finish()),
-                Arc::new(reached.finish()),
-            ]);
-        }
-        Topic::Visits => {
-            let mut profession = strings(n, LONGEST_ENUM_VALUE);
-            let mut form = strings(n, LONGEST_ENUM_VALUE);
-            // Out-of-county fields are rare: their builders grow as needed.
-            let mut listed = StringBuilder::with_capacity(n, 0);
-            let mut first = BooleanBuilder::with_capacity(n);
-            let mut wait_days = Int64Builder::with_capacity(n);
-            let mut chosen = BooleanBuilder::with_capacity(n);
-            let mut provider = StringBuilder::with_capacity(n, 0);
-            let mut home = StringBuilder::with_capacity(n, 0);
-            let mut price = decimal_builder(n);
-            let mut fee = decimal_builder(n);
-            for (date, events) in days {
-                let visit_day = LocalDay::from_date(*date);
-                for e in events.iter().copied() {
-                    let InputEvent::Visit(v) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
-                    // Only completed visits count (a cancelled one has no counting version),
-                    // and a completed visit has its profession and contact form (contract).
-                    let (Some(p), Some(f)) = (v.profession, v.contact_form) else {
-                        anyhow::bail!("a counting visit without profession or contact form: {}", v.event_id)
-                    };
-                    event_type.append_value(v.event_type.as_str());
-                    profession.append_value(p.as_str());
-                    form.append_value(f.as_str());
-                    listed.append_option(v.listed_unit_id.as_ref().map(|u| u.as_str()));
-                    first.append_value(v.assessment.is_some());
-                    wait_days.append_option(
-                        v.assessment.as_ref().map(|a| a.first_contact_at.local_day().days_until(visit_day)),
-                    );
-                    chosen.append_value(v.assessment.as_ref().is_some_and(|a| a.patient_chosen_wait));
-                    let ooc = v.out_of_county.as_ref();
-                    provider.append_option(ooc.map(|o| o.provider.as_str()));
-                    home.append_option(ooc.map(|o| o.home_region.as_str()));
-                    price.append_option(ooc.map(|o| scaled(o.price_sek.amount())));
-                    fee.append_option(ooc.map(|o| scaled(o.patient_fee_sek.amount())));
-                }
-            }
-            columns.extend([
-                Arc::new(profession.finish()) as ArrayRef,
-                Arc::new(form.finish()),
-                Arc::new(listed.finish()),
-                Arc::new(first.finish()),
-                Arc::new(wait_days.finish()),
-                Arc::new(chosen.finish()),
-                Arc::new(provider.finish()),
-                Arc::new(home.finish()),
-                Arc::new(price.finish()),
-                Arc::new(fee.finish()),
-            ]);
-        }
-        Topic::Listings => {
-            let (mut kommun, mut channel, mut count) =
-                (strings(n, 4), strings(n, LONGEST_ENUM_VALUE), Int64Builder::with_capacity(n));
-            for e in events() {
-                let InputEvent::Listing(l) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
-                event_type.append_value(l.event_type.as_str());
-                kommun.append_option(l.kommun_code.as_ref().map(|k| k.as_str()));
-                channel.append_option(l.channel.map(|c| c.as_str()));
-                count.append_option(l.listed_count.map(i64::from));
-            }
-            columns.extend([
-                Arc::new(kommun.finish()) as ArrayRef,
-                Arc::new(channel.finish()),
-                Arc::new(count.finish()),
-            ]);
-        }
-        Topic::Chats => {
-            let mut channel = strings(n, LONGEST_ENUM_VALUE);
-            for e in events() {
-                let InputEvent::Chat(c) = e else { anyhow::bail!("{topic} table got a {:?}", e.topic()) };
-                event_type.append_value("chat_started");
-                channel.append_value(c.channel.as_str());
-            }
-            columns.push(Arc::new(channel.finish()));
-        }
+    let columns = match topic {
+        Topic::Phone => phone_columns(days, n, &mut event_type)?,
+        Topic::Visits => visit_columns(days, n, &mut event_type)?,
+        Topic::Listings => listing_columns(days, n, &mut event_type)?,
+        Topic::Chats => chat_columns(days, n, &mut event_type)?,
         other => anyhow::bail!("{other} has no event table"),
-    }
+    };
     let mut all: Vec<ArrayRef> = vec![
         Arc::new(unit.finish()),
         Arc::new(day.finish()),
@@ -261,6 +166,115 @@ pub fn batch(topic: Topic, days: &[DayRows]) -> anyhow::Result<RecordBatch> {
     ];
     all.extend(columns);
     Ok(RecordBatch::try_new(schema(topic), all)?)
+}
+
+fn events_of<'d, 'e>(days: &'d [DayRows<'_, 'e>]) -> impl Iterator<Item = &'e InputEvent> + 'd {
+    days.iter().flat_map(|(_, events)| events.iter().copied())
+}
+
+fn wrong_topic(topic: Topic, e: &InputEvent) -> anyhow::Error {
+    anyhow::anyhow!("{topic} table got a {:?}", e.topic())
+}
+
+/// The phone table's own columns (after unit, day, time and event type).
+fn phone_columns(days: &[DayRows], n: usize, event_type: &mut StringBuilder) -> anyhow::Result<Vec<ArrayRef>> {
+    let mut call = strings(n, CallId::MAX_LEN);
+    let mut line = strings(n, LONGEST_ENUM_VALUE);
+    let (mut hours, mut wait, mut reached) =
+        (BooleanBuilder::with_capacity(n), Int64Builder::with_capacity(n), BooleanBuilder::with_capacity(n));
+    for e in events_of(days) {
+        let InputEvent::Phone(p) = e else { return Err(wrong_topic(Topic::Phone, e)) };
+        event_type.append_value(p.event_type.as_str());
+        call.append_value(p.call_id.as_str());
+        line.append_value(p.line.as_str());
+        hours.append_option(p.in_phone_hours);
+        wait.append_option(p.queue_wait_seconds.map(i64::from));
+        reached.append_option(p.reached);
+    }
+    Ok(vec![
+        Arc::new(call.finish()) as ArrayRef,
+        Arc::new(line.finish()),
+        Arc::new(hours.finish()),
+        Arc::new(wait.finish()),
+        Arc::new(reached.finish()),
+    ])
+}
+
+/// The visits table's own columns. An assessment's wait is counted in local days from the
+/// first contact to the day the visit is filed under.
+fn visit_columns(days: &[DayRows], n: usize, event_type: &mut StringBuilder) -> anyhow::Result<Vec<ArrayRef>> {
+    let mut profession = strings(n, LONGEST_ENUM_VALUE);
+    let mut form = strings(n, LONGEST_ENUM_VALUE);
+    // Out-of-county fields are rare: their builders grow as needed.
+    let mut listed = StringBuilder::with_capacity(n, 0);
+    let mut first = BooleanBuilder::with_capacity(n);
+    let mut wait_days = Int64Builder::with_capacity(n);
+    let mut chosen = BooleanBuilder::with_capacity(n);
+    let mut provider = StringBuilder::with_capacity(n, 0);
+    let mut home = StringBuilder::with_capacity(n, 0);
+    let mut price = decimal_builder(n);
+    let mut fee = decimal_builder(n);
+    for (date, events) in days {
+        let visit_day = LocalDay::from_date(*date);
+        for e in events.iter().copied() {
+            let InputEvent::Visit(v) = e else { return Err(wrong_topic(Topic::Visits, e)) };
+            // Only completed visits count (a cancelled one has no counting version), and a
+            // completed visit has its profession and contact form (contract).
+            let (Some(p), Some(f)) = (v.profession, v.contact_form) else {
+                anyhow::bail!("a counting visit without profession or contact form: {}", v.event_id)
+            };
+            event_type.append_value(v.event_type.as_str());
+            profession.append_value(p.as_str());
+            form.append_value(f.as_str());
+            listed.append_option(v.listed_unit_id.as_ref().map(|u| u.as_str()));
+            first.append_value(v.assessment.is_some());
+            wait_days
+                .append_option(v.assessment.as_ref().map(|a| a.first_contact_at.local_day().days_until(visit_day)));
+            chosen.append_value(v.assessment.as_ref().is_some_and(|a| a.patient_chosen_wait));
+            let ooc = v.out_of_county.as_ref();
+            provider.append_option(ooc.map(|o| o.provider.as_str()));
+            home.append_option(ooc.map(|o| o.home_region.as_str()));
+            price.append_option(ooc.map(|o| scaled(o.price_sek.amount())));
+            fee.append_option(ooc.map(|o| scaled(o.patient_fee_sek.amount())));
+        }
+    }
+    Ok(vec![
+        Arc::new(profession.finish()) as ArrayRef,
+        Arc::new(form.finish()),
+        Arc::new(listed.finish()),
+        Arc::new(first.finish()),
+        Arc::new(wait_days.finish()),
+        Arc::new(chosen.finish()),
+        Arc::new(provider.finish()),
+        Arc::new(home.finish()),
+        Arc::new(price.finish()),
+        Arc::new(fee.finish()),
+    ])
+}
+
+/// The listings table's own columns.
+fn listing_columns(days: &[DayRows], n: usize, event_type: &mut StringBuilder) -> anyhow::Result<Vec<ArrayRef>> {
+    let (mut kommun, mut channel, mut count) =
+        (strings(n, 4), strings(n, LONGEST_ENUM_VALUE), Int64Builder::with_capacity(n));
+    for e in events_of(days) {
+        let InputEvent::Listing(l) = e else { return Err(wrong_topic(Topic::Listings, e)) };
+        event_type.append_value(l.event_type.as_str());
+        kommun.append_option(l.kommun_code.as_ref().map(|k| k.as_str()));
+        channel.append_option(l.channel.map(|c| c.as_str()));
+        count.append_option(l.listed_count.map(i64::from));
+    }
+    Ok(vec![Arc::new(kommun.finish()) as ArrayRef, Arc::new(channel.finish()), Arc::new(count.finish())])
+}
+
+/// The chats table's own column.
+fn chat_columns(days: &[DayRows], n: usize, event_type: &mut StringBuilder) -> anyhow::Result<Vec<ArrayRef>> {
+    let mut channel = strings(n, LONGEST_ENUM_VALUE);
+    for e in events_of(days) {
+        let InputEvent::Chat(c) = e else { return Err(wrong_topic(Topic::Chats, e)) };
+        event_type.append_value("chat_started");
+        channel.append_value(c.channel.as_str());
+    }
+    Ok(vec![Arc::new(channel.finish()) as ArrayRef])
 }
 
 /// Bounds for sizing string builders up front: the longest event type name, and the longest

@@ -39,39 +39,80 @@ struct Unit {
     seen: usize,
 }
 
+/// Produce times per unit and the latencies seen so far, shared by the producer and the poller.
+type Sent = Arc<Mutex<HashMap<String, Unit>>>;
+type Latencies = Arc<Mutex<Vec<f64>>>;
+
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     super::require_kafka(&config.kafka)?;
     let producer = vardpuls_kafka::EventProducer::new(&config.kafka)?;
-    let units: Vec<String> = (1..=args.units).map(|i| format!("SE2321000180-L{i:04}")).collect();
-    let state: Arc<Mutex<HashMap<String, Unit>>> = Arc::new(Mutex::new(HashMap::new()));
-    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let state: Sent = Arc::new(Mutex::new(HashMap::new()));
+    let latencies: Latencies = Arc::new(Mutex::new(Vec::new()));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-
-    let poller = {
-        let (state, latencies, done, exporter) =
-            (state.clone(), latencies.clone(), done.clone(), args.exporter.clone());
-        tokio::spawn(async move {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Ok(body) = scrape(&exporter).await {
-                    let now = Instant::now();
-                    let counts = denominators(&body);
-                    let mut state = state.lock().expect("lock");
-                    for (unit, counted) in counts {
-                        if let Some(u) = state.get_mut(&unit) {
-                            let counted = counted.min(u.sent.len());
-                            for sent in &u.sent[u.seen.min(counted)..counted] {
-                                latencies.lock().expect("lock").push((now - *sent).as_secs_f64());
-                            }
-                            u.seen = u.seen.max(counted);
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(args.poll_ms)).await;
-            }
-        })
-    };
-
+    let poller =
+        tokio::spawn(poll_metrics(state.clone(), latencies.clone(), done.clone(), args.exporter.clone(), args.poll_ms));
     let total = args.rate as u64 * args.seconds as u64;
+    produce_paced(&producer, &args, total, &state).await?;
+    // Wait for the stragglers (at most 30 s), then report.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while latencies.lock().expect("lock").len() < total as usize && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    poller.await?;
+    let mut l = latencies.lock().expect("lock").clone();
+    l.sort_by(f64::total_cmp);
+    anyhow::ensure!(!l.is_empty(), "no event reached /metrics at {}", args.exporter);
+    let q = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)];
+    println!(
+        "{} of {total} events seen on /metrics at {} events/s: p50 {:.3} s, p90 {:.3} s, p99 {:.3} s, max {:.3} s",
+        l.len(),
+        args.rate,
+        q(0.50),
+        q(0.90),
+        q(0.99),
+        l[l.len() - 1]
+    );
+    Ok(if l.len() == total as usize { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Scrapes `/metrics` every `poll_ms` until `done`, recording each call's latency when its
+/// unit's denominator first counts it.
+async fn poll_metrics(
+    state: Sent,
+    latencies: Latencies,
+    done: Arc<std::sync::atomic::AtomicBool>,
+    exporter: String,
+    poll_ms: u64,
+) {
+    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Ok(body) = scrape(&exporter).await {
+            let now = Instant::now();
+            let counts = denominators(&body);
+            let mut state = state.lock().expect("lock");
+            for (unit, counted) in counts {
+                if let Some(u) = state.get_mut(&unit) {
+                    let counted = counted.min(u.sent.len());
+                    for sent in &u.sent[u.seen.min(counted)..counted] {
+                        latencies.lock().expect("lock").push((now - *sent).as_secs_f64());
+                    }
+                    u.seen = u.seen.max(counted);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(poll_ms)).await;
+    }
+}
+
+/// Produces `total` calls at `args.rate` a second, spread over the units, noting when each
+/// was produced.
+async fn produce_paced(
+    producer: &vardpuls_kafka::EventProducer,
+    args: &Args,
+    total: u64,
+    state: &Sent,
+) -> anyhow::Result<()> {
+    let units: Vec<String> = (1..=args.units).map(|i| format!("SE2321000180-L{i:04}")).collect();
     let started = Instant::now();
     let run_id = super::run_id();
     let mut pending = Vec::new();
@@ -98,27 +139,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     for r in futures::future::join_all(pending).await {
         r?.context("producing")?;
     }
-    // Wait for the stragglers (at most 30 s), then report.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while latencies.lock().expect("lock").len() < total as usize && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    poller.await?;
-    let mut l = latencies.lock().expect("lock").clone();
-    l.sort_by(f64::total_cmp);
-    anyhow::ensure!(!l.is_empty(), "no event reached /metrics at {}", args.exporter);
-    let q = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)];
-    println!(
-        "{} of {total} events seen on /metrics at {} events/s: p50 {:.3} s, p90 {:.3} s, p99 {:.3} s, max {:.3} s",
-        l.len(),
-        args.rate,
-        q(0.50),
-        q(0.90),
-        q(0.99),
-        l[l.len() - 1]
-    );
-    Ok(if l.len() == total as usize { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(())
 }
 
 async fn scrape(address: &str) -> anyhow::Result<String> {
