@@ -1,4 +1,4 @@
-//! End-to-end tests. Each test starts its own broker (tansu, in memory, on a free port), so
+//! End-to-end tests. Each test starts its own broker (nisshi, in memory, on a free port), so
 //! tests run in parallel without sharing topics.
 
 mod aggregator;
@@ -16,3 +16,4 @@ mod scenario;
 mod simulator;
 mod supervision;
 mod support;
+mod tls;

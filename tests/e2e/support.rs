@@ -17,18 +17,29 @@ impl TestKafka {
     /// `LocalBroker`).
     pub async fn start() -> TestKafka {
         let broker = LocalBroker::start().expect("local broker (is nisshi installed? make tools)");
+        TestKafka::on(broker).await
+    }
+
+    /// Creates the topics on a started broker.
+    pub async fn on(broker: LocalBroker) -> TestKafka {
         let mut config = broker.kafka_config();
         config.partitions = 3;
         vardpuls_kafka::admin::ensure_topics(&config).await.expect("topics");
         TestKafka { config, _broker: broker }
     }
 
-    /// The environment that points a `vardpuls` process at this broker, its workarounds included.
-    pub fn client_env(&self) -> [(&'static str, String); 2] {
-        [
-            ("VARDPULS_KAFKA_BOOTSTRAP_SERVERS", self.config.bootstrap_servers.clone()),
-            ("VARDPULS_KAFKA__COMPATIBILITY", self.config.compatibility.name().to_string()),
-        ]
+    /// The environment that points a `vardpuls` process at this broker: its address, its
+    /// workarounds and its client options (TLS), as a deployment sets them.
+    pub fn client_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("VARDPULS_KAFKA_BOOTSTRAP_SERVERS".to_string(), self.config.bootstrap_servers.clone()),
+            ("VARDPULS_KAFKA__COMPATIBILITY".to_string(), self.config.compatibility.name().to_string()),
+        ];
+        for (option, value) in &self.config.options {
+            let name = option.to_ascii_uppercase().replace('.', "_");
+            env.push((format!("{}{name}", vardpuls_kafka::config::OPTION_ENV_PREFIX), value.clone()));
+        }
+        env
     }
 
     pub fn read(&self, topic: Topic) -> Vec<Record> {

@@ -3,9 +3,7 @@
 //! to `vardpuls.kpi.v1`. State is checkpointed per input partition together with its offset;
 //! closed days keep their events on disk, so late events restate them.
 
-/// The buffer of a checkpoint or day-store file read or written in one go: large enough that a
-/// file of a few megabytes takes a few system calls.
-pub const FILE_BUFFER_BYTES: usize = 1 << 20;
+pub use vardpuls_core::FILE_BUFFER_BYTES;
 
 pub mod assignment;
 pub mod catalogue;

@@ -15,4 +15,8 @@ pub mod topics;
 pub mod units;
 
 pub use rejection::Rejection;
+
+/// The buffer of a file read or written front to back (an export, a checkpoint, a day store):
+/// large enough that a file of a few megabytes takes a few system calls.
+pub const FILE_BUFFER_BYTES: usize = 1 << 20;
 pub use topics::Topic;

@@ -9,6 +9,6 @@ pub mod producer;
 pub mod reader;
 
 pub use config::{BrokerCompatibility, KafkaConfig};
-pub use local_broker::LocalBroker;
+pub use local_broker::{BrokerTls, LocalBroker};
 pub use partitioner::partition_of;
 pub use producer::EventProducer;

@@ -19,6 +19,7 @@
 use crate::BrokerCompatibility;
 use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -35,6 +36,19 @@ pub struct LocalBroker {
     bootstrap_servers: String,
     log_path: PathBuf,
     kind: BrokerKind,
+    tls: Option<BrokerTls>,
+}
+
+/// A listener that accepts only TLS connections (nisshi's `--cert`/`--key`), and the CA its
+/// clients trust it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerTls {
+    /// The broker's certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The CA that signed it, for clients (`ssl.ca.location`).
+    pub ca: PathBuf,
 }
 
 /// Which broker program runs.
@@ -78,6 +92,16 @@ impl LocalBroker {
 
     /// Starts a broker on `127.0.0.1:port`.
     pub fn start_on(port: u16) -> anyhow::Result<LocalBroker> {
+        Self::start_with(port, None)
+    }
+
+    /// Starts a broker on a free loopback port that accepts only TLS connections, as a
+    /// production cluster's SASL_SSL or SSL listener does.
+    pub fn start_tls(tls: BrokerTls) -> anyhow::Result<LocalBroker> {
+        Self::start_with(free_port()?, Some(tls))
+    }
+
+    fn start_with(port: u16, tls: Option<BrokerTls>) -> anyhow::Result<LocalBroker> {
         let kind = BrokerKind::installed()?;
         let address = format!("127.0.0.1:{port}");
         let url = format!("tcp://{address}");
@@ -88,6 +112,10 @@ impl LocalBroker {
         command
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
             .args(["--storage-engine", &storage, "--cluster-id", "vardpuls-local"])
+            .args(
+                tls.iter()
+                    .flat_map(|t| [OsStr::new("--cert"), t.cert.as_os_str(), OsStr::new("--key"), t.key.as_os_str()]),
+            )
             .env("RUST_LOG", std::env::var("VARDPULS_BROKER_LOG").unwrap_or_else(|_| "warn".to_string()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -104,7 +132,7 @@ impl LocalBroker {
         if let Some(err) = child.stderr.take() {
             copy_into(err, log);
         }
-        let mut broker = LocalBroker { child, bootstrap_servers: address, log_path, kind };
+        let mut broker = LocalBroker { child, bootstrap_servers: address, log_path, kind, tls };
         broker.wait_until_ready(Duration::from_secs(60))?;
         Ok(broker)
     }
@@ -123,20 +151,23 @@ impl LocalBroker {
         self.kind.compatibility
     }
 
-    /// A client configuration for this broker: its address and compatibility.
+    /// A client configuration for this broker: its address, compatibility and, for a TLS
+    /// listener, the protocol and the CA to trust.
     pub fn kafka_config(&self) -> crate::KafkaConfig {
-        crate::KafkaConfig {
+        let mut config = crate::KafkaConfig {
             compatibility: self.compatibility(),
             ..crate::KafkaConfig::with_bootstrap(self.bootstrap_servers())
+        };
+        if let Some(tls) = &self.tls {
+            config.options.insert("security.protocol".into(), "ssl".into());
+            config.options.insert("ssl.ca.location".into(), tls.ca.to_string_lossy().into_owned());
         }
+        config
     }
 
     fn wait_until_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
-        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap_servers)
-            .set("log_level", "0")
-            .create()?;
+        let consumer: BaseConsumer = self.kafka_config().client_config().set("log_level", "0").create()?;
         loop {
             if let Some(status) = self.child.try_wait()? {
                 anyhow::bail!("local broker exited with {status}; see {}", self.log_path.display());

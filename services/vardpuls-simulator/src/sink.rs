@@ -40,7 +40,7 @@ impl Sink {
                             let path = dir.join(format!("{}.ndjson", e.topic.short_name()));
                             let file =
                                 std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                            slot.insert(std::io::BufWriter::with_capacity(1 << 20, file))
+                            slot.insert(std::io::BufWriter::with_capacity(vardpuls_core::FILE_BUFFER_BYTES, file))
                         }
                     };
                     writer.write_all(&e.payload)?;

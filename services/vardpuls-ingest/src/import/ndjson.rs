@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 
 /// Reads lines and hands each non-blank one to `emit`; stops early when `emit` returns false.
 pub(crate) fn read(input: impl Read, mut emit: impl FnMut(RawRecord) -> bool) -> anyhow::Result<()> {
-    let mut reader = BufReader::with_capacity(1 << 20, input);
+    let mut reader = BufReader::with_capacity(vardpuls_core::FILE_BUFFER_BYTES, input);
     let mut buf = Vec::new();
     let mut line = 0u64;
     loop {
