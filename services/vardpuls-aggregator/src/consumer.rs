@@ -14,12 +14,11 @@
 //! runs.
 
 use crate::assignment::{Assignment, PartitionLocks};
-use crate::checkpoint;
 use crate::config::AggregatorConfig;
 use crate::crash_marker::CrashMarker;
-use crate::engine::{Engine, OutcomeCounts, Routed};
+use crate::driver::{Checkpointed, Driver};
+use crate::engine::{OutcomeCounts, Routed};
 use crate::metrics::AggregatorMetrics;
-use crate::store::StateStore;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use futures::future::{BoxFuture, FutureExt, join_all};
@@ -29,7 +28,6 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,18 +45,17 @@ struct Sent {
     dead_letters: u64,
 }
 
-/// The engine plus what it needs to publish and persist; shared with the rebalance callbacks.
+/// The driver plus what it needs to publish; shared with the rebalance callbacks.
 struct Worker {
-    engine: Engine,
+    driver: Driver,
     producer: EventProducer,
     runtime: tokio::runtime::Runtime,
     metrics: Option<AggregatorMetrics>,
     /// The broker's workarounds, if any (the resume rewind).
     compatibility: BrokerCompatibility,
     deliveries: Vec<Delivery>,
-    touched: BTreeSet<(Topic, i32)>,
     /// Messages by input topic and outcome since the last flush; added to the metrics per batch
-    /// rather than per message (a labelled counter lookup per message cost 3 % of replay).
+    /// rather than per message (docs/performance.md: a labelled counter lookup per message).
     counts: [OutcomeCounts; Topic::INPUTS.len()],
     /// Records sent since the last flush.
     sent: Sent,
@@ -70,8 +67,8 @@ struct Worker {
 
 impl Worker {
     fn offer(&mut self, topic: Topic, partition: i32, offset: i64, payload: &[u8], produced_at: Option<DateTime<Utc>>) {
-        let routed = self.engine.offer(topic, partition, offset, payload, produced_at);
-        let (outcome, replayed) = (routed.outcome(), matches!(routed, Routed::AlreadyApplied));
+        let routed = self.driver.offer(topic, partition, offset, payload, produced_at);
+        let outcome = routed.outcome();
         if let Some(t) = Topic::INPUTS.iter().position(|t| *t == topic) {
             self.counts[t].add(outcome);
         }
@@ -87,9 +84,6 @@ impl Worker {
             }
             Routed::Counted | Routed::Duplicate | Routed::AlreadyApplied | Routed::Restating => {}
         }
-        if !replayed {
-            self.touched.insert((topic, partition));
-        }
     }
 
     /// Steps 2 and 3 of the module doc. Returns the offsets to commit.
@@ -102,8 +96,8 @@ impl Worker {
 
     fn compute_publish_checkpoint(&mut self) -> anyhow::Result<TopicPartitionList> {
         let started = Instant::now();
-        let store = StateStore::new(Some(self.engine.config().state_dir.clone()));
-        let records = self.runtime.block_on(store.compute(&mut self.engine, &self.touched))?;
+        let shards = self.driver.touched();
+        let records = self.runtime.block_on(self.driver.compute())?;
         for record in &records {
             let payload = serde_json::to_vec(record).expect("KPI records serialize");
             self.deliveries.push(self.producer.send(Topic::Kpi, Some(&record.key()), payload).boxed());
@@ -112,14 +106,13 @@ impl Worker {
         for result in self.runtime.block_on(join_all(std::mem::take(&mut self.deliveries))) {
             result.context("publishing aggregator output")?;
         }
-        tracing::debug!(shards = self.touched.len(), records = records.len(), "batch computed");
+        tracing::debug!(shards, records = records.len(), "batch computed");
         let checkpoint_started = Instant::now();
+        let Checkpointed { bytes, next_offsets } = self.driver.checkpoint()?;
         let mut offsets = TopicPartitionList::new();
-        let touched = std::mem::take(&mut self.touched);
-        for shard in self.engine.shards_mut(&touched) {
-            offsets.add_partition_offset(shard.topic.name(), shard.partition, Offset::Offset(shard.next_offset))?;
+        for (topic, partition, next_offset) in next_offsets {
+            offsets.add_partition_offset(topic.name(), partition, Offset::Offset(next_offset))?;
         }
-        let bytes = store.save(&mut self.engine, &touched)?;
         let (counts, sent) = (std::mem::take(&mut self.counts), std::mem::take(&mut self.sent));
         if let Some(m) = &self.metrics {
             for (t, topic) in Topic::INPUTS.iter().enumerate() {
@@ -143,28 +136,18 @@ impl Worker {
         Ok(offsets)
     }
 
-    /// Where consumption of a partition resumes: the checkpoint's next offset (moved back on a
-    /// broker that serves only whole batches; messages already in the state are skipped by
-    /// offset). Without a checkpoint the state is empty, so the partition is read from its start.
-    fn resume_offset(&self, topic: Topic, partition: i32) -> Offset {
-        match self.engine.shard(topic, partition) {
-            Some(shard) => {
+    /// Takes on a partition from its checkpoint; where its consumption resumes: the
+    /// checkpoint's next offset (moved back on a broker that serves only whole batches; messages
+    /// already in the state are skipped by offset). Without a checkpoint the state is empty, so
+    /// the partition is read from its start.
+    fn resume(&mut self, topic: Topic, partition: i32) -> anyhow::Result<Offset> {
+        Ok(match self.driver.resume(topic, partition)? {
+            Some(next_offset) => {
                 let rewind = self.compatibility.resume_rewind_messages();
-                Offset::Offset(shard.next_offset.saturating_sub(rewind).max(0))
+                Offset::Offset(next_offset.saturating_sub(rewind).max(0))
             }
             None => self.compatibility.start_of_partition(),
-        }
-    }
-
-    fn load(&mut self, topic: Topic, partition: i32) -> anyhow::Result<()> {
-        if self.engine.shard(topic, partition).is_none() {
-            let state_dir = self.engine.config().state_dir.clone();
-            if let Some(shard) = checkpoint::load(&state_dir, topic, partition)? {
-                tracing::info!(%topic, partition, next_offset = shard.next_offset, "loaded shard checkpoint");
-                self.engine.insert_shard(shard);
-            }
-        }
-        Ok(())
+        })
     }
 }
 
@@ -211,7 +194,7 @@ impl ConsumerContext for RebalanceContext {
                 let result = worker.flush().inspect(|_| {
                     for p in partitions.elements() {
                         if let Ok(topic) = p.topic().parse::<Topic>() {
-                            worker.engine.remove_shard(topic, p.partition());
+                            worker.driver.release(topic, p.partition());
                             tracing::info!(%topic, partition = p.partition(), "partition revoked");
                         }
                     }
@@ -231,12 +214,8 @@ impl ConsumerContext for RebalanceContext {
                 let mut starts = Vec::new();
                 for p in partitions.elements() {
                     if let Ok(topic) = p.topic().parse::<Topic>() {
-                        match worker.load(topic, p.partition()) {
-                            Ok(()) => starts.push((
-                                p.topic().to_string(),
-                                p.partition(),
-                                worker.resume_offset(topic, p.partition()),
-                            )),
+                        match worker.resume(topic, p.partition()) {
+                            Ok(offset) => starts.push((p.topic().to_string(), p.partition(), offset)),
                             Err(e) => self.record(Err(e)),
                         }
                     }
@@ -268,13 +247,12 @@ pub fn run(
     let consumer_settings = ConsumerSettings::of(&config);
     let (session_timeout, state_dir) = (Duration::from_millis(config.session_timeout_ms), config.state_dir.clone());
     let worker = Arc::new(Mutex::new(Worker {
-        engine: Engine::new(config),
+        driver: Driver::new(config, Some(state_dir.clone())),
         producer: EventProducer::new(kafka)?,
         runtime: tokio::runtime::Builder::new_current_thread().enable_all().build()?,
         metrics,
         compatibility: kafka.compatibility,
         deliveries: Vec::new(),
-        touched: BTreeSet::new(),
         counts: Default::default(),
         sent: Default::default(),
         flush_failed: false,
@@ -433,8 +411,8 @@ fn assign_fixed_slot(
     let mut list = TopicPartitionList::new();
     let mut worker = worker.lock().expect("lock");
     for (topic, partition) in owned {
-        worker.load(topic, partition)?;
-        list.add_partition_offset(topic.name(), partition, worker.resume_offset(topic, partition))?;
+        let offset = worker.resume(topic, partition)?;
+        list.add_partition_offset(topic.name(), partition, offset)?;
     }
     consumer.assign(&list).context("assigning partitions")?;
     Ok(Some(locks))

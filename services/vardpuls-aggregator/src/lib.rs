@@ -12,6 +12,7 @@ pub mod config;
 pub mod consumer;
 pub mod crash_marker;
 pub mod day_store;
+pub mod driver;
 pub mod emitted;
 pub mod engine;
 pub mod metrics;
@@ -25,4 +26,5 @@ pub mod tables;
 pub mod versions;
 
 pub use config::AggregatorConfig;
+pub use driver::Driver;
 pub use engine::{Engine, Outcome, OutcomeCounts, Routed};

@@ -24,7 +24,7 @@ use crate::partial::{Partial, Period};
 use crate::persons::PersonsListed;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use compact_str::CompactString;
-// foldhash, not SipHash: the event-id set is probed once per event (SipHash was 6 % of replay).
+// foldhash, not SipHash: the event-id set is probed once per event (docs/performance.md).
 use foldhash::{HashMap, HashSet};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,9 +2,9 @@
 //!
 //! Before a computation, the shards a batch touched must be made ready: restating events' days
 //! reopened, final months read back, archived days restored ([`checkpoint::prepare`]). After
-//! it, and after its records are published, they are checkpointed. The Kafka consumer and
-//! `aggregate-files` both go through [`StateStore::compute`] and [`StateStore::save`], so
-//! neither can forget the first step. Without a state directory (`aggregate-files` without
+//! it, and after its records are published, they are checkpointed. The [`crate::Driver`], which
+//! every source of events feeds, goes through [`StateStore::compute`] and [`StateStore::save`],
+//! so no source can forget the first step. Without a state directory (`aggregate-files` without
 //! `--state-dir`), closed days' events stay in memory and nothing is written.
 
 use crate::checkpoint;

@@ -1,47 +1,50 @@
-//! The engine on in-memory messages, with hand-computed expectations: same-day contact on the
-//! 23-hour day, assessments on the 25-hour day, duplicates, out-of-order and late events, and
-//! chat growth against the same days last year.
+//! The engine on in-memory messages, through the driver every source uses, with hand-computed
+//! expectations: same-day contact on the 23-hour day, assessments on the 25-hour day,
+//! duplicates, out-of-order and late events, and chat growth against the same days last year.
 
 use rust_decimal::Decimal;
 use std::collections::HashMap;
-use vardpuls_aggregator::{AggregatorConfig, Engine, Routed, checkpoint};
+use vardpuls_aggregator::{AggregatorConfig, Driver, Routed};
 use vardpuls_core::Topic;
 use vardpuls_core::outputs::KpiRecord;
 
 const UNIT: &str = "SE2321000180-E00101";
 
 struct Feed {
-    engine: Engine,
+    driver: Driver,
     offsets: HashMap<Topic, i64>,
     latest: HashMap<String, KpiRecord>,
 }
 
+/// Few events: each moves the progress.
+fn config() -> AggregatorConfig {
+    AggregatorConfig { allowed_lateness_hours: 12, progress_quorum_events: 1, ..AggregatorConfig::default() }
+}
+
 impl Feed {
+    /// Closed days' events stay in memory, as in `aggregate-files` without a state directory.
     fn new() -> Feed {
-        // Few events: each moves the progress.
-        let config =
-            AggregatorConfig { allowed_lateness_hours: 12, progress_quorum_events: 1, ..AggregatorConfig::default() };
-        Feed { engine: Engine::new(config), offsets: HashMap::new(), latest: HashMap::new() }
+        Feed::with_state(None)
+    }
+
+    fn with_state(dir: Option<std::path::PathBuf>) -> Feed {
+        Feed { driver: Driver::new(config(), dir), offsets: HashMap::new(), latest: HashMap::new() }
     }
 
     fn offer(&mut self, topic: Topic, json: String) -> Routed {
         let offset = self.offsets.entry(topic).or_default();
-        let routed = self.engine.offer(topic, 0, *offset, json.as_bytes(), None);
+        let routed = self.driver.offer(topic, 0, *offset, json.as_bytes(), None);
         *offset += 1;
         routed
     }
 
-    /// Reopens days for restating events (closed days' events stay in memory, as in
-    /// `aggregate-files` without a state directory), then computes.
+    /// Computes a batch and checkpoints it, as every source does.
     async fn compute(&mut self) -> Vec<KpiRecord> {
-        let ids: Vec<(Topic, i32)> = self.engine.shards().map(|s| (s.topic, s.partition)).collect();
-        for (topic, partition) in ids {
-            checkpoint::prepare(None, self.engine.shard_mut(topic, partition).unwrap()).unwrap();
-        }
-        let records = self.engine.compute().await.unwrap();
+        let records = self.driver.compute().await.unwrap();
         for r in &records {
             self.latest.insert(r.key(), r.clone());
         }
+        self.driver.checkpoint().unwrap();
         records
     }
 
@@ -456,30 +459,26 @@ async fn phone_1177_waits_out_of_county_cost_and_digital_listings() {
     assert_eq!(f.get(&key("listing_net_change", "2026-11-23")).cases, Some(3));
 }
 
-/// The checkpointing feed the consumer runs: restore archived days before computing, checkpoint
-/// (and archive) after; optionally a restart from the checkpoints in between.
+/// The checkpointing feed the consumer runs: archived days restored before computing,
+/// checkpointed (and archived) after; optionally a restart from the checkpoints in between.
 struct CheckpointedFeed {
     feed: Feed,
     dir: std::path::PathBuf,
 }
 
 impl CheckpointedFeed {
+    fn new(dir: std::path::PathBuf) -> CheckpointedFeed {
+        CheckpointedFeed { feed: Feed::with_state(Some(dir.clone())), dir }
+    }
+
     async fn compute(&mut self) {
-        let shards: Vec<(Topic, i32)> = self.feed.engine.shards().map(|s| (s.topic, s.partition)).collect();
-        for (topic, partition) in &shards {
-            checkpoint::prepare(Some(&self.dir), self.feed.engine.shard_mut(*topic, *partition).unwrap()).unwrap();
-        }
         self.feed.compute().await;
-        for (topic, partition) in &shards {
-            checkpoint::save(&self.dir, self.feed.engine.shard_mut(*topic, *partition).unwrap()).unwrap();
-        }
     }
 
     fn restart(&mut self) {
-        let shards: Vec<(Topic, i32)> = self.feed.engine.shards().map(|s| (s.topic, s.partition)).collect();
-        self.feed.engine = Engine::new(self.feed.engine.config().clone());
-        for (topic, partition) in shards {
-            self.feed.engine.insert_shard(checkpoint::load(&self.dir, topic, partition).unwrap().unwrap());
+        self.feed.driver = Driver::new(config(), Some(self.dir.clone()));
+        for topic in self.feed.offsets.keys() {
+            assert!(self.feed.driver.resume(*topic, 0).unwrap().is_some(), "{topic} was checkpointed");
         }
     }
 }
@@ -489,7 +488,7 @@ async fn archiving_closed_days_to_checkpoints_changes_no_result() {
     let dir = std::env::temp_dir().join(format!("vardpuls-engine-archive-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut kept = Feed::new();
-    let mut archived = CheckpointedFeed { feed: Feed::new(), dir: dir.clone() };
+    let mut archived = CheckpointedFeed::new(dir.clone());
     let snapshot = r#""event_type":"stock_snapshot","listed_count":21593"#;
     let listed = r#""event_type":"listed","patient_ref":"p-1","kommun_code":"2062","channel":"e_service_1177""#;
     // A year in batches: November chats and a list size, then January, then November again,
@@ -518,7 +517,7 @@ async fn archiving_closed_days_to_checkpoints_changes_no_result() {
         archived.compute().await;
         if i == 3 {
             archived.restart();
-            let chats = archived.feed.engine.shard(Topic::Chats, 0).unwrap();
+            let chats = archived.feed.driver.shard(Topic::Chats, 0).unwrap();
             assert!(!chats.archived.is_empty() && chats.closed.len() < 4, "old days stay on disk after a restart");
         }
     }
@@ -528,7 +527,7 @@ async fn archiving_closed_days_to_checkpoints_changes_no_result() {
     let growth = archived.feed.get(&format!("chat_growth/unit/{UNIT}/2026-11"));
     assert_eq!((growth.numerator, growth.denominator), (dec(7), Some(dec(8))));
     assert_eq!(archived.feed.get(&format!("listed_patients/unit/{UNIT}/2026-11-25")).numerator, dec(21596));
-    let listings = archived.feed.engine.shard(Topic::Listings, 0).unwrap();
+    let listings = archived.feed.driver.shard(Topic::Listings, 0).unwrap();
     assert!(listings.closed.keys().all(|d| d.to_string().starts_with("2026-11")), "{:?}", listings.closed.keys());
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -550,7 +549,7 @@ async fn small_batches_and_a_restart_give_the_values_of_one_computation() {
     assert!(events.len() > 10_000, "{} events", events.len());
 
     let mut whole = Feed::new();
-    let mut batched = CheckpointedFeed { feed: Feed::new(), dir: dir.clone() };
+    let mut batched = CheckpointedFeed::new(dir.clone());
     for (i, e) in events.iter().enumerate() {
         let json = String::from_utf8(e.payload.clone()).unwrap();
         whole.offer(e.topic, json.clone());
@@ -592,7 +591,7 @@ async fn a_watermark_jump_closes_and_expires_days_in_one_computation() {
     let month = f.get(&format!("chats_started/unit/{UNIT}/2025-01"));
     assert!(month.is_final);
     assert_eq!(month.numerator, dec(2));
-    let shard = f.engine.shard(Topic::Chats, 0).unwrap();
+    let shard = f.driver.shard(Topic::Chats, 0).unwrap();
     assert!(shard.closed_days().iter().all(|d| d.to_string().as_str() > "2025-10"), "{:?}", shard.closed_days());
 }
 
@@ -603,7 +602,7 @@ async fn a_late_event_restates_an_archived_day_after_a_restart_as_without_one() 
     const OTHER: &str = "SE2321000180-E00102";
     let chat_of = |unit: &str, n: u32, at: &str| chat(n, at).replace(UNIT, unit);
     let mut kept = Feed::new();
-    let mut restarted = CheckpointedFeed { feed: Feed::new(), dir: dir.clone() };
+    let mut restarted = CheckpointedFeed::new(dir.clone());
     // Two units' chats on 2-4 March, then November: March is closed, archived, and after the
     // restart no event of OTHER has been seen by the new instance.
     let mut batches: Vec<Vec<String>> = vec![
@@ -629,7 +628,7 @@ async fn a_late_event_restates_an_archived_day_after_a_restart_as_without_one() 
         if i == 1 {
             restarted.restart();
             assert!(
-                restarted.feed.engine.shard(Topic::Chats, 0).unwrap().archived.contains(&"2026-03-03".parse().unwrap())
+                restarted.feed.driver.shard(Topic::Chats, 0).unwrap().archived.contains(&"2026-03-03".parse().unwrap())
             );
         }
     }
@@ -648,7 +647,7 @@ async fn a_late_event_restates_an_archived_day_after_a_restart_as_without_one() 
 async fn persons_listed_via_1177_count_once_per_month_and_over_the_year_also_restated_and_restarted() {
     let dir = std::env::temp_dir().join(format!("vardpuls-engine-persons-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut f = CheckpointedFeed { feed: Feed::new(), dir: dir.clone() };
+    let mut f = CheckpointedFeed::new(dir.clone());
     let mut n = 700;
     let mut list = |f: &mut CheckpointedFeed, person: &str, channel: &str, at: &str| {
         n += 1;

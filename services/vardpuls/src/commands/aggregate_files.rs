@@ -15,8 +15,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use vardpuls_aggregator::assignment::Assignment;
-use vardpuls_aggregator::store::StateStore;
-use vardpuls_aggregator::{Engine, OutcomeCounts};
+use vardpuls_aggregator::{Driver, OutcomeCounts};
 use vardpuls_core::events::{InputEvent, decode};
 use vardpuls_core::outputs::KpiRecord;
 use vardpuls_core::{Rejection, Topic};
@@ -58,7 +57,7 @@ pub struct Args {
 }
 
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
-    let mut engine = Engine::new(config.aggregator.clone());
+    let mut driver = Driver::new(config.aggregator.clone(), args.state_dir.clone());
     let mut files = Vec::new();
     for topic in Topic::INPUTS {
         let path = args.dir.join(format!("{}.ndjson", topic.short_name()));
@@ -81,9 +80,8 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         partitions: args.partitions,
         owner: Assignment::from_config(args.instances, Some(args.instance), None)?,
     };
-    let store = StateStore::new(args.state_dir.clone());
-    if let Some(dir) = store.dir() {
-        continue_from_checkpoints(&mut engine, &store, dir, &mut files, &slot)?;
+    if let Some(dir) = &args.state_dir {
+        continue_from_checkpoints(&mut driver, dir, &mut files, &slot)?;
     }
     let started = Instant::now();
     let mut computing = std::time::Duration::ZERO;
@@ -94,17 +92,16 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         args.decode_threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
     let mut reading = Reading::new(slot, threads);
     loop {
-        let read_any = reading.round(&mut engine, &mut files, args.batch);
+        let read_any = reading.round(&mut driver, &mut files, args.batch);
         let compute_started = Instant::now();
-        let touched: std::collections::BTreeSet<(Topic, i32)> = shard_ids(&engine).into_iter().collect();
-        let records = store.compute(&mut engine, &touched).await?;
+        let records = driver.compute().await?;
         records_out += records.len() as u64;
         if args.out.is_some() {
             for record in records {
                 latest.insert(record.key(), record);
             }
         }
-        store.save(&mut engine, &touched)?;
+        driver.checkpoint()?;
         computing += compute_started.elapsed();
         if !read_any {
             break;
@@ -157,24 +154,22 @@ impl Slot {
 /// nothing, small enough that the decoded events in flight stay a few megabytes.
 const DECODE_CHUNK_LINES: usize = 32_768;
 
-/// Loads the checkpoints of an earlier run into the engine, and numbers each partition's
-/// events on from where that run stopped.
+/// Loads the checkpoints of an earlier run, and numbers each partition's events on from where
+/// that run stopped.
 fn continue_from_checkpoints(
-    engine: &mut Engine,
-    store: &StateStore,
+    driver: &mut Driver,
     dir: &std::path::Path,
     files: &mut [TopicFile],
     slot: &Slot,
 ) -> anyhow::Result<()> {
     for file in files.iter_mut() {
         for partition in (0..slot.partitions).filter(|p| slot.owns(*p)) {
-            if let Some(shard) = store.load(file.topic, partition)? {
-                file.offsets.insert(partition, shard.next_offset);
-                engine.insert_shard(shard);
+            if let Some(next_offset) = driver.resume(file.topic, partition)? {
+                file.offsets.insert(partition, next_offset);
             }
         }
         // A partition beyond `--partitions` means the units would land elsewhere now.
-        let beyond = store.load(file.topic, slot.partitions)?;
+        let beyond = driver.resume(file.topic, slot.partitions)?;
         anyhow::ensure!(
             beyond.is_none(),
             "{} holds more than {} partitions of {}",
@@ -219,7 +214,7 @@ impl Reading {
     /// One round: `batch` lines of the largest file (first in `files`), and each other file
     /// as far into its length as the largest got, so all topics move through the same days
     /// together. Returns whether there was anything left to read.
-    fn round(&mut self, engine: &mut Engine, files: &mut [TopicFile], batch: usize) -> bool {
+    fn round(&mut self, driver: &mut Driver, files: &mut [TopicFile], batch: usize) -> bool {
         let mut read_any = false;
         let mut progress: Option<f64> = None;
         for file in files.iter_mut() {
@@ -246,7 +241,7 @@ impl Reading {
                 }
                 let Some(decoding) = in_flight.pop_front() else { break };
                 let mut chunk = decoding.finish();
-                self.apply_chunk(engine, file, &mut chunk);
+                self.apply_chunk(driver, file, &mut chunk);
                 file.release_before(chunk.end);
                 self.spare.push(chunk);
             }
@@ -257,7 +252,7 @@ impl Reading {
     }
 
     /// Applies a decoded chunk's events in order, taking them out of the chunk.
-    fn apply_chunk(&mut self, engine: &mut Engine, file: &mut TopicFile, chunk: &mut Chunk) {
+    fn apply_chunk(&mut self, driver: &mut Driver, file: &mut TopicFile, chunk: &mut Chunk) {
         for (line, decoded) in chunk.lines.iter().zip(chunk.decoded.drain(..)) {
             // A line that does not decode has no unit: its partition is unknown, and the first
             // slot takes it (to count it as invalid once).
@@ -268,7 +263,7 @@ impl Reading {
             }
             let offset = file.offsets.entry(partition).or_default();
             let line = &file.text[line.clone()];
-            let routed = engine.offer_decoded(file.topic, partition, *offset, line, decoded, self.started_at);
+            let routed = driver.offer_decoded(file.topic, partition, *offset, line, decoded, self.started_at);
             self.outcomes.add(routed.outcome());
             *offset += 1;
             self.events += 1;
@@ -370,10 +365,6 @@ impl TopicFile {
             self.released = end;
         }
     }
-}
-
-fn shard_ids(engine: &Engine) -> Vec<(Topic, i32)> {
-    engine.shards().map(|s| (s.topic, s.partition)).collect()
 }
 
 #[cfg(test)]
