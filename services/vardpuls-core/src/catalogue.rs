@@ -2,7 +2,8 @@
 //! policy). Vocabulary every service shares; how a KPI is computed, its SQL, is the
 //! aggregator's (`vardpuls-aggregator/src/catalogue/<id>.sql`).
 //!
-//! Adding a KPI is adding an entry below and, for the aggregator, a `.sql` file.
+//! Adding a KPI is a line in [`for_each_kpi!`], an entry in [`CATALOGUE`] and, for the
+//! aggregator, a `.sql` file.
 
 use crate::Topic;
 use crate::outputs::Scope;
@@ -11,7 +12,7 @@ use std::str::FromStr;
 
 /// Declares [`KpiId`]: one variant per KPI, with the id it has in records, metrics and SQL.
 macro_rules! kpi_ids {
-    ($($variant:ident = $id:literal),* $(,)?) => {
+    ($($variant:ident = $id:literal $stage:ident),* $(,)?) => {
         /// A KPI of the catalogue. Records, targets and queries name KPIs by [`KpiId::as_str`];
         /// text becomes a `KpiId` where it enters (a record read, a targets file, a query), so
         /// an unknown id is refused there and every later step has its definition.
@@ -45,26 +46,37 @@ macro_rules! kpi_ids {
     };
 }
 
-kpi_ids! {
-    SameDayContact = "same_day_contact",
-    Phone1177MeanWaitSeconds = "phone_1177_mean_wait_seconds",
-    Phone1177AnsweredShare = "phone_1177_answered_share",
-    AssessmentWithin3Days = "assessment_within_3_days",
-    Visits = "visits",
-    DigitalVisitShare = "digital_visit_share",
-    VisitsOtherUnitShare = "visits_other_unit_share",
-    VisitsByListingUnit = "visits_by_listing_unit",
-    ListedPatientsSeenElsewhereShare = "listed_patients_seen_elsewhere_share",
-    VisitsListingUnitUnknown = "visits_listing_unit_unknown",
-    OutOfCountyDigitalCostSek = "out_of_county_digital_cost_sek",
-    ChatsStarted = "chats_started",
-    ListingsVia1177 = "listings_via_1177",
-    ListingNetChange = "listing_net_change",
-    ListedPatients = "listed_patients",
-    ChatGrowth = "chat_growth",
-    PersonsListedVia1177 = "persons_listed_via_1177",
-    PersonsListedVia1177Ytd = "persons_listed_via_1177_ytd",
+/// Calls `$callback!` with every KPI: its [`KpiId`] variant, its id, and whether the
+/// aggregator computes it from events (`computed`, with a `.sql` of that name) or the roll-up
+/// derives it (`derived`). The one list of KPI ids: `KpiId` is declared from it, and the
+/// aggregator finds its SQL files by it.
+#[macro_export]
+macro_rules! for_each_kpi {
+    ($callback:ident) => {
+        $callback! {
+            SameDayContact = "same_day_contact" computed,
+            Phone1177MeanWaitSeconds = "phone_1177_mean_wait_seconds" computed,
+            Phone1177AnsweredShare = "phone_1177_answered_share" computed,
+            AssessmentWithin3Days = "assessment_within_3_days" computed,
+            Visits = "visits" computed,
+            DigitalVisitShare = "digital_visit_share" computed,
+            VisitsOtherUnitShare = "visits_other_unit_share" computed,
+            VisitsByListingUnit = "visits_by_listing_unit" computed,
+            ListedPatientsSeenElsewhereShare = "listed_patients_seen_elsewhere_share" derived,
+            VisitsListingUnitUnknown = "visits_listing_unit_unknown" computed,
+            OutOfCountyDigitalCostSek = "out_of_county_digital_cost_sek" computed,
+            ChatsStarted = "chats_started" computed,
+            ListingsVia1177 = "listings_via_1177" computed,
+            ListingNetChange = "listing_net_change" computed,
+            ListedPatients = "listed_patients" computed,
+            ChatGrowth = "chat_growth" computed,
+            PersonsListedVia1177 = "persons_listed_via_1177" computed,
+            PersonsListedVia1177Ytd = "persons_listed_via_1177_ytd" computed,
+        }
+    };
 }
+
+for_each_kpi!(kpi_ids);
 
 /// A KPI id that is not in the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

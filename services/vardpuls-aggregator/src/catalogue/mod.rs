@@ -12,8 +12,9 @@
 //! day to day (a stock) reads the last final value per unit and breakdown from the table
 //! `closed_latest` (`kpi, unit_id, dimensions, numerator`).
 //!
-//! Adding a KPI is adding its entry to the catalogue and a `.sql` file with its id, listed in
-//! [`sql_of`]; the consumer loop does not change.
+//! Adding a KPI is a line in `vardpuls_core::for_each_kpi!`, its definition in the catalogue
+//! and, for a computed one, a `.sql` file named by its id (found by [`sql_of`]); the sources and
+//! the driver do not change.
 
 pub use vardpuls_core::catalogue::*;
 
@@ -24,36 +25,28 @@ pub const MONTHLY_LAST_SQL: &str = include_str!("monthly_last.sql");
 /// Folds a month's closed days into its month to date (see [`crate::shard::Shard`]).
 pub const MONTH_TO_DATE_SQL: &str = include_str!("month_to_date.sql");
 
-/// The SQL of a KPI the aggregator computes (None for a derived one).
-pub fn sql_of(id: KpiId) -> Option<&'static str> {
-    macro_rules! sql {
-        ($($variant:ident = $file:literal),* $(,)?) => {
-            match id {
-                $(KpiId::$variant => Some(include_str!(concat!($file, ".sql"))),)*
-                _ => None,
-            }
-        };
-    }
-    sql!(
-        SameDayContact = "same_day_contact",
-        Phone1177MeanWaitSeconds = "phone_1177_mean_wait_seconds",
-        Phone1177AnsweredShare = "phone_1177_answered_share",
-        AssessmentWithin3Days = "assessment_within_3_days",
-        Visits = "visits",
-        DigitalVisitShare = "digital_visit_share",
-        VisitsOtherUnitShare = "visits_other_unit_share",
-        VisitsByListingUnit = "visits_by_listing_unit",
-        VisitsListingUnitUnknown = "visits_listing_unit_unknown",
-        OutOfCountyDigitalCostSek = "out_of_county_digital_cost_sek",
-        ChatsStarted = "chats_started",
-        ListingsVia1177 = "listings_via_1177",
-        ListingNetChange = "listing_net_change",
-        ListedPatients = "listed_patients",
-        ChatGrowth = "chat_growth",
-        PersonsListedVia1177 = "persons_listed_via_1177",
-        PersonsListedVia1177Ytd = "persons_listed_via_1177_ytd",
-    )
+/// A KPI's SQL file, by the catalogue's kind of KPI: computed ones have one, derived ones none.
+macro_rules! sql_file {
+    (computed $id:literal) => {
+        Some(include_str!(concat!($id, ".sql")))
+    };
+    (derived $id:literal) => {
+        None
+    };
 }
+
+macro_rules! sql_of {
+    ($($variant:ident = $id:literal $stage:ident),* $(,)?) => {
+        /// The SQL of a KPI the aggregator computes (None for a derived one).
+        pub fn sql_of(id: KpiId) -> Option<&'static str> {
+            match id {
+                $(KpiId::$variant => sql_file!($stage $id),)*
+            }
+        }
+    };
+}
+
+vardpuls_core::for_each_kpi!(sql_of);
 
 #[cfg(test)]
 mod tests {
