@@ -2,7 +2,7 @@
 //! policy). Vocabulary every service shares; how a KPI is computed, its SQL, is the
 //! aggregator's (`vardpuls-aggregator/src/catalogue/<id>.sql`).
 //!
-//! Adding a KPI is a line in [`for_each_kpi!`], an entry in [`CATALOGUE`] and, for the
+//! Adding a KPI is a line in `for_each_kpi!`, an entry in [`CATALOGUE`] and, for the
 //! aggregator, a `.sql` file.
 
 use crate::Topic;
