@@ -42,7 +42,8 @@ import urllib.request
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Events per simulated national day (1 200 units), used to size the simulations.
 NATIONAL_EVENTS_PER_DAY = 220_000
-PIPELINE_KEYS = ("a_replay_through_pipeline", "d_end_to_end_latency", "e_peak_rss_mib", "f_restart_to_caught_up", "checkpoint_bytes")
+PIPELINE_KEYS = ("a_replay_through_pipeline", "d_end_to_end_latency", "e_peak_rss_mib", "f_restart_to_caught_up",
+                 "f_restart_with_restating_backlog", "h_restatement_latency", "i_backfill_year_of_region_chats", "checkpoint_bytes")
 
 
 def write_call_detail(path, rows):
@@ -132,7 +133,9 @@ class Bench:
 
     def run(self, *argv, env=None, capture=True):
         started = time.monotonic()
-        out = subprocess.run([self.bin, *argv], env={**os.environ, **(env or {})}, capture_output=capture, text=True, check=True)
+        out = subprocess.run([self.bin, *argv], env={**os.environ, **(env or {})}, capture_output=capture, text=True)
+        if out.returncode != 0:
+            sys.exit(f"vardpuls {' '.join(map(str, argv))} failed ({out.returncode}):\n{out.stdout or ''}{out.stderr or ''}")
         return time.monotonic() - started, (out.stdout or "") + (out.stderr or "")
 
     def spawn(self, *argv, env=None, name="vardpuls"):
@@ -315,6 +318,25 @@ class Bench:
                 "batch_seconds": round(metric_sum(text, "vardpuls_aggregator_batch_seconds_sum"), 1),
                 "checkpoint_seconds": round(metric_sum(text, "vardpuls_aggregator_checkpoint_seconds_sum"), 1)}
 
+        # (f) kill -9 every aggregator while the live feed goes on; restart them, and wait until
+        # they have taken the backlog: the days after the replay's, as a live feed would have
+        # sent them meanwhile.
+        def restart_with_backlog(start, name):
+            nonlocal aggregators
+            for a in aggregators:
+                a.send_signal(signal.SIGKILL)
+                a.wait()
+            backlog, _, _ = self.simulate(None, self.args.backlog, start, env, exact=True)
+            started = time.monotonic()
+            aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{assignment}-{i}-{name}") for i, e in enumerate(agg_envs)]
+            wait("the restarted aggregators to catch up", self.args.timeout, lambda: consumed('outcome="replayed"') >= backlog, 0.2)
+            return round(time.monotonic() - started, 2), backlog
+
+        after_replay = (datetime.date(2025, 1, 6) + datetime.timedelta(days=days)).isoformat()
+        seconds, backlog = restart_with_backlog(after_replay, "restarted")
+        self.results["f_restart_to_caught_up"] = {"backlog_events": backlog, "seconds": seconds, "assignment": assignment,
+                                                  "backlog_from": after_replay}
+
         exp_port = free_port()
         exporter = self.spawn("run", "--target", "exporter", env={**env, "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{exp_port}"}, name="exporter")
         rollup = self.spawn("run", "--target", "rollup", env={**env, "VARDPULS_INGEST_LISTEN": f"127.0.0.1:{free_port()}"}, name="rollup")
@@ -358,16 +380,11 @@ class Bench:
                                                            "note": "Dalarna's chats of the year before the replay, newest day first, imported while the national replay's state is live"}
         shutil.rmtree(history, ignore_errors=True)
 
-        # (f) kill -9 every aggregator, a backlog arrives, restart them.
-        for a in aggregators:
-            a.send_signal(signal.SIGKILL)
-            a.wait()
-        backlog, _, _ = self.simulate(None, self.args.backlog, "2026-06-01", env, exact=True)
-        started = time.monotonic()
-        aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{assignment}-{i}-restarted") for i, e in enumerate(agg_envs)]
-        wait("the restarted aggregators to catch up", self.args.timeout, lambda: consumed('outcome="replayed"') >= backlog, 0.2)
-        self.results["f_restart_to_caught_up"] = {"backlog_events": backlog, "seconds": round(time.monotonic() - started, 2),
-                                                  "assignment": assignment}
+        # (f') the same with a backlog of days the progress has passed (every event restates).
+        seconds, backlog = restart_with_backlog("2026-06-01", "restarted-again")
+        self.results["f_restart_with_restating_backlog"] = {
+            "backlog_events": backlog, "seconds": seconds, "assignment": assignment,
+            "note": "a backlog dated months before the partitions' progress (today, after (d)): every event restates its day"}
         state_bytes = sum(f.stat().st_size for f in state.rglob("*") if f.is_file())
         self.results["checkpoint_bytes"] = state_bytes
         # This run's broker and services stop here, so they take nothing from the next part.
@@ -558,6 +575,9 @@ def main():
                  (f"(d) end-to-end latency, {mode}", f"p50 {d['p50_s']} s, p99 {d['p99_s']} s", f"at {d['rate_events_per_s']} events/s"),
                  (f"(e) peak RSS, {mode}", ", ".join(f"{k} {v} MiB" for k, v in e.items()), ""),
                  (f"(f) restart to caught up, {mode}", f"{f['seconds']} s", f"{f['backlog_events']:,} events of backlog")]
+        if "f_restart_with_restating_backlog" in p:
+            g = p["f_restart_with_restating_backlog"]
+            rows += [(f"(f') restart, restating backlog, {mode}", f"{g['seconds']} s", f"{g['backlog_events']:,} events, each restating its day")]
     if "j_http_ingest_20_clients" in r:
         j = r["j_http_ingest_20_clients"]
         rows += [("(j) HTTP ingest, 20 clients, all-in-one", f"{j['events_per_s']:,} events/s",
