@@ -7,14 +7,19 @@
 //! the partial's identity fields in place, and the log holds the partials themselves: no record
 //! key is built for either.
 
-use crate::partial::Partial;
+use crate::partial::{Partial, Period};
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
+use vardpuls_core::calendar::LocalMonth;
 
 #[derive(Debug, Clone, Default)]
 pub struct Emitted {
     current: HashTable<Entry>,
+    /// How many of `current` are monthly values, per month: which months are not final yet,
+    /// asked several times a batch, without a pass over every value.
+    months: BTreeMap<LocalMonth, usize>,
     /// Values removed since the last checkpoint (their periods became final).
     removed: Vec<Partial>,
     /// Entries changed since the last checkpoint carry this number; logging the changes moves
@@ -68,6 +73,13 @@ fn identity_hash(p: &Partial) -> u64 {
     FixedState::default().hash_one((&p.kpi, &p.unit_id, &p.period, &p.dimensions))
 }
 
+fn month_of(p: &Partial) -> Option<LocalMonth> {
+    match p.period {
+        Period::Month { year, month } => Some(LocalMonth { year, month }),
+        Period::Day(_) => None,
+    }
+}
+
 fn hash_entry(e: &Entry) -> u64 {
     identity_hash(&e.partial)
 }
@@ -98,7 +110,12 @@ impl Emitted {
                 *e.get_mut() = Entry { partial: p, changed_in };
                 e.into_mut()
             }
-            hashbrown::hash_table::Entry::Vacant(slot) => slot.insert(Entry { partial: p, changed_in }).into_mut(),
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                if let Some(month) = month_of(&p) {
+                    *self.months.entry(month).or_default() += 1;
+                }
+                slot.insert(Entry { partial: p, changed_in }).into_mut()
+            }
         };
         Some(&entry.partial)
     }
@@ -106,7 +123,21 @@ impl Emitted {
     /// Removes and returns the value with `p`'s identity.
     fn take(&mut self, p: &Partial) -> Option<Partial> {
         let entry = self.current.find_entry(identity_hash(p), |e| e.partial.same_key(p)).ok()?;
-        Some(entry.remove().0.partial)
+        let taken = entry.remove().0.partial;
+        if let Some(month) = month_of(&taken)
+            && let std::collections::btree_map::Entry::Occupied(mut count) = self.months.entry(month)
+        {
+            *count.get_mut() -= 1;
+            if *count.get() == 0 {
+                count.remove();
+            }
+        }
+        Some(taken)
+    }
+
+    /// The months with monthly values here: not final yet.
+    pub fn months(&self) -> impl Iterator<Item = LocalMonth> + '_ {
+        self.months.keys().copied()
     }
 
     /// The published value with `p`'s identity.
@@ -207,6 +238,29 @@ mod tests {
         assert_eq!(logged(&emitted), [("same_day_contact", false), ("visits", true)]);
         assert_eq!(emitted.len(), 1);
         assert_eq!(emitted.get(&partial("visits", 0)).map(|p| p.numerator), Some(5.into()));
+    }
+
+    #[test]
+    fn the_months_not_final_are_those_with_monthly_values_left() {
+        let month = |m: u32, kpi: &str| Partial {
+            period: crate::partial::Period::Month { year: 2026, month: m },
+            ..partial(kpi, 1)
+        };
+        let mut emitted = Emitted::default();
+        emitted.publish(partial("visits", 1));
+        emitted.publish(month(3, "visits"));
+        emitted.publish(month(3, "same_day_contact"));
+        emitted.publish(month(4, "visits"));
+        emitted.publish(Partial { numerator: 2.into(), ..month(4, "visits") });
+        let months = |e: &Emitted| e.months().map(|m| m.month).collect::<Vec<_>>();
+        assert_eq!(months(&emitted), [3, 4]);
+        emitted.remove(&month(3, "visits"));
+        assert_eq!(months(&emitted), [3, 4], "March still has a value not final");
+        emitted.remove(&month(4, "visits"));
+        emitted.remove(&month(4, "visits"));
+        assert_eq!(months(&emitted), [3]);
+        emitted.remove(&month(3, "same_day_contact"));
+        assert!(emitted.months().next().is_none());
     }
 
     #[test]

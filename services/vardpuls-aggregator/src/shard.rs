@@ -451,9 +451,10 @@ impl Shard {
         let current = self.current_months();
         let mut months: BTreeSet<LocalMonth> =
             current.iter().filter(|m| !self.month_to_date.contains_key(m)).copied().collect();
-        // Past months a computation reads day by day: those whose values become final now,
-        // and, where a KPI compares with last year, the months a year after restated ones.
-        months.extend(self.months_to_finalize());
+        // Past months a computation reads day by day: those whose values become final now
+        // without a month to date (after a restart), and, where a KPI compares with last year,
+        // the months a year after restated ones.
+        months.extend(self.months_to_finalize().into_iter().filter(|m| !self.month_to_date.contains_key(m)));
         let growth = catalogue::compares_with_last_year(self.topic);
         if growth {
             months.extend(self.restated_months().into_iter().map(|m| m.same_month_next_year()));
@@ -470,23 +471,25 @@ impl Shard {
     /// final in the next computation, whether or not a day of theirs closes in it.
     pub fn months_to_finalize(&self) -> BTreeSet<LocalMonth> {
         let Some(progress) = self.watermark else { return BTreeSet::new() };
-        let mut months = BTreeSet::new();
-        for p in self.emitted.values() {
-            if let Period::Month { year, month } = p.period {
-                let m = LocalMonth { year, month };
-                if !months.contains(&m) && Self::month_closes_at(m, self.policy.lateness) <= progress {
-                    months.insert(m);
-                }
-            }
-        }
+        let mut months = self.months_not_final();
+        months.retain(|m| Self::month_closes_at(*m, self.policy.lateness) <= progress);
         months
     }
 
+    /// Months with values published as not final.
+    fn months_not_final(&self) -> BTreeSet<LocalMonth> {
+        self.emitted.months().collect()
+    }
+
     /// Moves closed days that are in their segment and not in a resident month out of memory,
-    /// and forgets the month to date of months no longer current.
+    /// and forgets the month to date of months neither current nor with values not final yet:
+    /// a month whose values become final in a later computation than its last day closed (a
+    /// partition quiet at the month's end) is finalised from its month to date, not from its
+    /// days read back.
     pub fn archive(&mut self) {
-        let current = self.current_months();
-        self.month_to_date.retain(|m, _| current.contains(m));
+        let mut kept = self.current_months();
+        kept.extend(self.months_not_final());
+        self.month_to_date.retain(|m, _| kept.contains(m));
         let resident = self.resident_months();
         let leaving: Vec<NaiveDate> = self
             .closed

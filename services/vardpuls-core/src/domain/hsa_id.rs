@@ -62,7 +62,10 @@ impl HsaId {
 
     pub fn as_str(&self) -> &str {
         let len = usize::from(self.bytes[Self::MAX_LEN]);
-        std::str::from_utf8(&self.bytes[..len]).expect("parse accepts ASCII only")
+        // Called for every partial and record: no second check of what parse checked.
+        debug_assert!(self.bytes[..len].is_ascii());
+        // SAFETY: `parse`, the only constructor, copies ASCII only (it checks every byte).
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[..len]) }
     }
 
     /// The organisation number of the catalogue owner, e.g. `2321000131` for VGR.
