@@ -115,25 +115,9 @@ impl Driver {
     /// published.
     pub fn checkpoint(&mut self) -> anyhow::Result<Checkpointed> {
         let touched = std::mem::take(&mut self.touched);
-        let shards = self.engine.shards_mut(&touched);
-        let next_offsets = shards.iter().map(|s| (s.topic, s.partition, s.next_offset)).collect();
-        let days_closed = shards.iter().any(|s| !s.closing.is_empty());
+        let next_offsets =
+            self.engine.shards_mut(&touched).iter().map(|s| (s.topic, s.partition, s.next_offset)).collect();
         let bytes = self.store.save(&mut self.engine, &touched)?;
-        if days_closed {
-            release_freed_memory();
-        }
         Ok(Checkpointed { bytes, next_offsets })
-    }
-}
-
-/// Hands memory freed inside the allocator back to the system. A day that closes frees its
-/// events (a large part of the heap) among allocations that live on, and glibc keeps such free
-/// pages in its arenas, where they count as resident (docs/performance.md, (e)). Only after a
-/// checkpoint that wrote closed days: a trim walks every arena, too slow for every batch.
-fn release_freed_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only returns free memory; it is safe to call at any time.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
