@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 /// jemalloc rather than the system's allocator: the aggregator frees a closed day's events and
 /// every batch's tables among state that lives on, and glibc's arenas kept those pages resident
-/// (docs/performance.md, (e): 100 MiB more at the peak over 400 days of state).
+/// (docs/performance.md, session 17).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
