@@ -532,6 +532,44 @@ async fn archiving_closed_days_to_checkpoints_changes_no_result() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A partition quiet at a month's end: its last November day closes while November is still
+/// the progress's month, the progress then moves into December before November's values may be
+/// final, and a later batch makes them final. They come from November's month to date, kept
+/// for it, not from its days read back from their segments.
+#[tokio::test]
+async fn a_month_final_after_its_last_day_closed_comes_from_its_month_to_date() {
+    use vardpuls_core::calendar::LocalMonth;
+    let dir = std::env::temp_dir().join(format!("vardpuls-engine-month-end-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut f = CheckpointedFeed::new(dir.clone());
+    let november = LocalMonth { year: 2025, month: 11 };
+    f.feed.offer(Topic::Chats, chat(1, "2025-11-12T10:00:00+01:00"));
+    f.feed.offer(Topic::Chats, chat(2, "2025-11-12T11:00:00+01:00"));
+    f.compute().await;
+    f.feed.offer(Topic::Chats, chat(3, "2025-11-20T10:00:00+01:00"));
+    f.compute().await;
+    // December 1st, 02:00: every November day with events is closed, November's values are not
+    // final before its last day's lateness (December 1st, 12:00).
+    f.feed.offer(Topic::Chats, chat(4, "2025-12-01T02:00:00+01:00"));
+    f.compute().await;
+    let month = f.feed.get(&format!("chats_started/unit/{UNIT}/2025-11"));
+    assert!(!month.is_final);
+    assert_eq!(month.numerator, dec(3));
+    let shard = f.feed.driver.shard(Topic::Chats, 0).unwrap();
+    assert!(shard.month_to_date.contains_key(&november), "November's month to date is kept until it is final");
+    assert!(shard.closed.keys().all(|d| d.to_string().as_str() >= "2025-12"), "{:?}", shard.closed.keys());
+    assert!(shard.archived.iter().any(|d| d.to_string() == "2025-11-20"));
+
+    f.feed.offer(Topic::Chats, chat(5, "2025-12-02T10:00:00+01:00"));
+    f.compute().await;
+    let month = f.feed.get(&format!("chats_started/unit/{UNIT}/2025-11"));
+    assert!(month.is_final);
+    assert_eq!(month.numerator, dec(3));
+    let shard = f.feed.driver.shard(Topic::Chats, 0).unwrap();
+    assert!(!shard.month_to_date.contains_key(&november), "a final month's month to date goes");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Additive KPIs are computed from each batch's new events and added up
 /// (`catalogue::Combine::Additive`); whole-day KPIs are recomputed. Small batches, a restart from
 /// checkpoints in between, and one computation at the end must give the same values.
