@@ -203,7 +203,7 @@ async fn oversized_inputs_get_a_dead_letter_that_fits_and_stop_nothing() {
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("\"rejected\":1") && answer.contains("oversized"), "{answer}");
 
-    let producer = vardpuls_kafka::EventProducer::new(&kafka.config).unwrap();
+    let producer = crate::support::direct_producer(&kafka);
     let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(900_000)).into_bytes();
     producer.send(Topic::Phone, Some("SE2321000180-E00101"), big.clone()).await.unwrap();
 

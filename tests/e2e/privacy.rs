@@ -145,7 +145,7 @@ async fn no_personal_identity_number_reaches_a_topic_a_log_or_an_answer() {
     // One partition per topic (one key), closed by a sentinel the aggregator must refuse: its
     // dead letter means every line before it was handled and its outputs sent.
     const KEY: &str = "SE2321000180-E00101";
-    let producer = vardpuls_kafka::EventProducer::new(&kafka.config).unwrap();
+    let producer = crate::support::direct_producer(&kafka);
     for topic in Topic::INPUTS {
         for line in hostile_lines(topic) {
             producer.send(topic, Some(KEY), line).await.unwrap();

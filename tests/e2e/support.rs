@@ -218,9 +218,22 @@ pub fn vardpuls_binary() -> PathBuf {
     path
 }
 
+/// A producer for tests that write to topics themselves, as a source system skipping ingest
+/// would. Not idempotent: nisshi 0.8.1 now and then answers an idempotent producer with
+/// `OutOfOrderSequenceNumber`, which librdkafka treats as fatal (docs/aggregator.md, "The
+/// broker"). One request in flight per connection keeps each partition in send order without
+/// it; these tests count what arrives exactly, so a failed send fails the test rather than being
+/// retried into a duplicate.
+pub fn direct_producer(kafka: &TestKafka) -> vardpuls_kafka::EventProducer {
+    let mut config = kafka.config.clone();
+    config.options.insert("enable.idempotence".into(), "false".into());
+    config.options.insert("max.in.flight.requests.per.connection".into(), "1".into());
+    vardpuls_kafka::EventProducer::new(&config).unwrap()
+}
+
 /// Produces `messages` in order and waits for every acknowledgement.
 pub async fn produce(kafka: &TestKafka, messages: &[crate::scenario::Message]) {
-    let producer = vardpuls_kafka::EventProducer::new(&kafka.config).unwrap();
+    let producer = direct_producer(kafka);
     let sends: Vec<_> = messages.iter().map(|m| producer.send(m.topic, Some(&m.key), m.payload.clone())).collect();
     for result in futures_join(sends).await {
         result.unwrap();

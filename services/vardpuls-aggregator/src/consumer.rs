@@ -97,16 +97,17 @@ impl Worker {
     fn compute_publish_checkpoint(&mut self) -> anyhow::Result<TopicPartitionList> {
         let started = Instant::now();
         let shards = self.driver.touched();
-        let records = self.runtime.block_on(self.driver.compute())?;
-        for record in &records {
-            let payload = serde_json::to_vec(record).expect("KPI records serialize");
-            self.deliveries.push(self.producer.send(Topic::Kpi, Some(&record.key()), payload).boxed());
-            self.sent.kpi += 1;
-        }
+        let changed = self.runtime.block_on(self.driver.compute())?;
+        let (producer, deliveries) = (&self.producer, &mut self.deliveries);
+        changed.for_each(
+            |record| (record.key(), serde_json::to_vec(&record).expect("KPI records serialize")),
+            |(key, payload)| deliveries.push(producer.send(Topic::Kpi, Some(&key), payload).boxed()),
+        );
+        self.sent.kpi += changed.len() as u64;
         for result in self.runtime.block_on(join_all(std::mem::take(&mut self.deliveries))) {
             result.context("publishing aggregator output")?;
         }
-        tracing::debug!(shards, records = records.len(), "batch computed");
+        tracing::debug!(shards, records = changed.len(), "batch computed");
         let checkpoint_started = Instant::now();
         let Checkpointed { bytes, next_offsets } = self.driver.checkpoint()?;
         let mut offsets = TopicPartitionList::new();

@@ -9,12 +9,12 @@
 
 use crate::config::AggregatorConfig;
 use crate::engine::{Engine, Routed};
+use crate::records::Changed;
 use crate::store::StateStore;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use vardpuls_core::events::InputEvent;
-use vardpuls_core::outputs::KpiRecord;
 use vardpuls_core::{Rejection, Topic};
 
 pub struct Driver {
@@ -107,7 +107,7 @@ impl Driver {
     }
 
     /// Computes the batch: the records that changed, to publish before [`Driver::checkpoint`].
-    pub async fn compute(&mut self) -> anyhow::Result<Vec<KpiRecord>> {
+    pub async fn compute(&mut self) -> anyhow::Result<Changed> {
         self.store.compute(&mut self.engine, &self.touched).await
     }
 

@@ -8,7 +8,7 @@ use crate::catalogue::{self, CATALOGUE, KpiId, MONTH_TO_DATE_SQL, MONTHLY_LAST_S
 use crate::config::AggregatorConfig;
 use crate::partial::{self, Partial, Period};
 use crate::persons::{self, PersonsListed};
-use crate::records::{self, ToPublish};
+use crate::records::{Changed, ToPublish};
 use crate::shard::{Applied, NotRestatable, Policy, Shard};
 use crate::stocks;
 use crate::tables;
@@ -25,7 +25,7 @@ use vardpuls_core::calendar::{LocalDay, LocalMonth};
 use vardpuls_core::dlq::{DeadLetter, Source};
 use vardpuls_core::domain::HsaId;
 use vardpuls_core::events::{InputEvent, decode};
-use vardpuls_core::outputs::{KpiRecord, LateEvent};
+use vardpuls_core::outputs::LateEvent;
 use vardpuls_core::rejection::{Rejection, Rule};
 
 type ShardId = (Topic, i32);
@@ -277,8 +277,8 @@ impl Engine {
     /// last returned. Reopened days and months already final are republished only where their
     /// values changed, as the next revision. In four phases: [`Engine::plan`] what to compute,
     /// [`Engine::compute_days`], [`Engine::compute_months`], [`Engine::close_and_publish`].
-    pub async fn compute(&mut self) -> anyhow::Result<Vec<KpiRecord>> {
-        let Some(plan) = self.plan() else { return Ok(Vec::new()) };
+    pub async fn compute(&mut self) -> anyhow::Result<Changed> {
+        let Some(plan) = self.plan() else { return Ok(Changed::default()) };
         let daily = self.compute_days(&plan).await?;
         let monthly = self.compute_months(&plan, &daily).await?;
         self.close_and_publish(plan, daily, monthly).await
@@ -505,7 +505,7 @@ impl Engine {
         mut plan: Plan,
         mut daily: HashMap<ShardId, Vec<Partial>>,
         mut monthly: HashMap<ShardId, Vec<Partial>>,
-    ) -> anyhow::Result<Vec<KpiRecord>> {
+    ) -> anyhow::Result<Changed> {
         let mut publish = Vec::new();
         let mut closed_now: BTreeMap<(ShardId, LocalMonth), Vec<NaiveDate>> = BTreeMap::new();
         let lateness = self.config.lateness();
@@ -522,7 +522,7 @@ impl Engine {
             shard.dirty.clear();
             shard.restated_days.clear();
         }
-        let changed = records::to_records(&publish, self.partitions());
+        let changed = Changed::new(publish, self.partitions());
         self.fold_months_to_date(closed_now).await?;
         // Only now: a jump of the progress (a live event after a backfill) may expire the very
         // days just closed, which the fold still read.

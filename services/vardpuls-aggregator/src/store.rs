@@ -9,11 +9,11 @@
 
 use crate::checkpoint;
 use crate::engine::Engine;
+use crate::records::Changed;
 use crate::shard::Shard;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use vardpuls_core::Topic;
-use vardpuls_core::outputs::KpiRecord;
 
 pub struct StateStore {
     dir: Option<PathBuf>,
@@ -37,11 +37,7 @@ impl StateStore {
     }
 
     /// Makes the `touched` shards ready, then computes: the records that changed.
-    pub async fn compute(
-        &self,
-        engine: &mut Engine,
-        touched: &BTreeSet<(Topic, i32)>,
-    ) -> anyhow::Result<Vec<KpiRecord>> {
+    pub async fn compute(&self, engine: &mut Engine, touched: &BTreeSet<(Topic, i32)>) -> anyhow::Result<Changed> {
         for (topic, partition) in touched {
             if let Some(shard) = engine.shard_mut(*topic, *partition) {
                 checkpoint::prepare(self.dir.as_deref(), shard)?;

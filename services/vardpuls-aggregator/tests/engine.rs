@@ -40,7 +40,7 @@ impl Feed {
 
     /// Computes a batch and checkpoints it, as every source does.
     async fn compute(&mut self) -> Vec<KpiRecord> {
-        let records = self.driver.compute().await.unwrap();
+        let records = self.driver.compute().await.unwrap().into_records();
         for r in &records {
             self.latest.insert(r.key(), r.clone());
         }

@@ -94,13 +94,19 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     loop {
         let read_any = reading.round(&mut driver, &mut files, args.batch);
         let compute_started = Instant::now();
-        let records = driver.compute().await?;
-        records_out += records.len() as u64;
-        if args.out.is_some() {
-            for record in records {
-                latest.insert(record.key(), record);
-            }
-        }
+        let changed = driver.compute().await?;
+        records_out += changed.len() as u64;
+        // Every record is made, kept for `--out` or not: the figure is what aggregating costs
+        // the aggregator, which makes them all to publish them.
+        let keep = args.out.is_some();
+        changed.for_each(
+            |record| record,
+            |record| {
+                if keep {
+                    latest.insert(record.key(), record);
+                }
+            },
+        );
         driver.checkpoint()?;
         computing += compute_started.elapsed();
         if !read_any {
