@@ -45,11 +45,11 @@ test-contracts:
 test-deploy:
 	$(PYTHON) tests/deploy/check_deploy.py
 
-## bench: the benchmarks of docs/performance.md on this machine (release build); writes
+## bench: the benchmarks of docs/performance.md on this machine (the `dist` build the image ships); writes
 ## bench/results.json. Smaller runs: make bench BENCH_ARGS="--events 1000000".
 bench: tools
-	$(CARGO) build --release -p vardpuls
-	$(PYTHON) bench/run_bench.py --binary $(abspath $(or $(CARGO_TARGET_DIR),target))/release/vardpuls $(BENCH_ARGS)
+	$(CARGO) build --profile dist -p vardpuls
+	$(PYTHON) bench/run_bench.py --binary $(abspath $(or $(CARGO_TARGET_DIR),target))/dist/vardpuls $(BENCH_ARGS)
 
 ## measure-recovery: restart time after SIGKILL and checkpoint size, on a generated stream.
 measure-recovery: tools

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`make bench`: vardpuls' benchmarks on this machine, printed as a table and written to
-bench/results.json. Every figure comes from real processes: the release `vardpuls` binary, a
-local broker (nisshi or tansu; Kafka protocol, in memory) and DuckDB from PyPI.
+bench/results.json. Every figure comes from real processes: the `vardpuls` binary as the image
+ships it (`--profile dist`), a local broker (nisshi or tansu; Kafka protocol, in memory) and
+DuckDB from PyPI.
 
 (a) replay throughput through the whole pipeline: events already in Kafka -> aggregator ->
     KPI records, events/s;
@@ -515,7 +516,7 @@ class Bench:
         cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
         mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
         return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem / 1024 / 1024, 1), "os": platform.platform(),
-                "broker": f"{self.broker_version()} (memory storage)", "build": "release"}
+                "broker": f"{self.broker_version()} (memory storage)", "build": pathlib.Path(self.bin).parent.name}
 
 
 def main():

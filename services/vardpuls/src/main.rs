@@ -18,6 +18,23 @@ use std::path::PathBuf;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read once at start-up; `_RJEM_MALLOC_CONF` in the environment overrides
+/// them. Two arenas rather than four per core: a service's few busy threads (the engine, the
+/// query partitions) need no more, and each arena keeps its own freed pages, which held the
+/// aggregator ~30 MiB above its live memory (docs/performance.md, session 18).
+#[cfg(not(target_env = "msvc"))]
+mod allocator_options {
+    /// A pointer to a C string, as jemalloc reads `malloc_conf`.
+    #[repr(transparent)]
+    pub struct Options(*const std::ffi::c_char);
+
+    // SAFETY: it points to a string literal, never written.
+    unsafe impl Sync for Options {}
+
+    #[unsafe(export_name = "_rjem_malloc_conf")]
+    pub static MALLOC_CONF: Options = Options(c"narenas:2".as_ptr());
+}
+
 #[derive(Parser)]
 #[command(name = "vardpuls", version, about = "Live primary-care accessibility KPIs from Kafka")]
 struct Cli {
