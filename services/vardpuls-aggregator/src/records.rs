@@ -14,7 +14,8 @@ pub struct ToPublish {
 
 /// What a batch changed: the KPI records to publish, in order, made when they are read and a
 /// slice at a time. A batch that closes days changes hundreds of thousands of values; holding
-/// all their records at once was ~50 MB of the aggregator's peak memory (docs/performance.md).
+/// all their records at once was a large part of the aggregator's peak memory
+/// (docs/performance.md, session 18).
 pub struct Changed {
     publish: Vec<ToPublish>,
     threads: usize,

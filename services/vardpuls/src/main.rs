@@ -20,8 +20,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read once at start-up; `_RJEM_MALLOC_CONF` in the environment overrides
 /// them. Two arenas rather than four per core: a service's few busy threads (the engine, the
-/// query partitions) need no more, and each arena keeps its own freed pages, which held the
-/// aggregator ~30 MiB above its live memory (docs/performance.md, session 18).
+/// query partitions) need no more, and each arena keeps its own freed pages, resident beside
+/// the memory in use (docs/performance.md, session 18).
 #[cfg(not(target_env = "msvc"))]
 mod allocator_options {
     /// A pointer to a C string, as jemalloc reads `malloc_conf`.
