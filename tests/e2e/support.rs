@@ -222,8 +222,8 @@ pub fn vardpuls_binary() -> PathBuf {
 /// would. Not idempotent: nisshi 0.8.1 now and then answers an idempotent producer with
 /// `OutOfOrderSequenceNumber`, which librdkafka treats as fatal (docs/aggregator.md, "The
 /// broker"). One request in flight per connection keeps each partition in send order without
-/// it; these tests count what arrives exactly, so a failed send fails the test rather than being
-/// retried into a duplicate.
+/// it. Without idempotence a request librdkafka retries after a timeout could be written twice;
+/// these tests count what arrives exactly, so such a duplicate would fail them, not pass unseen.
 pub fn direct_producer(kafka: &TestKafka) -> vardpuls_kafka::EventProducer {
     let mut config = kafka.config.clone();
     config.options.insert("enable.idempotence".into(), "false".into());
