@@ -548,7 +548,7 @@ def main():
                              "(a StatefulSet; figures under fixed_slots), or both (the default)")
     parser.add_argument("--latency-seconds", type=int, default=60)
     parser.add_argument("--timeout", type=int, default=3600)
-    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench/results.json")
+    parser.add_argument("--out", type=pathlib.Path, help="default bench/results.json (bench/results-replay.json with --only replay)")
     parser.add_argument("--state-days", type=int, default=400, help="(e) history for the engine's state; 0 skips it")
     parser.add_argument("--state-part-days", type=int, default=50, help="(e) days of history simulated and aggregated at a time")
     parser.add_argument("--ingest-events", type=int, default=1_200_000, help="(j) events posted over HTTP by 20 clients")
@@ -556,6 +556,7 @@ def main():
     parser.add_argument("--only", choices=["files", "pipeline", "replay", "ingest", "state", "import"],
                         help="run one part (replay: the pipeline's (a) alone, for quick profiling)")
     args = parser.parse_args()
+    args.out = args.out or ROOT / ("bench/results-replay.json" if args.only == "replay" else "bench/results.json")
 
     bench = Bench(args)
     try:
@@ -615,7 +616,8 @@ def main():
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:<40} {note}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.only and args.out.exists():
+    # A replay alone is written whole, not merged into a file whose (d)-(i) came from another run.
+    if args.only and args.only != "replay" and args.out.exists():
         # One part re-run: keep the other part's figures.
         r = {**json.loads(args.out.read_text()), **r}
     args.out.write_text(json.dumps(r, indent=2) + "\n")
