@@ -279,7 +279,7 @@ class Bench:
 
     def pipeline(self, assignment, replay_only=False):
         broker, bootstrap = self.start_broker(assignment)
-        env = {**self.kafka_env(bootstrap), "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn",
+        env = {**self.kafka_env(bootstrap), "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": os.environ.get("VARDPULS_BENCH_RUST_LOG", "warn"),
                "VARDPULS_AGGREGATOR_UNITS_FILE": str(ROOT / "deploy/units.csv"),
                "VARDPULS_EXPORTER_TARGETS_FILE": str(ROOT / "deploy/targets.toml")}
         wait("the broker", 60, lambda: subprocess.run([self.bin, "topics"], env={**os.environ, **env}, capture_output=True).returncode == 0, 0.5)
@@ -295,21 +295,24 @@ class Bench:
         started = time.monotonic()
         aggregators = [self.spawn("run", "--target", "aggregator", env=e, name=f"aggregator-{assignment}-{i}") for i, e in enumerate(agg_envs)]
 
-        def consumed(exclude=None):
-            total = 0.0
+        def consumed_by_each(exclude=None):
+            each = []
             for e in agg_envs:
                 status, text = http_get(f"http://{e['VARDPULS_INGEST_LISTEN']}/metrics")
-                total += metric_sum(text, "vardpuls_aggregator_messages_total", exclude) if status == 200 else 0.0
-            return total
+                each.append(metric_sum(text, "vardpuls_aggregator_messages_total", exclude) if status == 200 else 0.0)
+            return each
 
-        # Events consumed over time: start-up, steady rate, and a tail where one instance works
-        # alone show here, not in the mean.
+        def consumed(exclude=None):
+            return sum(consumed_by_each(exclude))
+
+        # Events consumed over time, in all and by each instance: start-up, steady rate, and a
+        # tail where one instance works alone show here, not in the mean.
         progress = []
 
         def replayed():
-            n = consumed()
-            progress.append([round(time.monotonic() - started, 1), int(n)])
-            return n >= count
+            each = consumed_by_each()
+            progress.append([round(time.monotonic() - started, 1), int(sum(each)), [int(n) for n in each]])
+            return sum(each) >= count
 
         wait("the aggregator to consume the replay", self.args.timeout, replayed, 0.5)
         replay_seconds = time.monotonic() - started
@@ -415,7 +418,7 @@ class Bench:
         import http.client
         _, bootstrap = self.start_broker("ingest")
         listen = f"127.0.0.1:{free_port()}"
-        env = {**self.kafka_env(bootstrap), "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": "warn",
+        env = {**self.kafka_env(bootstrap), "VARDPULS_KAFKA_PARTITIONS": "6", "RUST_LOG": os.environ.get("VARDPULS_BENCH_RUST_LOG", "warn"),
                "VARDPULS_INGEST_LISTEN": listen, "VARDPULS_INGEST_TOKENS": "bench-token",
                "VARDPULS_AGGREGATOR_STATE_DIR": str(self.work / "state-ingest"),
                "VARDPULS_AGGREGATOR_UNITS_FILE": str(ROOT / "deploy/units.csv"),

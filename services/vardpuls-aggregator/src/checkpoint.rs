@@ -25,18 +25,23 @@
 //! vouches for them; what no head vouches for yet (a segment not listed, a tail past the length
 //! the head gives) is ignored, and overwritten when the replay gets there again. Instances
 //! share the directory: a partition that moves to another instance takes its state with it.
+//!
+//! A checkpoint is made in two steps: [`plan`] takes from the shard what to write (and updates
+//! the shard as if it were written), [`crate::writes`] writes it, on another thread while the
+//! next batch is consumed (see `crate::driver` for when the two must meet).
 
 use crate::catalogue;
 use crate::day_store;
 use crate::emitted::{Emitted, LOG_FORMAT, LogEntry, LogPosition};
 use crate::partial::Partial;
 use crate::shard::{JournalLength, Shard, level_key};
+use crate::writes::Writes;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use vardpuls_core::Topic;
 use vardpuls_core::calendar::{LocalDay, LocalMonth};
@@ -130,49 +135,30 @@ struct HeadFormat {
     format: Option<u32>,
 }
 
-/// Checkpoints `shards`, several at a time: a shard's files are its own, and writing a closing
-/// day's events to the day store (serializing and compressing them) is the largest part of a
-/// checkpoint, which one thread would do while the other cores wait (docs/performance.md).
-/// Returns the bytes written; the first error, once every worker has stopped.
-pub fn save_all(state_dir: &Path, shards: Vec<&mut Shard>) -> anyhow::Result<u64> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(shards.len());
-    if workers <= 1 {
-        return shards.into_iter().map(|shard| save(state_dir, shard)).sum();
-    }
-    let queue = std::sync::Mutex::new(shards);
-    let next = || queue.lock().expect("no worker panics holding the queue").pop();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut bytes = 0;
-                    while let Some(shard) = next() {
-                        bytes += save(state_dir, shard)?;
-                    }
-                    anyhow::Ok(bytes)
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().expect("a checkpoint worker panicked")).sum()
-    })
+/// Checkpoints a shard and waits until it is written: [`plan`], then [`Writes::write`]. Returns
+/// the bytes written.
+pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
+    plan(state_dir, shard)?.write()
 }
 
-/// Writes the segments of newly closed days and appends the open days' new events to their
-/// journals, then the head (temporary file, synced, renamed), then removes the segments of days
-/// the shard no longer keeps and the journals of days now closed, and archives closed days no
-/// open day needs. Returns the bytes written.
-pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
+/// What a shard's checkpoint writes, in order: the segments of newly closed days, their events
+/// to the day store, changed month finals and persons, the open days' new events appended to
+/// their journals, the published records' log; then the head (temporary file, synced, renamed);
+/// then the removal of what the head no longer lists. The shard is updated as if they were
+/// written, and closed days no open day needs are archived: the files must be written before
+/// the shard is computed or checkpointed again, or another process loads it.
+pub fn plan(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<Writes> {
+    let mut writes = Writes::default();
     let target = path(state_dir, shard.topic, shard.partition);
-    let dir = target.parent().expect("checkpoint has a directory");
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    writes.create_dir(target.parent().expect("checkpoint has a directory").to_path_buf());
     let segments = segment_dir(state_dir, shard.topic, shard.partition);
-    let (mut bytes, new_days) = write_closed_segments(&segments, shard)?;
-    bytes += write_day_stores(state_dir, shard)?;
-    bytes += write_month_finals(state_dir, shard)?;
-    bytes += write_persons(state_dir, shard)?;
-    bytes += append_journals(state_dir, shard)?;
+    let new_days = plan_closed_segments(&mut writes, &segments, shard)?;
+    plan_day_stores(&mut writes, state_dir, shard);
+    plan_month_finals(&mut writes, state_dir, shard)?;
+    plan_persons(&mut writes, state_dir, shard)?;
+    plan_journals(&mut writes, state_dir, shard);
     let compacted_from = shard.emitted.log.generation;
-    bytes += append_emitted(state_dir, shard)?;
+    plan_emitted(&mut writes, state_dir, shard)?;
     // Days closed since the last head: it no longer vouches for their journals.
     let closed: Vec<NaiveDate> = shard.journaled.keys().filter(|d| !shard.open.contains_key(d)).copied().collect();
     for day in &closed {
@@ -180,7 +166,7 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
     }
     let kept = shard.closed_days();
     // Stock levels of days leaving the horizon: the opening levels of a restatement from the
-    // oldest kept day on.
+    // oldest kept day on. Their segments were written by earlier checkpoints.
     let expired: Vec<NaiveDate> = shard.persisted.iter().filter(|d| !kept.contains(d)).copied().collect();
     if !expired.is_empty() && catalogue::has_stock_kpi(shard.topic) {
         for day in &expired {
@@ -188,31 +174,30 @@ pub fn save(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
             merge_levels(&mut shard.base_levels, partials.iter().filter(|p| catalogue::is_stock(p.kpi)));
         }
     }
-    bytes += write_head(&target, shard, &kept)?;
+    plan_head(&mut writes, &target, shard, &kept)?;
     shard.persisted.extend(new_days);
     let after_head = AfterHead { segments: &segments, expired: &expired, closed: &closed, compacted_from };
-    remove_what_the_head_no_longer_lists(state_dir, shard, after_head);
+    plan_removals(&mut writes, state_dir, shard, after_head);
     shard.archive();
-    Ok(bytes)
+    Ok(writes)
 }
 
-/// Writes the segments of days closed since the last checkpoint: the bytes and the days.
-fn write_closed_segments(segments: &Path, shard: &Shard) -> anyhow::Result<(u64, Vec<NaiveDate>)> {
+/// The segments of days closed since the last checkpoint; returns those days.
+fn plan_closed_segments(writes: &mut Writes, segments: &Path, shard: &Shard) -> anyhow::Result<Vec<NaiveDate>> {
     let new_days: Vec<NaiveDate> = shard.closed.keys().filter(|d| !shard.persisted.contains(d)).copied().collect();
-    let mut bytes = 0;
     if !new_days.is_empty() {
-        fs::create_dir_all(segments).with_context(|| format!("creating {}", segments.display()))?;
+        writes.create_dir(segments.to_path_buf());
         for day in &new_days {
-            bytes += write_atomically(&segments.join(format!("{day}.json")), &shard.closed[day])?;
+            writes.replace(segments.join(format!("{day}.json")), &shard.closed[day])?;
         }
-        File::open(segments)?.sync_all()?;
+        writes.sync_dir(segments.to_path_buf());
     }
-    Ok((bytes, new_days))
+    Ok(new_days)
 }
 
-/// Writes the head (temporary file, synced, renamed, the rename synced): from here on the
-/// checkpoint is the new one.
-fn write_head(target: &Path, shard: &Shard, kept: &BTreeSet<NaiveDate>) -> anyhow::Result<u64> {
+/// The head (temporary file, synced, renamed, the rename synced): once written, the checkpoint
+/// is the new one.
+fn plan_head(writes: &mut Writes, target: &Path, shard: &Shard, kept: &BTreeSet<NaiveDate>) -> anyhow::Result<()> {
     let head = HeadRef {
         format: FORMAT,
         topic: shard.topic,
@@ -228,10 +213,10 @@ fn write_head(target: &Path, shard: &Shard, kept: &BTreeSet<NaiveDate>) -> anyho
         progress_floor: shard.progress_floor,
         base_levels: shard.base_levels.values().collect(),
     };
-    let bytes = write_atomically(target, &head)?;
+    writes.replace(target.to_path_buf(), &head)?;
     // The rename itself must survive a power cut too.
-    File::open(target.parent().expect("checkpoint has a directory"))?.sync_all()?;
-    Ok(bytes)
+    writes.sync_dir(target.parent().expect("checkpoint has a directory").to_path_buf());
+    Ok(())
 }
 
 /// What a new head stopped listing, to remove once it is in place.
@@ -247,65 +232,56 @@ struct AfterHead<'a> {
 
 /// Removes, after the new head is in place, the files it no longer lists: expired days'
 /// segments and day stores, months wholly before the horizon, a compacted emitted log and
-/// closed days' journals. A failed removal leaves a file nothing reads.
-fn remove_what_the_head_no_longer_lists(state_dir: &Path, shard: &mut Shard, after: AfterHead<'_>) {
+/// closed days' journals.
+fn plan_removals(writes: &mut Writes, state_dir: &Path, shard: &mut Shard, after: AfterHead<'_>) {
     let stores = day_store_dir(state_dir, shard.topic, shard.partition);
     for day in after.expired {
-        let _ = fs::remove_file(after.segments.join(format!("{day}.json")));
-        let _ = fs::remove_file(day_store_path(&stores, *day));
+        writes.remove(after.segments.join(format!("{day}.json")));
+        writes.remove(day_store_path(&stores, *day));
         shard.persisted.remove(day);
     }
     // Months wholly before the horizon: no restatement can change their finals any more.
     if let (Some(oldest), false) = (shard.oldest_restatable(), after.expired.is_empty()) {
         let oldest = LocalDay::from_date(oldest).month();
         let months = month_path(state_dir, shard.topic, shard.partition, oldest);
-        for entry in
-            fs::read_dir(months.parent().expect("a month file has a directory")).into_iter().flatten().flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.strip_suffix(".json").is_some_and(|m| m < oldest.to_string().as_str()) {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
+        writes.remove_months_before(
+            months.parent().expect("a month file has a directory").to_path_buf(),
+            oldest.to_string(),
+        );
     }
     if shard.emitted.log.generation != after.compacted_from {
-        let _ = fs::remove_file(emitted_path(state_dir, shard.topic, shard.partition, after.compacted_from));
+        writes.remove(emitted_path(state_dir, shard.topic, shard.partition, after.compacted_from));
     }
     let journals = journal_dir(state_dir, shard.topic, shard.partition);
     for day in after.closed {
-        let _ = fs::remove_file(journal_path(&journals, *day));
+        writes.remove(journal_path(&journals, *day));
     }
 }
 
-/// Writes the events of days closed since the last checkpoint to the day store.
-fn write_day_stores(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
+/// The events of days closed since the last checkpoint, to the day store.
+fn plan_day_stores(writes: &mut Writes, state_dir: &Path, shard: &mut Shard) {
     if shard.closing.is_empty() {
-        return Ok(0);
+        return;
     }
     let dir = day_store_dir(state_dir, shard.topic, shard.partition);
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut bytes = 0;
+    writes.create_dir(dir.clone());
     for (day, events) in std::mem::take(&mut shard.closing) {
-        bytes += day_store::write(&day_store_path(&dir, day), shard.topic, &events)?;
+        writes.day_store(day_store_path(&dir, day), shard.topic, events);
         shard.event_days.insert(day);
     }
-    File::open(&dir)?.sync_all()?;
-    Ok(bytes)
+    writes.sync_dir(dir);
 }
 
-/// Writes the final monthly values published in this batch, and forgets them: they are read
-/// again only when a restatement changes their month.
-/// Writes the months whose persons changed. Written before the head, and ahead of it harmlessly:
-/// a set only grows, and the replay adds the same persons again.
-fn write_persons(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
-    let mut bytes = 0;
+/// The months whose persons changed. Written before the head, and ahead of it harmlessly: a set
+/// only grows, and the replay adds the same persons again.
+fn plan_persons(writes: &mut Writes, state_dir: &Path, shard: &mut Shard) -> anyhow::Result<()> {
     let dir = persons_dir(state_dir, shard.topic, shard.partition);
     for month in std::mem::take(&mut shard.persons.changed) {
         let Some(persons) = shard.persons.months.get(&month) else { continue };
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        bytes += write_atomically(&dir.join(format!("{month}.json")), persons)?;
+        writes.create_dir(dir.clone());
+        writes.replace(dir.join(format!("{month}.json")), persons)?;
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// Reads every month's persons of a shard, and removes months the shard has expired.
@@ -332,16 +308,16 @@ fn parse_month(s: &str) -> Option<LocalMonth> {
     Some(LocalMonth { year: year.parse().ok()?, month: month.parse().ok().filter(|m| (1..=12).contains(m))? })
 }
 
-fn write_month_finals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
-    let mut bytes = 0;
+/// The final monthly values published in this batch; the shard forgets them: they are read
+/// again only when a restatement changes their month.
+fn plan_month_finals(writes: &mut Writes, state_dir: &Path, shard: &mut Shard) -> anyhow::Result<()> {
     for month in std::mem::take(&mut shard.month_finals_changed) {
         let path = month_path(state_dir, shard.topic, shard.partition, month);
-        let dir = path.parent().expect("a month file has a directory");
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        bytes += write_atomically(&path, &shard.month_finals[&month])?;
+        writes.create_dir(path.parent().expect("a month file has a directory").to_path_buf());
+        writes.replace(path, &shard.month_finals[&month])?;
     }
     shard.month_finals.clear();
-    Ok(bytes)
+    Ok(())
 }
 
 /// Gets a shard ready for computing a batch, after its messages are applied:
@@ -436,18 +412,20 @@ fn merge_levels<'a>(
     }
 }
 
-/// Appends each open day's events that its journal does not hold yet, and syncs what changed.
-fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
+/// Each open day's events that its journal does not hold yet, appended; the journals'
+/// directory synced when one was created.
+fn plan_journals(writes: &mut Writes, state_dir: &Path, shard: &mut Shard) {
     let dir = journal_dir(state_dir, shard.topic, shard.partition);
-    let (mut bytes, mut created) = (0, false);
+    let (mut creating, mut created) = (false, false);
     for (day, events) in &shard.open {
         // A journal holding more events than the day has is not this day's: start it again.
         let done = shard.journaled.get(day).copied().filter(|j| j.events <= events.len()).unwrap_or_default();
         if done.events == events.len() && shard.journaled.contains_key(day) {
             continue;
         }
-        if !created {
-            fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        if !creating {
+            writes.create_dir(dir.clone());
+            creating = true;
         }
         created |= done.events == 0;
         // Each event in its input contract's JSON, as it was consumed.
@@ -456,66 +434,52 @@ fn append_journals(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
             event.write_json(&mut lines);
             lines.push(b'\n');
         }
-        let appended = append_bytes(&journal_path(&dir, *day), done.bytes, &lines)?;
+        let appended = lines.len() as u64;
+        writes.append(journal_path(&dir, *day), done.bytes, lines);
         shard.journaled.insert(*day, JournalLength { events: events.len(), bytes: done.bytes + appended });
-        bytes += appended;
     }
     if created {
-        File::open(&dir)?.sync_all()?;
+        writes.sync_dir(dir);
     }
-    Ok(bytes)
 }
 
-/// Appends the published records that changed to the shard's log, or, once the log has grown to
-/// several times the live records, writes them all to a new generation of it (the head then
+/// The published records that changed, appended to the shard's log, or, once the log has grown
+/// to several times the live records, all of them in a new generation of it (the head then
 /// points there and the old one goes).
-fn append_emitted(state_dir: &Path, shard: &mut Shard) -> anyhow::Result<u64> {
+fn plan_emitted(writes: &mut Writes, state_dir: &Path, shard: &mut Shard) -> anyhow::Result<()> {
     let (topic, partition, log) = (shard.topic, shard.partition, shard.emitted.log);
     let changes = shard.emitted.changes();
     // A log in an earlier format is rewritten in the current one, changed or not.
     let compact = log.format != LOG_FORMAT || log.entries + changes.len() > 2 * shard.emitted.len() + 1024;
     if changes.is_empty() && !compact {
-        return Ok(0);
+        return Ok(());
     }
-    let (position, bytes) = if compact {
+    let position = if compact {
         let generation = log.generation + 1;
         let entries = shard.emitted.entries();
-        let bytes = append_lines(&emitted_path(state_dir, topic, partition, generation), 0, &entries)?;
-        (LogPosition { generation, entries: entries.len(), bytes, format: LOG_FORMAT }, bytes)
+        let lines = json_lines(&entries)?;
+        let bytes = lines.len() as u64;
+        writes.append(emitted_path(state_dir, topic, partition, generation), 0, lines);
+        LogPosition { generation, entries: entries.len(), bytes, format: LOG_FORMAT }
     } else {
-        let path = emitted_path(state_dir, topic, partition, log.generation);
-        let bytes = append_lines(&path, log.bytes, &changes)?;
-        (LogPosition { entries: log.entries + changes.len(), bytes: log.bytes + bytes, ..log }, bytes)
+        let lines = json_lines(&changes)?;
+        let bytes = lines.len() as u64;
+        writes.append(emitted_path(state_dir, topic, partition, log.generation), log.bytes, lines);
+        LogPosition { entries: log.entries + changes.len(), bytes: log.bytes + bytes, ..log }
     };
     shard.emitted.logged();
     shard.emitted.log = position;
-    Ok(bytes)
+    Ok(())
 }
 
-/// Writes `items` as JSON lines to `path` from byte `from` on (see [`append_bytes`]).
-fn append_lines<T: Serialize>(path: &Path, from: u64, items: &[T]) -> anyhow::Result<u64> {
+/// `items` as JSON lines.
+fn json_lines<T: Serialize>(items: &[T]) -> anyhow::Result<Vec<u8>> {
     let mut lines = Vec::new();
     for item in items {
         serde_json::to_writer(&mut lines, item)?;
         lines.push(b'\n');
     }
-    append_bytes(path, from, &lines)
-}
-
-/// Writes `bytes` to `path` from byte `from` on, dropping whatever follows it (a tail no head
-/// vouches for), and syncs the file. Returns the bytes written.
-fn append_bytes(path: &Path, from: u64, bytes: &[u8]) -> anyhow::Result<u64> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    file.set_len(from)?;
-    file.seek(SeekFrom::Start(from))?;
-    file.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
-    file.sync_data().with_context(|| format!("syncing {}", path.display()))?;
-    Ok(bytes.len() as u64)
+    Ok(lines)
 }
 
 /// The first `entries` lines of `path`, within its first `bytes` bytes, each parsed by `parse`.
@@ -560,19 +524,6 @@ fn read_segment(state_dir: &Path, topic: Topic, partition: i32, day: NaiveDate) 
         .with_context(|| format!("reading checkpoint segment {}", segment.display()))?;
     // Segments written before closed days kept no pending calls.
     Ok(partials.into_iter().map(Partial::as_closed).collect())
-}
-
-fn write_atomically<T: Serialize + ?Sized>(target: &Path, value: &T) -> anyhow::Result<u64> {
-    let tmp = target.with_extension("json.tmp");
-    {
-        let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut writer = BufWriter::with_capacity(crate::FILE_BUFFER_BYTES, file);
-        serde_json::to_writer(&mut writer, value)?;
-        writer.flush()?;
-        writer.get_ref().sync_all()?;
-    }
-    fs::rename(&tmp, target).with_context(|| format!("replacing {}", target.display()))?;
-    Ok(fs::metadata(target)?.len())
 }
 
 /// The shard's last checkpoint, if any.
@@ -674,6 +625,8 @@ pub fn size_on_disk(state_dir: &Path, topic: Topic) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
+    use std::io::Write;
 
     fn partial(kpi: &str) -> Partial {
         partial_on(kpi, "2026-03-29")

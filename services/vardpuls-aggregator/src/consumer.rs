@@ -3,13 +3,15 @@
 //! Order matters for "nothing lost, nothing twice":
 //! 1. apply a batch of messages to the shards (dead letters and late events are sent now);
 //! 2. compute and send the changed KPI records, and wait until Kafka acknowledged everything;
-//! 3. checkpoint every touched shard with its next offset (atomic per shard);
-//! 4. commit those offsets to the consumer group, so standard tooling shows the lag.
+//! 3. checkpoint every touched shard with its next offset (atomic per shard), written on another
+//!    thread while step 1 of the next batch goes on; step 2 of the next batch waits for it;
+//! 4. once it is written, commit those offsets to the consumer group, so standard tooling shows
+//!    the lag.
 //!
-//! A crash anywhere replays from the last checkpoint: outputs already sent are sent again as
-//! the same upserts, and messages already in the state are recognised by offset and skipped.
-//! When partitions move (rebalance), the batch is finished and checkpointed before they go, and
-//! the new owner loads the checkpoint from the shared state directory. With fixed slots
+//! A crash anywhere replays from the last checkpoint written: outputs already sent are sent
+//! again as the same upserts, and messages already in the state are recognised by offset and
+//! skipped. When partitions move (rebalance), the batch is finished and its checkpoint written
+//! before they go, and the new owner loads it from the shared state directory. With fixed slots
 //! (`crate::assignment`) an instance assigns itself its partitions and they never move while it
 //! runs.
 
@@ -86,18 +88,61 @@ impl Worker {
         }
     }
 
-    /// Steps 2 and 3 of the module doc. Returns the offsets to commit.
+    /// Steps 2 and 3 of the module doc, the checkpoint written in the background. Returns the
+    /// offsets of the checkpoints written meanwhile, to commit.
     fn flush(&mut self) -> anyhow::Result<TopicPartitionList> {
-        anyhow::ensure!(!self.flush_failed, "an earlier flush of this run failed; not checkpointing past it");
-        let result = self.compute_publish_checkpoint();
-        self.flush_failed = result.is_err();
-        result
+        self.flush_then(|_| Ok(Checkpointed::default()))
     }
 
-    fn compute_publish_checkpoint(&mut self) -> anyhow::Result<TopicPartitionList> {
+    /// [`Worker::flush`], then waits until its checkpoint is written (before partitions go, and
+    /// at the stop).
+    fn flush_and_wait(&mut self) -> anyhow::Result<TopicPartitionList> {
+        self.flush_then(|driver| driver.written())
+    }
+
+    fn flush_then(
+        &mut self,
+        then: impl FnOnce(&mut Driver) -> anyhow::Result<Checkpointed>,
+    ) -> anyhow::Result<TopicPartitionList> {
+        anyhow::ensure!(!self.flush_failed, "an earlier flush of this run failed; not checkpointing past it");
+        let result = self.compute_publish_checkpoint().and_then(|before| Ok(before.and(then(&mut self.driver)?)));
+        self.flush_failed = result.is_err();
+        self.written_offsets(result?)
+    }
+
+    /// The offsets of checkpoints written since the last flush, without waiting: while no
+    /// batch comes, the group still learns how far the last one got.
+    fn written_so_far(&mut self) -> anyhow::Result<TopicPartitionList> {
+        let written = self.driver.written_so_far();
+        self.flush_failed |= written.is_err();
+        self.written_offsets(written?)
+    }
+
+    /// Records written checkpoints in the metrics; their offsets, to commit.
+    fn written_offsets(&self, written: Checkpointed) -> anyhow::Result<TopicPartitionList> {
+        let Checkpointed { bytes, next_offsets, seconds } = written;
+        if let Some(m) = &self.metrics
+            && !next_offsets.is_empty()
+        {
+            m.checkpoint_seconds.observe(seconds);
+            if bytes > 0 {
+                m.checkpoint_bytes.set(bytes as i64);
+                m.last_checkpoint_timestamp.set(chrono::Utc::now().timestamp());
+            }
+        }
+        let mut offsets = TopicPartitionList::new();
+        for (topic, partition, next_offset) in next_offsets {
+            offsets.add_partition_offset(topic.name(), partition, Offset::Offset(next_offset))?;
+        }
+        Ok(offsets)
+    }
+
+    /// Computes, publishes and starts the checkpoint; what was written meanwhile.
+    fn compute_publish_checkpoint(&mut self) -> anyhow::Result<Checkpointed> {
         let started = Instant::now();
         let shards = self.driver.touched();
         let changed = self.runtime.block_on(self.driver.compute())?;
+        let computed = Instant::now();
         let (producer, deliveries) = (&self.producer, &mut self.deliveries);
         changed.for_each(
             |record| (record.key(), serde_json::to_vec(&record).expect("KPI records serialize")),
@@ -107,13 +152,18 @@ impl Worker {
         for result in self.runtime.block_on(join_all(std::mem::take(&mut self.deliveries))) {
             result.context("publishing aggregator output")?;
         }
-        tracing::debug!(shards, records = changed.len(), "batch computed");
-        let checkpoint_started = Instant::now();
-        let Checkpointed { bytes, next_offsets } = self.driver.checkpoint()?;
-        let mut offsets = TopicPartitionList::new();
-        for (topic, partition, next_offset) in next_offsets {
-            offsets.add_partition_offset(topic.name(), partition, Offset::Offset(next_offset))?;
-        }
+        let published = Instant::now();
+        // The last checkpoint was written before computing (`Driver::compute` waits for it).
+        let written = self.driver.written()?;
+        self.driver.checkpoint_in_background()?;
+        tracing::debug!(
+            shards,
+            records = changed.len(),
+            compute_ms = computed.duration_since(started).as_millis() as u64,
+            publish_ms = published.duration_since(computed).as_millis() as u64,
+            plan_ms = published.elapsed().as_millis() as u64,
+            "batch done"
+        );
         let (counts, sent) = (std::mem::take(&mut self.counts), std::mem::take(&mut self.sent));
         if let Some(m) = &self.metrics {
             for (t, topic) in Topic::INPUTS.iter().enumerate() {
@@ -127,14 +177,9 @@ impl Worker {
                     m.published.with_label_values(&[topic.name()]).inc_by(n);
                 }
             }
-            m.checkpoint_seconds.observe(checkpoint_started.elapsed().as_secs_f64());
-            if bytes > 0 {
-                m.checkpoint_bytes.set(bytes as i64);
-                m.last_checkpoint_timestamp.set(chrono::Utc::now().timestamp());
-            }
             m.batch_seconds.observe(started.elapsed().as_secs_f64());
         }
-        Ok(offsets)
+        Ok(written)
     }
 
     /// Takes on a partition from its checkpoint; where its consumption resumes: the
@@ -192,13 +237,14 @@ impl ConsumerContext for RebalanceContext {
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 let mut worker = self.worker.lock().expect("lock");
-                let result = worker.flush().inspect(|_| {
+                let result = worker.flush_and_wait().and_then(|offsets| {
                     for p in partitions.elements() {
                         if let Ok(topic) = p.topic().parse::<Topic>() {
-                            worker.driver.release(topic, p.partition());
+                            worker.driver.release(topic, p.partition())?;
                             tracing::info!(%topic, partition = p.partition(), "partition revoked");
                         }
                     }
+                    Ok(offsets)
                 });
                 drop(worker);
                 match result {
@@ -280,7 +326,7 @@ pub fn run(
     };
     tracing::info!(group, %assignment, "aggregator consuming");
     consume_until_stopped(&consumer, &worker, &failed, batching, &stop)?;
-    let offsets = worker.lock().expect("lock").flush()?;
+    let offsets = worker.lock().expect("lock").flush_and_wait()?;
     commit(&consumer, &offsets);
     match held {
         Held::GroupMembership(marker) => {
@@ -328,7 +374,10 @@ impl ConsumerSettings {
             .consumer_config()
             .set("group.id", group)
             .set("enable.auto.commit", "false")
-            .set("partition.assignment.strategy", "range")
+            // Round-robin over all input topics' partitions: range would give the first
+            // instances a partition more of every topic whenever the count does not divide
+            // (docs/aggregator.md, "Rebalances and several instances").
+            .set("partition.assignment.strategy", "roundrobin")
             .set("session.timeout.ms", &self.session_timeout_ms)
             .set("heartbeat.interval.ms", &self.heartbeat_interval_ms)
             .set("statistics.interval.ms", &self.statistics_interval_ms)
@@ -381,6 +430,9 @@ fn consume_until_stopped(
             let offsets = worker.lock().expect("lock").flush()?;
             commit(consumer, &offsets);
             in_batch = 0;
+        } else if in_batch == 0 && !received {
+            let offsets = worker.lock().expect("lock").written_so_far()?;
+            commit(consumer, &offsets);
         }
     }
     Ok(())

@@ -24,6 +24,7 @@ pub mod stocks;
 pub mod store;
 pub mod tables;
 pub mod versions;
+pub mod writes;
 
 pub use config::AggregatorConfig;
 pub use driver::Driver;

@@ -3,7 +3,7 @@
 //! Before a computation, the shards a batch touched must be made ready: restating events' days
 //! reopened, final months read back, archived days restored ([`checkpoint::prepare`]). After
 //! it, and after its records are published, they are checkpointed. The [`crate::Driver`], which
-//! every source of events feeds, goes through [`StateStore::compute`] and [`StateStore::save`],
+//! every source of events feeds, goes through [`StateStore::compute`] and [`StateStore::plan`],
 //! so no source can forget the first step. Without a state directory (`aggregate-files` without
 //! `--state-dir`), closed days' events stay in memory and nothing is written.
 
@@ -11,6 +11,7 @@ use crate::checkpoint;
 use crate::engine::Engine;
 use crate::records::Changed;
 use crate::shard::Shard;
+use crate::writes::Writes;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use vardpuls_core::Topic;
@@ -46,12 +47,14 @@ impl StateStore {
         engine.compute().await
     }
 
-    /// Checkpoints the `touched` shards (after their records were published); the bytes
-    /// written, none without a directory.
-    pub fn save(&self, engine: &mut Engine, touched: &BTreeSet<(Topic, i32)>) -> anyhow::Result<u64> {
+    /// The checkpoints of the `touched` shards (after their records were published), to write
+    /// with [`crate::writes::write_all`]; nothing without a directory. The shards are updated
+    /// as if they were written: write them before the next [`StateStore::compute`] or
+    /// [`StateStore::load`].
+    pub fn plan(&self, engine: &mut Engine, touched: &BTreeSet<(Topic, i32)>) -> anyhow::Result<Vec<Writes>> {
         match &self.dir {
-            Some(dir) => checkpoint::save_all(dir, engine.shards_mut(touched)),
-            None => Ok(0),
+            Some(dir) => engine.shards_mut(touched).into_iter().map(|shard| checkpoint::plan(dir, shard)).collect(),
+            None => Ok(Vec::new()),
         }
     }
 }

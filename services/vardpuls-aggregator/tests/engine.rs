@@ -14,6 +14,9 @@ struct Feed {
     driver: Driver,
     offsets: HashMap<Topic, i64>,
     latest: HashMap<String, KpiRecord>,
+    /// Checkpoints written on another thread while the next batch is offered, as the consumer
+    /// does; else written before `compute` returns, as `aggregate-files` does.
+    in_background: bool,
 }
 
 /// Few events: each moves the progress.
@@ -28,7 +31,12 @@ impl Feed {
     }
 
     fn with_state(dir: Option<std::path::PathBuf>) -> Feed {
-        Feed { driver: Driver::new(config(), dir), offsets: HashMap::new(), latest: HashMap::new() }
+        Feed {
+            driver: Driver::new(config(), dir),
+            offsets: HashMap::new(),
+            latest: HashMap::new(),
+            in_background: false,
+        }
     }
 
     fn offer(&mut self, topic: Topic, json: String) -> Routed {
@@ -44,7 +52,10 @@ impl Feed {
         for r in &records {
             self.latest.insert(r.key(), r.clone());
         }
-        self.driver.checkpoint().unwrap();
+        match self.in_background {
+            true => self.driver.checkpoint_in_background().unwrap(),
+            false => drop(self.driver.checkpoint().unwrap()),
+        }
         records
     }
 
@@ -475,7 +486,9 @@ impl CheckpointedFeed {
         self.feed.compute().await;
     }
 
+    /// A restart after a clean stop, which waits for the last checkpoint to be written.
     fn restart(&mut self) {
+        self.feed.driver.written().unwrap();
         self.feed.driver = Driver::new(config(), Some(self.dir.clone()));
         for topic in self.feed.offsets.keys() {
             assert!(self.feed.driver.resume(*topic, 0).unwrap().is_some(), "{topic} was checkpointed");
@@ -575,9 +588,19 @@ async fn a_month_final_after_its_last_day_closed_comes_from_its_month_to_date() 
 /// checkpoints in between, and one computation at the end must give the same values.
 #[tokio::test]
 async fn small_batches_and_a_restart_give_the_values_of_one_computation() {
+    small_batches_and_a_restart(false).await;
+}
+
+/// As the consumer runs: each batch's checkpoint is written while the next is offered.
+#[tokio::test]
+async fn small_batches_checkpointed_in_the_background_and_a_restart_give_the_values_of_one_computation() {
+    small_batches_and_a_restart(true).await;
+}
+
+async fn small_batches_and_a_restart(in_background: bool) {
     use vardpuls_core::calendar::LocalDay;
     use vardpuls_simulator::{faults::Faults, registry, stream::Simulation};
-    let dir = std::env::temp_dir().join(format!("vardpuls-engine-batches-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("vardpuls-engine-batches-{in_background}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     // Around the 23-hour day, with duplicates, disorder, late and malformed events.
     let faults = Faults { duplicate: 0.02, out_of_order: 0.05, malformed: 0.001, late: 0.002, ..Faults::default() };
@@ -588,6 +611,7 @@ async fn small_batches_and_a_restart_give_the_values_of_one_computation() {
 
     let mut whole = Feed::new();
     let mut batched = CheckpointedFeed::new(dir.clone());
+    batched.feed.in_background = in_background;
     for (i, e) in events.iter().enumerate() {
         let json = String::from_utf8(e.payload.clone()).unwrap();
         whole.offer(e.topic, json.clone());
@@ -610,6 +634,36 @@ async fn small_batches_and_a_restart_give_the_values_of_one_computation() {
     for kpi in ["visits", "chats_started", "same_day_contact", "listed_patients", "assessment_within_3_days"] {
         assert!(whole.latest.keys().any(|k| k.starts_with(kpi)), "no {kpi} values");
     }
+    // The last checkpoint, written in the background or not, is what a restart loads.
+    let offsets = batched.feed.offsets.clone();
+    batched.restart();
+    for (topic, next) in offsets {
+        assert_eq!(batched.feed.driver.shard(topic, 0).unwrap().next_offset, next, "{topic}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A checkpoint that cannot be written (here its head's temporary file is in the way) fails the
+/// next step that reads the state, never reports its offsets, and leaves the one before it.
+#[tokio::test]
+async fn a_checkpoint_failing_in_the_background_fails_the_next_step_and_leaves_the_last_one_written() {
+    let dir = std::env::temp_dir().join(format!("vardpuls-engine-failed-write-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut f = Feed::with_state(Some(dir.clone()));
+    f.in_background = true;
+    f.offer(Topic::Chats, chat(1, "2026-11-02T10:00:00+01:00"));
+    f.compute().await;
+    assert_eq!(f.driver.written().unwrap().next_offsets, vec![(Topic::Chats, 0, 1)]);
+    let head = vardpuls_aggregator::checkpoint::path(&dir, Topic::Chats, 0);
+    std::fs::create_dir(head.with_extension("json.tmp")).unwrap();
+    f.offer(Topic::Chats, chat(2, "2026-11-02T11:00:00+01:00"));
+    f.compute().await;
+    f.offer(Topic::Chats, chat(3, "2026-11-02T12:00:00+01:00"));
+    let error = f.driver.compute().await.err().expect("the failed checkpoint is reported");
+    assert!(format!("{error:#}").contains("0.json.tmp"), "{error:#}");
+    assert!(f.driver.written().unwrap().next_offsets.is_empty(), "a failed checkpoint's offsets are never reported");
+    let mut restarted = Driver::new(config(), Some(dir.clone()));
+    assert_eq!(restarted.resume(Topic::Chats, 0).unwrap(), Some(1), "the checkpoint before it is the one on disk");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
