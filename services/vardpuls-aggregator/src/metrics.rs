@@ -35,14 +35,14 @@ impl AggregatorMetrics {
             batch_seconds: Histogram::with_opts(
                 HistogramOpts::new(
                     "vardpuls_aggregator_batch_seconds",
-                    "Time to compute, publish and checkpoint one batch.",
+                    "Time to compute and publish one batch and plan its checkpoint (written meanwhile on another thread).",
                 )
                 .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             )?,
             checkpoint_seconds: Histogram::with_opts(
                 HistogramOpts::new(
                     "vardpuls_aggregator_checkpoint_seconds",
-                    "Time to write the checkpoints of one batch.",
+                    "Time to plan and write the checkpoints of one batch.",
                 )
                 .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
             )?,
