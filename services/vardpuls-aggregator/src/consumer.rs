@@ -121,10 +121,11 @@ impl Worker {
     /// Records written checkpoints in the metrics; their offsets, to commit.
     fn written_offsets(&self, written: Checkpointed) -> anyhow::Result<TopicPartitionList> {
         let Checkpointed { bytes, next_offsets, seconds } = written;
-        if let Some(m) = &self.metrics
-            && !next_offsets.is_empty()
-        {
-            m.checkpoint_seconds.observe(seconds);
+        if let Some(m) = &self.metrics {
+            // One observation per checkpoint: a revoke or the stop reports two at once.
+            for s in seconds {
+                m.checkpoint_seconds.observe(s);
+            }
             if bytes > 0 {
                 m.checkpoint_bytes.set(bytes as i64);
                 m.last_checkpoint_timestamp.set(chrono::Utc::now().timestamp());

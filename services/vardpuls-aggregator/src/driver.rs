@@ -39,12 +39,12 @@ pub struct Driver {
 }
 
 /// What checkpoints wrote: bytes, the next offset of each shard they saved (what the consumer
-/// commits to its group), and the time they took.
+/// commits to its group), and the time each took.
 #[derive(Debug, Default)]
 pub struct Checkpointed {
     pub bytes: u64,
     pub next_offsets: Vec<(Topic, i32, i64)>,
-    pub seconds: f64,
+    pub seconds: Vec<f64>,
 }
 
 impl Checkpointed {
@@ -52,11 +52,8 @@ impl Checkpointed {
     pub fn and(mut self, later: Checkpointed) -> Checkpointed {
         self.next_offsets.retain(|(t, p, _)| !later.next_offsets.iter().any(|(lt, lp, _)| (lt, lp) == (t, p)));
         self.next_offsets.extend(later.next_offsets);
-        Checkpointed {
-            bytes: self.bytes + later.bytes,
-            next_offsets: self.next_offsets,
-            seconds: self.seconds + later.seconds,
-        }
+        self.seconds.extend(later.seconds);
+        Checkpointed { bytes: self.bytes + later.bytes, next_offsets: self.next_offsets, seconds: self.seconds }
     }
 }
 
@@ -227,6 +224,6 @@ struct Planned {
 impl Planned {
     fn write(self) -> anyhow::Result<Checkpointed> {
         let bytes = crate::writes::write_all(self.writes)?;
-        Ok(Checkpointed { bytes, next_offsets: self.next_offsets, seconds: self.started.elapsed().as_secs_f64() })
+        Ok(Checkpointed { bytes, next_offsets: self.next_offsets, seconds: vec![self.started.elapsed().as_secs_f64()] })
     }
 }
