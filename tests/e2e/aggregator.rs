@@ -29,8 +29,8 @@ pub fn end_offsets(kafka: &TestKafka) -> BTreeMap<(Topic, i32), i64> {
     ends
 }
 
-/// Waits until every shard's checkpoint has reached its partition's end: everything consumed,
-/// published and checkpointed. Polls the checkpoint files, the aggregator's own record of
+/// Waits until every shard's checkpoint has reached its partition's end with no values waiting
+/// (`Pace::CatchingUp`): everything consumed, published and checkpointed. Polls the checkpoint files, the aggregator's own record of
 /// progress.
 pub fn wait_until_caught_up(state_dir: &Path, ends: &BTreeMap<(Topic, i32), i64>, timeout: Duration) {
     let deadline = Instant::now() + timeout;
@@ -41,7 +41,7 @@ pub fn wait_until_caught_up(state_dir: &Path, ends: &BTreeMap<(Topic, i32), i64>
                 checkpoint::load(state_dir, *topic, *partition)
                     .ok()
                     .flatten()
-                    .is_none_or(|shard| shard.next_offset < **end)
+                    .is_none_or(|shard| shard.next_offset < **end || !shard.dirty.is_empty())
             })
             .collect();
         if behind.is_empty() {

@@ -103,6 +103,7 @@ struct HeadRef<'a> {
     newest: &'a [DateTime<Utc>],
     progress_floor: Option<DateTime<Utc>>,
     base_levels: Vec<&'a Partial>,
+    waiting: &'a BTreeSet<NaiveDate>,
 }
 
 /// The head file, as read: the fields [`HeadRef`] writes, in format [`FORMAT`].
@@ -126,6 +127,10 @@ struct Head {
     newest: Vec<DateTime<Utc>>,
     progress_floor: Option<DateTime<Utc>>,
     base_levels: Vec<Partial>,
+    /// Open days with events whose values were not computed yet (applied while catching up:
+    /// `Pace::CatchingUp`); none in heads written before there was a pace.
+    #[serde(default)]
+    waiting: BTreeSet<NaiveDate>,
 }
 
 /// Just the format of a head, read before the rest: a head in another format may have other
@@ -212,6 +217,7 @@ fn plan_head(writes: &mut Writes, target: &Path, shard: &Shard, kept: &BTreeSet<
         newest: &shard.newest,
         progress_floor: shard.progress_floor,
         base_levels: shard.base_levels.values().collect(),
+        waiting: &shard.dirty,
     };
     writes.replace(target.to_path_buf(), &head)?;
     // The rename itself must survive a power cut too.
@@ -570,6 +576,8 @@ pub fn load(state_dir: &Path, topic: Topic, partition: i32) -> anyhow::Result<Op
         open.insert(*day, read_lines(&journal_path(&journals, *day), length.bytes, length.events, decode)?);
     }
     shard.set_open(open);
+    // Their values are published by the next live computation, as without the restart.
+    shard.dirty = head.waiting;
     shard.journaled = head.open_journals;
     let log = head.emitted_log;
     anyhow::ensure!(

@@ -41,6 +41,10 @@ pub struct AggregatorConfig {
     /// Longest wait before a non-empty batch is processed, in milliseconds. Past it, a batch
     /// still takes messages already fetched (a backlog), up to `max_batch_messages`.
     pub max_batch_wait_ms: u64,
+    /// While catching up (batches full), values not final yet are published at least this
+    /// often, in milliseconds; in between, only shards where something becomes final compute.
+    /// 0 publishes them after every batch, as when live.
+    pub catching_up_publish_interval_ms: u64,
     /// The consumer group: it splits the partitions among instances (`instances = 0`), or with
     /// fixed slots only receives the committed offsets, for lag tooling.
     pub consumer_group: String,
@@ -76,6 +80,7 @@ impl Default for AggregatorConfig {
             count_out_of_county_visits: false,
             max_batch_messages: 50_000,
             max_batch_wait_ms: 100,
+            catching_up_publish_interval_ms: 5_000,
             consumer_group: "vardpuls-aggregator".to_string(),
             instances: 0,
             instance: None,

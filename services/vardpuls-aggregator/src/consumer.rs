@@ -19,7 +19,7 @@ use crate::assignment::{Assignment, PartitionLocks};
 use crate::config::AggregatorConfig;
 use crate::crash_marker::CrashMarker;
 use crate::driver::{Checkpointed, Driver};
-use crate::engine::{OutcomeCounts, Routed};
+use crate::engine::{OutcomeCounts, Pace, Routed};
 use crate::metrics::AggregatorMetrics;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -65,6 +65,10 @@ struct Worker {
     /// then holds messages whose outputs may be lost, so no later flush (a rebalance, the stop)
     /// may checkpoint it: the next start replays them from the last checkpoint instead.
     flush_failed: bool,
+    /// When values not final yet were last all published (a live computation), and how long a
+    /// backlog may make them wait.
+    live_at: Instant,
+    catching_up_publish_interval: Duration,
 }
 
 impl Worker {
@@ -90,22 +94,28 @@ impl Worker {
 
     /// Steps 2 and 3 of the module doc, the checkpoint written in the background. Returns the
     /// offsets of the checkpoints written meanwhile, to commit.
-    fn flush(&mut self) -> anyhow::Result<TopicPartitionList> {
-        self.flush_then(|_| Ok(Checkpointed::default()))
+    /// `behind`: the batch was full, so more messages are waiting.
+    fn flush(&mut self, behind: bool) -> anyhow::Result<TopicPartitionList> {
+        let pace = match behind && self.live_at.elapsed() < self.catching_up_publish_interval {
+            true => Pace::CatchingUp,
+            false => Pace::Live,
+        };
+        self.flush_then(pace, |_| Ok(Checkpointed::default()))
     }
 
-    /// [`Worker::flush`], then waits until its checkpoint is written (before partitions go, and
-    /// at the stop).
+    /// [`Worker::flush`] of everything, then waits until its checkpoint is written (before
+    /// partitions go, and at the stop).
     fn flush_and_wait(&mut self) -> anyhow::Result<TopicPartitionList> {
-        self.flush_then(|driver| driver.written())
+        self.flush_then(Pace::Live, |driver| driver.written())
     }
 
     fn flush_then(
         &mut self,
+        pace: Pace,
         then: impl FnOnce(&mut Driver) -> anyhow::Result<Checkpointed>,
     ) -> anyhow::Result<TopicPartitionList> {
         anyhow::ensure!(!self.flush_failed, "an earlier flush of this run failed; not checkpointing past it");
-        let result = self.compute_publish_checkpoint().and_then(|before| Ok(before.and(then(&mut self.driver)?)));
+        let result = self.compute_publish_checkpoint(pace).and_then(|before| Ok(before.and(then(&mut self.driver)?)));
         self.flush_failed = result.is_err();
         self.written_offsets(result?)
     }
@@ -139,10 +149,13 @@ impl Worker {
     }
 
     /// Computes, publishes and starts the checkpoint; what was written meanwhile.
-    fn compute_publish_checkpoint(&mut self) -> anyhow::Result<Checkpointed> {
+    fn compute_publish_checkpoint(&mut self, pace: Pace) -> anyhow::Result<Checkpointed> {
         let started = Instant::now();
         let shards = self.driver.touched();
-        let changed = self.runtime.block_on(self.driver.compute())?;
+        let changed = self.runtime.block_on(self.driver.compute_at(pace))?;
+        if pace == Pace::Live {
+            self.live_at = started;
+        }
         let computed = Instant::now();
         let (producer, deliveries) = (&self.producer, &mut self.deliveries);
         changed.for_each(
@@ -159,6 +172,7 @@ impl Worker {
         self.driver.checkpoint_in_background()?;
         tracing::debug!(
             shards,
+            ?pace,
             records = changed.len(),
             compute_ms = computed.duration_since(started).as_millis() as u64,
             publish_ms = published.duration_since(computed).as_millis() as u64,
@@ -179,6 +193,7 @@ impl Worker {
                 }
             }
             m.batch_seconds.observe(started.elapsed().as_secs_f64());
+            m.shards_waiting.set(self.driver.shards_waiting() as i64);
         }
         Ok(written)
     }
@@ -294,6 +309,7 @@ pub fn run(
     let group = config.consumer_group.clone();
     let consumer_settings = ConsumerSettings::of(&config);
     let (session_timeout, state_dir) = (Duration::from_millis(config.session_timeout_ms), config.state_dir.clone());
+    let catching_up_publish_interval = Duration::from_millis(config.catching_up_publish_interval_ms);
     let worker = Arc::new(Mutex::new(Worker {
         driver: Driver::new(config, Some(state_dir.clone())),
         producer: EventProducer::new(kafka)?,
@@ -304,6 +320,8 @@ pub fn run(
         counts: Default::default(),
         sent: Default::default(),
         flush_failed: false,
+        live_at: Instant::now(),
+        catching_up_publish_interval,
     }));
     let failed = Arc::new(Mutex::new(None));
     let lag = worker.lock().expect("lock").metrics.as_ref().map(|m| m.consumer_lag.clone());
@@ -428,11 +446,16 @@ fn consume_until_stopped(
         }
         let window_passed = in_batch > 0 && batch_started.elapsed() >= batching.max_wait;
         if in_batch >= batching.max_messages || (window_passed && !received) {
-            let offsets = worker.lock().expect("lock").flush()?;
+            let offsets = worker.lock().expect("lock").flush(in_batch >= batching.max_messages)?;
             commit(consumer, &offsets);
             in_batch = 0;
         } else if in_batch == 0 && !received {
-            let offsets = worker.lock().expect("lock").written_so_far()?;
+            let mut worker = worker.lock().expect("lock");
+            // Caught up after a full batch: what waited is published now.
+            let offsets = match worker.driver.waiting() {
+                true => worker.flush(false)?,
+                false => worker.written_so_far()?,
+            };
             commit(consumer, &offsets);
         }
     }

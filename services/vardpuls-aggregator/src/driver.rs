@@ -15,7 +15,7 @@
 //! offsets are reported by [`Driver::written`] only once it is on disk.
 
 use crate::config::AggregatorConfig;
-use crate::engine::{Engine, Routed};
+use crate::engine::{Engine, Pace, Routed};
 use crate::records::Changed;
 use crate::store::StateStore;
 use crate::writes::Writes;
@@ -142,8 +142,31 @@ impl Driver {
 
     /// Computes the batch: the records that changed, to publish before [`Driver::checkpoint`].
     pub async fn compute(&mut self) -> anyhow::Result<Changed> {
+        self.compute_at(Pace::Live).await
+    }
+
+    /// Computes as [`Driver::compute`] at `pace`: catching up, values not final yet may wait
+    /// ([`Driver::waiting`]). A live computation also publishes what waited, and the shards it
+    /// was in are checkpointed with the batch's.
+    pub async fn compute_at(&mut self, pace: Pace) -> anyhow::Result<Changed> {
         self.settle()?;
-        self.store.compute(&mut self.engine, &self.touched).await
+        if pace == Pace::Live {
+            let waiting: Vec<(Topic, i32)> =
+                self.engine.shards().filter(|s| !s.dirty.is_empty()).map(|s| (s.topic, s.partition)).collect();
+            self.touched.extend(waiting);
+        }
+        self.store.compute(&mut self.engine, &self.touched, pace).await
+    }
+
+    /// Whether events applied wait for their values to be computed: since the last computation,
+    /// or passed over by one catching up.
+    pub fn waiting(&self) -> bool {
+        self.shards_waiting() > 0
+    }
+
+    /// How many shards have values waiting (see [`Driver::waiting`]).
+    pub fn shards_waiting(&self) -> usize {
+        self.engine.shards().filter(|s| !s.dirty.is_empty()).count()
     }
 
     /// Checkpoints the shards touched since the last checkpoint, once their records are

@@ -47,6 +47,17 @@ struct Plan {
 /// Rows per slice of a registered table (slices share the table's buffers: no copy).
 const SCAN_SLICE_ROWS: usize = 65_536;
 
+/// Which shards a computation brings up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Every shard with new events: values not final yet are published as they change.
+    Live,
+    /// Behind a backlog: only shards where something becomes final (a day closes, a month is
+    /// finalised, a closed day is restated). The others' new events wait, their days dirty, for
+    /// a later computation, which publishes their values once rather than batch after batch.
+    CatchingUp,
+}
+
 /// What happened to one consumed message.
 #[derive(Debug)]
 pub enum Routed {
@@ -277,8 +288,8 @@ impl Engine {
     /// last returned. Reopened days and months already final are republished only where their
     /// values changed, as the next revision. In four phases: [`Engine::plan`] what to compute,
     /// [`Engine::compute_days`], [`Engine::compute_months`], [`Engine::close_and_publish`].
-    pub async fn compute(&mut self) -> anyhow::Result<Changed> {
-        let Some(plan) = self.plan() else { return Ok(Changed::default()) };
+    pub async fn compute(&mut self, pace: Pace) -> anyhow::Result<Changed> {
+        let Some(plan) = self.plan(pace) else { return Ok(Changed::default()) };
         let daily = self.compute_days(&plan).await?;
         let monthly = self.compute_months(&plan, &daily).await?;
         self.close_and_publish(plan, daily, monthly).await
@@ -286,7 +297,7 @@ impl Engine {
 
     /// The shards with something to compute, the days that close, the days and months each
     /// recomputes; None when nothing changed.
-    fn plan(&mut self) -> Option<Plan> {
+    fn plan(&mut self, pace: Pace) -> Option<Plan> {
         let mut closing: HashMap<ShardId, BTreeSet<NaiveDate>> = HashMap::new();
         let mut active: BTreeSet<ShardId> = BTreeSet::new();
         let mut months_of: HashMap<ShardId, BTreeSet<LocalMonth>> = HashMap::new();
@@ -295,13 +306,19 @@ impl Engine {
         }
         for (id, shard) in &self.shards {
             let close: BTreeSet<NaiveDate> = shard.days_to_close().into_iter().collect();
-            let mut months: BTreeSet<LocalMonth> =
-                shard.dirty.iter().chain(&close).map(|d| LocalDay::from_date(*d).month()).collect();
+            // The months something becomes final in: of closing days, and those to finalise.
+            let mut months: BTreeSet<LocalMonth> = close.iter().map(|d| LocalDay::from_date(*d).month()).collect();
             // Only events move the progress, so only a shard with new events has months to
             // finalise (a scan of its published values, spared for the others).
             if !shard.dirty.is_empty() {
                 months.extend(shard.months_to_finalize());
             }
+            if pace == Pace::CatchingUp && months.is_empty() && shard.restated_days.is_empty() {
+                // Its new events only change values not final yet: they wait, dirty, for the
+                // next computation that is live or makes something of this shard final.
+                continue;
+            }
+            months.extend(shard.dirty.iter().map(|d| LocalDay::from_date(*d).month()));
             if catalogue::compares_with_last_year(id.0) {
                 let days = shard.closed_days();
                 let has_days_in = |m: LocalMonth| {

@@ -28,4 +28,4 @@ pub mod writes;
 
 pub use config::AggregatorConfig;
 pub use driver::Driver;
-pub use engine::{Engine, Outcome, OutcomeCounts, Routed};
+pub use engine::{Engine, Outcome, OutcomeCounts, Pace, Routed};

@@ -14,6 +14,8 @@ pub struct AggregatorMetrics {
     pub checkpoint_bytes: IntGauge,
     /// Unix time of the last completed checkpoint.
     pub last_checkpoint_timestamp: IntGauge,
+    /// Shards whose newest values not final yet wait for a live computation (catching up).
+    pub shards_waiting: IntGauge,
     /// `vardpuls_consumer_lag_messages{group, topic, partition}`, from librdkafka statistics.
     pub consumer_lag: IntGaugeVec,
 }
@@ -54,6 +56,11 @@ impl AggregatorMetrics {
                 "vardpuls_aggregator_last_checkpoint_timestamp_seconds",
                 "Unix time of the last completed checkpoint.",
             )?,
+            shards_waiting: IntGauge::new(
+                "vardpuls_aggregator_shards_waiting",
+                "Shards whose newest events' values (not final yet) wait to be published: batches are full, so \
+                 only what becomes final is computed until the aggregator catches up or catching_up_publish_interval_ms passes.",
+            )?,
             consumer_lag: IntGaugeVec::new(
                 Opts::new(
                     "vardpuls_consumer_lag_messages",
@@ -69,6 +76,7 @@ impl AggregatorMetrics {
         registry.register(Box::new(m.checkpoint_seconds.clone()))?;
         registry.register(Box::new(m.checkpoint_bytes.clone()))?;
         registry.register(Box::new(m.last_checkpoint_timestamp.clone()))?;
+        registry.register(Box::new(m.shards_waiting.clone()))?;
         Ok(m)
     }
 }

@@ -8,7 +8,7 @@
 //! `--state-dir`), closed days' events stay in memory and nothing is written.
 
 use crate::checkpoint;
-use crate::engine::Engine;
+use crate::engine::{Engine, Pace};
 use crate::records::Changed;
 use crate::shard::Shard;
 use crate::writes::Writes;
@@ -38,13 +38,18 @@ impl StateStore {
     }
 
     /// Makes the `touched` shards ready, then computes: the records that changed.
-    pub async fn compute(&self, engine: &mut Engine, touched: &BTreeSet<(Topic, i32)>) -> anyhow::Result<Changed> {
+    pub async fn compute(
+        &self,
+        engine: &mut Engine,
+        touched: &BTreeSet<(Topic, i32)>,
+        pace: Pace,
+    ) -> anyhow::Result<Changed> {
         for (topic, partition) in touched {
             if let Some(shard) = engine.shard_mut(*topic, *partition) {
                 checkpoint::prepare(self.dir.as_deref(), shard)?;
             }
         }
-        engine.compute().await
+        engine.compute(pace).await
     }
 
     /// The checkpoints of the `touched` shards (after their records were published), to write

@@ -4,7 +4,7 @@
 
 use rust_decimal::Decimal;
 use std::collections::HashMap;
-use vardpuls_aggregator::{AggregatorConfig, Driver, Routed};
+use vardpuls_aggregator::{AggregatorConfig, Driver, Pace, Routed};
 use vardpuls_core::Topic;
 use vardpuls_core::outputs::KpiRecord;
 
@@ -17,6 +17,8 @@ struct Feed {
     /// Checkpoints written on another thread while the next batch is offered, as the consumer
     /// does; else written before `compute` returns, as `aggregate-files` does.
     in_background: bool,
+    /// How each computation runs: live, or as the consumer behind a backlog.
+    pace: Pace,
 }
 
 /// Few events: each moves the progress.
@@ -36,6 +38,7 @@ impl Feed {
             offsets: HashMap::new(),
             latest: HashMap::new(),
             in_background: false,
+            pace: Pace::Live,
         }
     }
 
@@ -48,7 +51,7 @@ impl Feed {
 
     /// Computes a batch and checkpoints it, as every source does.
     async fn compute(&mut self) -> Vec<KpiRecord> {
-        let records = self.driver.compute().await.unwrap().into_records();
+        let records = self.driver.compute_at(self.pace).await.unwrap().into_records();
         for r in &records {
             self.latest.insert(r.key(), r.clone());
         }
@@ -588,19 +591,27 @@ async fn a_month_final_after_its_last_day_closed_comes_from_its_month_to_date() 
 /// checkpoints in between, and one computation at the end must give the same values.
 #[tokio::test]
 async fn small_batches_and_a_restart_give_the_values_of_one_computation() {
-    small_batches_and_a_restart(false).await;
+    small_batches_and_a_restart(false, Pace::Live).await;
 }
 
 /// As the consumer runs: each batch's checkpoint is written while the next is offered.
 #[tokio::test]
 async fn small_batches_checkpointed_in_the_background_and_a_restart_give_the_values_of_one_computation() {
-    small_batches_and_a_restart(true).await;
+    small_batches_and_a_restart(true, Pace::Live).await;
 }
 
-async fn small_batches_and_a_restart(in_background: bool) {
+/// As the consumer runs behind a backlog: values not final yet wait for a live computation,
+/// across the restart too (its checkpoint holds events whose values were not computed).
+#[tokio::test]
+async fn small_batches_catching_up_and_a_restart_give_the_values_of_one_computation() {
+    small_batches_and_a_restart(true, Pace::CatchingUp).await;
+}
+
+async fn small_batches_and_a_restart(in_background: bool, pace: Pace) {
     use vardpuls_core::calendar::LocalDay;
     use vardpuls_simulator::{faults::Faults, registry, stream::Simulation};
-    let dir = std::env::temp_dir().join(format!("vardpuls-engine-batches-{in_background}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("vardpuls-engine-batches-{in_background}-{pace:?}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     // Around the 23-hour day, with duplicates, disorder, late and malformed events.
     let faults = Faults { duplicate: 0.02, out_of_order: 0.05, malformed: 0.001, late: 0.002, ..Faults::default() };
@@ -612,6 +623,7 @@ async fn small_batches_and_a_restart(in_background: bool) {
     let mut whole = Feed::new();
     let mut batched = CheckpointedFeed::new(dir.clone());
     batched.feed.in_background = in_background;
+    batched.feed.pace = pace;
     for (i, e) in events.iter().enumerate() {
         let json = String::from_utf8(e.payload.clone()).unwrap();
         whole.offer(e.topic, json.clone());
@@ -626,8 +638,19 @@ async fn small_batches_and_a_restart(in_background: bool) {
     }
     whole.compute().await;
     batched.compute().await;
-
     let value = |r: &KpiRecord| (r.numerator, r.denominator, r.live.clone(), r.is_final);
+    let stale = whole.latest.iter().filter(|(k, r)| batched.feed.latest.get(*k).map(value) != Some(value(r))).count();
+    match pace {
+        Pace::Live => assert_eq!((batched.feed.driver.waiting(), stale), (false, 0)),
+        Pace::CatchingUp => {
+            assert!(batched.feed.driver.waiting(), "the last open day's events wait");
+            assert!(stale > 0, "values not final yet wait for a live computation");
+        }
+    }
+    batched.feed.pace = Pace::Live;
+    batched.compute().await;
+    assert!(!batched.feed.driver.waiting());
+
     let mut differing: Vec<&String> = whole.latest.keys().chain(batched.feed.latest.keys()).collect();
     differing.retain(|k| whole.latest.get(*k).map(value) != batched.feed.latest.get(*k).map(value));
     assert!(differing.is_empty(), "{} values differ, e.g. {:?}", differing.len(), &differing[..differing.len().min(5)]);

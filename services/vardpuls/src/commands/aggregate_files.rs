@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use vardpuls_aggregator::assignment::Assignment;
-use vardpuls_aggregator::{Driver, OutcomeCounts};
+use vardpuls_aggregator::{Driver, OutcomeCounts, Pace};
 use vardpuls_core::events::{InputEvent, decode};
 use vardpuls_core::outputs::KpiRecord;
 use vardpuls_core::{Rejection, Topic};
@@ -94,7 +94,9 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     loop {
         let read_any = reading.round(&mut driver, &mut files, args.batch);
         let compute_started = Instant::now();
-        let changed = driver.compute().await?;
+        // Files are a backlog until their end: values not final yet are published once, at the end.
+        let pace = if read_any { Pace::CatchingUp } else { Pace::Live };
+        let changed = driver.compute_at(pace).await?;
         records_out += changed.len() as u64;
         // Every record is made, kept for `--out` or not: the figure is what aggregating costs
         // the aggregator, which makes them all to publish them.
