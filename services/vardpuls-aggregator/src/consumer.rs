@@ -2,7 +2,8 @@
 //!
 //! Order matters for "nothing lost, nothing twice":
 //! 1. apply a batch of messages to the shards (dead letters and late events are sent now);
-//! 2. compute and send the changed KPI records, and wait until Kafka acknowledged everything;
+//! 2. compute and send the changed KPI records, and wait until Kafka acknowledged everything
+//!    (after a full batch, only where something becomes final: `Pace::CatchingUp`);
 //! 3. checkpoint every touched shard with its next offset (atomic per shard), written on another
 //!    thread while step 1 of the next batch goes on; step 2 of the next batch waits for it;
 //! 4. once it is written, commit those offsets to the consumer group, so standard tooling shows
