@@ -30,8 +30,8 @@ pub fn end_offsets(kafka: &TestKafka) -> BTreeMap<(Topic, i32), i64> {
 }
 
 /// Waits until every shard's checkpoint has reached its partition's end with no values waiting
-/// (`Pace::CatchingUp`): everything consumed, published and checkpointed. Polls the checkpoint files, the aggregator's own record of
-/// progress.
+/// (`Pace::CatchingUp`): everything consumed, published and checkpointed. Polls the checkpoint
+/// files, the aggregator's own record of progress.
 pub fn wait_until_caught_up(state_dir: &Path, ends: &BTreeMap<(Topic, i32), i64>, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {

@@ -151,8 +151,7 @@ impl Driver {
     pub async fn compute_at(&mut self, pace: Pace) -> anyhow::Result<Changed> {
         self.settle()?;
         if pace == Pace::Live {
-            let waiting: Vec<(Topic, i32)> =
-                self.engine.shards().filter(|s| !s.dirty.is_empty()).map(|s| (s.topic, s.partition)).collect();
+            let waiting: Vec<(Topic, i32)> = self.waiting_shards().collect();
             self.touched.extend(waiting);
         }
         self.store.compute(&mut self.engine, &self.touched, pace).await
@@ -166,7 +165,11 @@ impl Driver {
 
     /// How many shards have values waiting (see [`Driver::waiting`]).
     pub fn shards_waiting(&self) -> usize {
-        self.engine.shards().filter(|s| !s.dirty.is_empty()).count()
+        self.waiting_shards().count()
+    }
+
+    fn waiting_shards(&self) -> impl Iterator<Item = (Topic, i32)> + '_ {
+        self.engine.shards().filter(|s| !s.dirty.is_empty()).map(|s| (s.topic, s.partition))
     }
 
     /// Checkpoints the shards touched since the last checkpoint, once their records are
